@@ -1,0 +1,56 @@
+"""Quality gates: ``nox`` runs them all, ``nox -s NAME`` one of them."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+# Branch coverage of the package below which the test session fails. It only rises.
+COVERAGE_THRESHOLD = 85
+
+nox.options.sessions = ["lint", "typecheck", "tests", "docs", "examples"]
+nox.options.error_on_missing_interpreters = True
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Run the test suite with branch coverage; fail under COVERAGE_THRESHOLD."""
+    session.install("-e", ".[test]")
+    session.env["COVERAGE_PROCESS_START"] = os.path.abspath("pyproject.toml")
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "combine", success_codes=[0, 1])
+    session.run("coverage", "report", f"--fail-under={COVERAGE_THRESHOLD}")
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[test]", "mypy")
+    session.run("mypy", "--strict", "trio_httpcore")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx docs; any warning fails."""
+    session.install("-e", ".[docs]")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session(python="3.11")
+def examples(session: nox.Session) -> None:
+    """Run every example script; each starts its own local server."""
+    session.install("-e", ".[test]")
+    for name in sorted(os.listdir("examples")):
+        if name.endswith(".py"):
+            session.run("python", os.path.join("examples", name))

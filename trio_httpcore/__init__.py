@@ -1,0 +1,58 @@
+"""trio_httpcore: a trio-native HTTP/1.1 and HTTP/2 client."""
+
+from ._exceptions import (
+    CloseError,
+    ConnectError,
+    ConnectTimeout,
+    HTTPError,
+    LocalProtocolError,
+    NetworkError,
+    PoolTimeout,
+    ProtocolError,
+    ProxyError,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    TimeoutException,
+    TransportError,
+    UnsupportedProtocol,
+    WriteError,
+    WriteTimeout,
+)
+from ._streams import (
+    AsyncByteStream,
+    AsyncIteratorByteStream,
+    IteratorByteStream,
+    PlainByteStream,
+    SyncByteStream,
+)
+from ._transport._base import AsyncHTTPTransport, SyncHTTPTransport
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AsyncByteStream",
+    "AsyncHTTPTransport",
+    "AsyncIteratorByteStream",
+    "CloseError",
+    "ConnectError",
+    "ConnectTimeout",
+    "HTTPError",
+    "IteratorByteStream",
+    "LocalProtocolError",
+    "NetworkError",
+    "PlainByteStream",
+    "PoolTimeout",
+    "ProtocolError",
+    "ProxyError",
+    "ReadError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "SyncByteStream",
+    "SyncHTTPTransport",
+    "TimeoutException",
+    "TransportError",
+    "UnsupportedProtocol",
+    "WriteError",
+    "WriteTimeout",
+]

@@ -1,0 +1,1 @@
+"""The transport layer: one request in, one response out, with raw bytes."""

@@ -1,0 +1,59 @@
+"""Types shared by the transport layer, and small helpers over them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Literal
+
+import trio
+
+URL4 = tuple[bytes, bytes, "int | None", bytes]
+"""``(scheme, host, port, target)``; ``port=None`` is the scheme's default."""
+
+RawHeaders = list[tuple[bytes, bytes]]
+"""Header fields as ``(name, value)`` byte pairs, in order."""
+
+Extensions = dict[str, Any]
+"""The ``ext`` dictionaries of requests and responses."""
+
+TimeoutPhase = Literal["connect", "read", "write", "pool"]
+
+DEFAULT_PORTS = {b"http": 80, b"https": 443}
+
+Origin = tuple[bytes, bytes, int]
+"""``(scheme, host, port)`` with the port filled in: the key connections are pooled by."""
+
+
+def url_origin(url: URL4) -> Origin:
+    """The pooling key of ``url``: scheme, lower-cased host, explicit port."""
+    scheme, host, port, _ = url
+    if port is None:
+        port = DEFAULT_PORTS[scheme]
+    return scheme, host.lower(), port
+
+
+def origin_text(origin: Origin) -> str:
+    """``scheme://host:port``, for error messages."""
+    scheme, host, port = origin
+    shown = f"[{host.decode('ascii')}]" if b":" in host else host.decode("ascii")
+    return f"{scheme.decode('ascii')}://{shown}:{port}"
+
+
+def get_timeout(ext: Mapping[str, Any] | None, phase: TimeoutPhase) -> float | None:
+    """The timeout in seconds for ``phase`` from ``ext["timeout"]``, ``None`` for no limit."""
+    if not ext:
+        return None
+    timeouts = ext.get("timeout")
+    if not timeouts:
+        return None
+    value = timeouts.get(phase)
+    return None if value is None else float(value)
+
+
+def fail_after(seconds: float | None) -> AbstractContextManager[Any]:
+    """``trio.fail_after(seconds)``, or nothing at all when there is no limit."""
+    if seconds is None:
+        return contextlib.nullcontext()
+    return trio.fail_after(seconds)
