@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import h2.exceptions
 import h11
@@ -154,3 +155,43 @@ WRITE_ERRORS: ExceptionMapping = {
     trio.BrokenResourceError: WriteError,
     trio.ClosedResourceError: WriteError,
 }
+
+
+# The client layer's errors: requests, responses and their bodies.
+
+
+class InvalidURL(HTTPError):
+    """A URL could not be parsed or is not usable; the message gives the reason."""
+
+
+class TooManyRedirects(HTTPError):
+    """More redirects than ``max_redirects`` were followed."""
+
+
+class RedirectBodyUnavailable(HTTPError):
+    """A 307/308 redirect needs the request body again, but it was a one-shot stream."""
+
+
+class HTTPStatusError(HTTPError):
+    """``raise_for_status()`` found a 4xx or 5xx response; ``.request``, ``.response``."""
+
+    def __init__(self, message: str, *, request: Any, response: Any) -> None:
+        super().__init__(message)
+        self.request = request
+        self.response = response
+
+
+class DecodingError(RemoteProtocolError):
+    """The body could not be decoded with its ``Content-Encoding``."""
+
+
+class StreamConsumed(HTTPError):
+    """The body was already iterated; it can't be iterated again."""
+
+
+class ResponseNotRead(HTTPError):
+    """``content`` or ``text`` was asked for before the streamed body was read."""
+
+
+class ResponseClosed(HTTPError):
+    """The body was read after the response was closed."""
