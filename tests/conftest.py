@@ -1,0 +1,198 @@
+"""Shared fixtures: real servers in the test's nursery, TLS material, leak checks, pools.
+
+Servers (see ``tests/_servers.py``) run inside the test's trio run and stop when
+the test ends. Every test is checked for leaked sockets: the socket file
+descriptors of the process are counted before and after it (after
+``gc.collect()``), so a test that leaves a socket open fails.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import pytest
+import trio
+
+from ._servers import (
+    H11Handler,
+    RawHandler,
+    Server,
+    TestApp,
+    TLSMaterial,
+    default_h11_handler,
+    make_tls_material,
+    serve_http,
+    serve_hypercorn,
+    serve_raw,
+)
+
+# ---------------------------------------------------------------------------
+# Leak checks
+
+
+def socket_fds() -> dict[int, str]:
+    """The open socket file descriptors of this process: ``{fd: "socket:[inode]"}``."""
+    found = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:  # closed while we looked (the listdir fd itself)
+            continue
+        if target.startswith("socket:"):
+            found[int(name)] = target
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_socket_leak(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test if it leaves a socket open (servers included: they stop with it).
+
+    This is a sync fixture, so it is set up before the test's trio run starts and
+    torn down after it ended; trio's own wakeup sockets are gone by then.
+    """
+    if request.node.get_closest_marker("allow_socket_leak"):  # pragma: no cover
+        yield
+        return
+    gc.collect()
+    before = socket_fds()
+    yield
+    gc.collect()
+    after = socket_fds()
+    leaked = {fd: target for fd, target in after.items() if before.get(fd) != target}
+    assert not leaked, f"socket(s) left open by the test: {leaked}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "allow_socket_leak: skip the socket-leak check for this test"
+    )
+
+
+# ---------------------------------------------------------------------------
+# TLS
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSMaterial:
+    """A trustme CA and a certificate for ``localhost`` and ``127.0.0.1`` (files on disk)."""
+    return make_tls_material(str(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture(scope="session")
+def other_tls(tmp_path_factory: pytest.TempPathFactory) -> TLSMaterial:
+    """A second, unrelated CA: a client trusting it must reject ``tls``'s server."""
+    return make_tls_material(str(tmp_path_factory.mktemp("other_tls")))
+
+
+# ---------------------------------------------------------------------------
+# Servers
+
+
+@pytest.fixture
+def app() -> TestApp:
+    """The ASGI test app the ``hypercorn*`` fixtures serve (see ``TestApp``)."""
+    return TestApp()
+
+
+@pytest.fixture
+async def hypercorn_server(nursery: trio.Nursery, app: TestApp) -> Server:
+    """Hypercorn on trio, plain HTTP/1.1 (also h2c with prior knowledge)."""
+    return await serve_hypercorn(nursery, app)
+
+
+@pytest.fixture
+async def h2c_server(nursery: trio.Nursery, app: TestApp) -> Server:
+    """Hypercorn plain-text, for HTTP/2 with prior knowledge (h2c)."""
+    return await serve_hypercorn(nursery, app)
+
+
+@pytest.fixture
+async def counted_hypercorn_server(nursery: trio.Nursery, app: TestApp) -> Server:
+    """Hypercorn behind a counting TCP proxy: ``server.counter.peak`` / ``.total``."""
+    return await serve_hypercorn(nursery, app, count_connections=True)
+
+
+@pytest.fixture
+async def tls_server(nursery: trio.Nursery, app: TestApp, tls: TLSMaterial) -> Server:
+    """Hypercorn over TLS (ALPN h2, http/1.1) with the ``tls`` certificate."""
+    return await serve_hypercorn(nursery, app, certfile=tls.certfile, keyfile=tls.keyfile)
+
+
+@pytest.fixture
+async def tls_h1_server(nursery: trio.Nursery, app: TestApp, tls: TLSMaterial) -> Server:
+    """Hypercorn over TLS offering only ALPN http/1.1."""
+    return await serve_hypercorn(
+        nursery, app, certfile=tls.certfile, keyfile=tls.keyfile, alpn=["http/1.1"]
+    )
+
+
+@pytest.fixture
+def start_raw_server(nursery: trio.Nursery) -> Callable[[RawHandler], Any]:
+    """``server = await start_raw_server(handler)``: a raw TCP server in the test nursery."""
+
+    async def start(handler: RawHandler) -> Server:
+        return await serve_raw(nursery, handler)
+
+    return start
+
+
+@pytest.fixture
+def start_http_server(nursery: trio.Nursery) -> Callable[..., Any]:
+    """``server = await start_http_server(handler, close_idle=False)``: an h11 server."""
+
+    async def start(handler: H11Handler = default_h11_handler, **kwargs: Any) -> Server:
+        return await serve_http(nursery, handler, **kwargs)
+
+    return start
+
+
+@pytest.fixture
+async def http_server(nursery: trio.Nursery) -> Server:
+    """The h11 server with its default handler (``/`` → b"hello", ``/bytes/N``)."""
+    return await serve_http(nursery)
+
+
+# ---------------------------------------------------------------------------
+# Pools
+
+
+def assert_quiescent(pool: Any) -> None:
+    """No connection connecting or in use, and nobody waiting (idle ones are fine)."""
+    stats = pool.statistics()
+    assert (stats.connecting, stats.active, stats.waiting) == (0, 0, 0), stats
+
+
+def assert_empty(pool: Any) -> None:
+    """No connection at all, nobody waiting and no HTTP/2 stream."""
+    stats = pool.statistics()
+    counts = (stats.connecting, stats.active, stats.idle, stats.waiting, stats.http2_streams)
+    assert counts == (0, 0, 0, 0, 0), stats
+
+
+PoolFactory = Callable[..., AbstractAsyncContextManager[Any]]
+
+
+@pytest.fixture
+def make_pool() -> PoolFactory:
+    """``async with make_pool(**kwargs) as pool:`` an ``AsyncConnectionPool`` under check.
+
+    When the block ends normally the pool must be quiescent (nothing connecting,
+    active or waiting; pass ``check_quiescent=False`` for a test that leaves a
+    stream open on purpose), and once the pool has exited it must be empty.
+    """
+
+    @asynccontextmanager
+    async def factory(*, check_quiescent: bool = True, **kwargs: Any) -> AsyncIterator[Any]:
+        from trio_httpcore import AsyncConnectionPool
+
+        async with AsyncConnectionPool(**kwargs) as pool:
+            yield pool
+            if check_quiescent:
+                assert_quiescent(pool)
+        assert_empty(pool)
+
+    return factory
