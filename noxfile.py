@@ -36,7 +36,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("-e", ".[test]", "mypy")
+    session.install("-e", ".[test]", "mypy", "exceptiongroup")
     session.run("mypy", "--strict", "trio_httpcore")
 
 

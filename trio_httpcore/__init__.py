@@ -27,11 +27,13 @@ from ._streams import (
     SyncByteStream,
 )
 from ._transport._base import AsyncHTTPTransport, SyncHTTPTransport
+from ._transport._pool import AsyncConnectionPool
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AsyncByteStream",
+    "AsyncConnectionPool",
     "AsyncHTTPTransport",
     "AsyncIteratorByteStream",
     "CloseError",

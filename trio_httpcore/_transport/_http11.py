@@ -1,0 +1,359 @@
+"""HTTP/1.1 over one stream: h11's client state machine, one request at a time."""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import TYPE_CHECKING, cast
+
+import h11
+import trio
+
+from .._exceptions import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ReadError,
+    RemoteProtocolError,
+    map_exceptions,
+)
+from .._streams import AsyncByteStream
+from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
+from ._base import AsyncResponse
+from ._interfaces import ConnectionListener
+from ._network import READ_SIZE, close_now, raw_socket
+from ._request import authority, has_header, header_value
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+# How long to wait for "100 Continue" when the request sets no read timeout.
+# RFC 9110 section 10.1.1 lets a client send the body after "some reasonable
+# period"; one second is what curl waits.
+EXPECT_CONTINUE_DEFAULT_WAIT = 1.0
+
+
+class _State(enum.Enum):
+    IDLE = "idle"  # no request; the watcher looks after the socket
+    BUSY = "busy"  # reserved for, or carrying, one request
+    CLOSED = "closed"  # closed, or its stream handed over to the caller
+
+
+class _PrefixedStream(trio.abc.Stream):
+    """A handed-over stream that first yields bytes h11 already read past the response head."""
+
+    def __init__(self, stream: trio.abc.Stream, prefix: bytes) -> None:
+        self.transport_stream = stream
+        self._prefix = prefix
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        if self._prefix:
+            await trio.lowlevel.checkpoint()
+            size = len(self._prefix) if max_bytes is None else max_bytes
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        return await self.transport_stream.receive_some(max_bytes)
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.transport_stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.transport_stream.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self.transport_stream.aclose()
+
+
+class HTTP11Connection:
+    """One HTTP/1.1 connection to one origin (RFC 9112).
+
+    Requests go one at a time. Between them the connection is IDLE and its
+    task (:meth:`serve`) waits for the socket to turn readable: an idle
+    HTTP/1.1 connection receives nothing legitimately, so readable means the
+    server closed it (or broke it), and it is dropped before anyone reuses it.
+    The same wait carries the keep-alive expiry as a deadline.
+
+    Any failure or cancellation while a request is on the wire leaves the
+    connection in an unknown state, so it is closed at once, without an await.
+    """
+
+    http_version = "HTTP/1.1"
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        origin: str,
+        listener: ConnectionListener,
+        keepalive_expiry: float | None = None,
+    ) -> None:
+        self._stream = stream
+        self._origin = origin
+        self._listener = listener
+        self._keepalive_expiry = keepalive_expiry
+        self._h11 = h11.Connection(h11.CLIENT)
+        self._state = _State.BUSY  # the connection is made for a first request
+        self._eof = False
+        # The watcher: woken when the connection turns idle; watches under a
+        # scope that a request taking the connection cancels.
+        self._idle_started = trio.Event()
+        self._idle_scope = trio.CancelScope()
+
+    def __repr__(self) -> str:
+        return f"<HTTP11Connection {self._origin} {self._state.value}>"
+
+    # -- Capacity, as the pool sees it.
+
+    def try_reserve(self) -> bool:
+        if self._state is not _State.IDLE:
+            return False
+        self._state = _State.BUSY
+        self._idle_scope.cancel()
+        return True
+
+    def unreserve(self) -> None:
+        self._become_idle()
+
+    def is_idle(self) -> bool:
+        return self._state is _State.IDLE
+
+    def open_streams(self) -> int:
+        return 1 if self._state is _State.BUSY else 0
+
+    def _become_idle(self) -> None:
+        self._state = _State.IDLE
+        deadline = (
+            math.inf
+            if self._keepalive_expiry is None
+            else trio.current_time() + self._keepalive_expiry
+        )
+        self._idle_scope = trio.CancelScope(deadline=deadline)
+        self._idle_started.set()
+        self._listener.released()
+
+    async def serve(self) -> None:
+        sock = raw_socket(self._stream)
+        while self._state is not _State.CLOSED:
+            await self._idle_started.wait()
+            self._idle_started = trio.Event()
+            scope = self._idle_scope
+            with scope:
+                if sock is None:
+                    await trio.sleep_forever()
+                else:
+                    await trio.lowlevel.wait_readable(sock)
+            # Readable, or keep-alive expired, while still idle: nobody took
+            # the connection in the meantime, so it is ours to drop. (A request
+            # that took it cancelled the scope and made the state BUSY.)
+            if self._state is _State.IDLE:
+                self.close_now()
+
+    def close_now(self) -> None:
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        self._idle_scope.cancel()
+        self._idle_started.set()  # let the watcher see CLOSED and end
+        if not close_now(self._stream):
+            # Not a socket (a test's in-memory stream): close it as soon as we can.
+            trio.lowlevel.spawn_system_task(trio.aclose_forcefully, self._stream)
+        self._listener.closed()
+
+    # -- One request.
+
+    async def handle_request(
+        self,
+        method: bytes,
+        url: URL4,
+        headers: RawHeaders,
+        stream: AsyncByteStream | None,
+        ext: Extensions,
+    ) -> AsyncResponse:
+        read_timeout = get_timeout(ext, "read")
+        try:
+            head = await self._send_request(method, url, headers, stream, read_timeout, ext)
+            if head is None:
+                head = await self._receive_response_head(read_timeout)
+        except BaseException:
+            self.close_now()
+            raise
+        status = head.status_code
+        response_ext: Extensions = {
+            "http_version": "HTTP/1.0" if head.http_version == b"1.0" else "HTTP/1.1",
+            "reason": head.reason.decode("ascii", "replace"),
+        }
+        response_headers: RawHeaders = head.headers.raw_items()
+        if self._h11.their_state is h11.SWITCHED_PROTOCOL:
+            response_ext["network_stream"] = self._hand_over()
+            return status, response_headers, AsyncByteStream(), response_ext
+        return status, response_headers, HTTP11ResponseStream(self, read_timeout), response_ext
+
+    async def _send_request(
+        self,
+        method: bytes,
+        url: URL4,
+        headers: RawHeaders,
+        stream: AsyncByteStream | None,
+        read_timeout: float | None,
+        ext: Extensions,
+    ) -> h11.Response | None:
+        """Send the request; return the final response head if it came before the body."""
+        write_timeout = get_timeout(ext, "write")
+        if not has_header(headers, b"host"):
+            headers = [(b"Host", authority(url)), *headers]
+        if (
+            stream is not None
+            and not has_header(headers, b"content-length")
+            and not has_header(headers, b"transfer-encoding")
+        ):
+            headers = [*headers, (b"Transfer-Encoding", b"chunked")]
+        request = h11.Request(method=method, target=url[3], headers=headers)
+        await self._send(self._h11.send(request), write_timeout)
+        if stream is None:
+            await self._send(self._h11.send(h11.EndOfMessage()), write_timeout)
+            return None
+        expect = header_value(headers, b"expect")
+        if expect is not None and expect.lower() == b"100-continue":
+            early = await self._wait_for_continue(read_timeout)
+            if early is not None:
+                return early
+        async for chunk in stream:
+            if chunk:
+                await self._send(self._h11.send(h11.Data(data=chunk)), write_timeout)
+        await self._send(self._h11.send(h11.EndOfMessage()), write_timeout)
+        return None
+
+    async def _wait_for_continue(self, read_timeout: float | None) -> h11.Response | None:
+        """Wait for "100 Continue" before the body (RFC 9110 section 10.1.1).
+
+        Returns ``None`` to send the body (on 100, or when the wait runs out),
+        or the final response the server sent instead, in which case the body
+        is not sent and the connection will not be reused.
+        """
+        wait = EXPECT_CONTINUE_DEFAULT_WAIT if read_timeout is None else read_timeout
+        with trio.move_on_after(wait):
+            while True:
+                event = await self._next_event(None)
+                if isinstance(event, h11.Response):
+                    return event
+                if isinstance(event, h11.InformationalResponse) and event.status_code == 100:
+                    return None
+        return None
+
+    async def _receive_response_head(self, read_timeout: float | None) -> h11.Response:
+        while True:
+            event = await self._next_event(read_timeout)
+            if isinstance(event, h11.Response):
+                return event
+            if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
+                # 101 ends the HTTP exchange: hand it over like a final response.
+                return cast(h11.Response, event)
+            # Other 1xx (100 Continue, 103 Early Hints) are informational only.
+
+    async def _send(self, data: bytes | None, timeout: float | None) -> None:
+        if not data:
+            return
+        with (
+            map_exceptions(WRITE_ERRORS, self._origin, "sending the request to"),
+            fail_after(timeout),
+        ):
+            await self._stream.send_all(data)
+
+    async def _next_event(self, timeout: float | None) -> h11.Event | type[h11.PAUSED]:
+        """The next event from the server, reading from the socket as h11 needs."""
+        with map_exceptions(READ_ERRORS, self._origin, "reading the response from"):
+            while True:
+                try:
+                    event = self._h11.next_event()
+                except h11.RemoteProtocolError as exc:
+                    if self._eof:
+                        raise RemoteProtocolError(
+                            f"server {self._origin} closed the connection "
+                            "before the response was complete"
+                        ) from exc
+                    raise
+                if event is not h11.NEED_DATA:
+                    return cast("h11.Event | type[h11.PAUSED]", event)
+                with fail_after(timeout):
+                    data = await self._stream.receive_some(READ_SIZE)
+                self._eof = not data
+                self._h11.receive_data(bytes(data))
+
+    def _next_buffered_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        """The next event from what h11 already holds, without reading; errors count as none."""
+        try:
+            return self._h11.next_event()
+        except h11.RemoteProtocolError:
+            return h11.NEED_DATA
+
+    def _hand_over(self) -> trio.abc.Stream:
+        """Give the stream to the caller after 101 or a CONNECT 2xx; the pool lets go of it."""
+        leftover, _ = self._h11.trailing_data
+        stream = self._stream
+        if leftover:
+            stream = _PrefixedStream(stream, bytes(leftover))
+        self._state = _State.CLOSED
+        self._idle_scope.cancel()
+        self._idle_started.set()
+        self._listener.closed()
+        return stream
+
+    # -- The end of a response.
+
+    def _response_complete(self) -> None:
+        """Return the connection to the pool if both sides may go on (RFC 9112 section 9.3)."""
+        if self._state is not _State.BUSY:
+            return
+        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
+            self._h11.start_next_cycle()
+            self._become_idle()
+        else:
+            self.close_now()
+
+
+class HTTP11ResponseStream(AsyncByteStream):
+    """The body of one HTTP/1.1 response; holds its connection until read or closed."""
+
+    def __init__(self, connection: HTTP11Connection, read_timeout: float | None) -> None:
+        self._connection = connection
+        self._read_timeout = read_timeout
+        self._done = False
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        connection = self._connection
+        if connection._state is not _State.BUSY:
+            raise ReadError(f"the connection to {connection._origin} was closed")
+        try:
+            event = await connection._next_event(self._read_timeout)
+        except BaseException:
+            self._done = True
+            connection.close_now()
+            raise
+        if isinstance(event, h11.Data):
+            return bytes(event.data)
+        # EndOfMessage; a close-delimited body ends with it too (h11 turns the
+        # EOF into EndOfMessage, then ConnectionClosed).
+        self._done = True
+        connection._response_complete()
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Release the connection: kept if the rest of the body is already here, else closed."""
+        if self._done:
+            await trio.lowlevel.checkpoint()
+            return
+        self._done = True
+        connection = self._connection
+        if connection._state is _State.BUSY:
+            while True:
+                event = connection._next_buffered_event()
+                if isinstance(event, h11.EndOfMessage):
+                    connection._response_complete()
+                    break
+                if not isinstance(event, h11.Data):
+                    connection.close_now()
+                    break
+        await trio.lowlevel.checkpoint()

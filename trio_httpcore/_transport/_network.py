@@ -1,0 +1,63 @@
+"""Opening and closing the byte streams connections run over."""
+
+from __future__ import annotations
+
+import ssl
+
+import trio
+
+# Large enough that a body arrives in few reads, below glibc's default mmap
+# threshold (128 KiB) so each read is not an mmap/munmap pair.
+READ_SIZE = 65536
+
+
+def raw_socket(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
+    """The socket under ``stream``, reached through any TLS layers, or ``None``."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    if isinstance(stream, trio.SocketStream):
+        return stream.socket
+    return None
+
+
+def close_now(stream: trio.abc.Stream) -> bool:
+    """Close ``stream``'s socket at once, without an await; ``False`` if it has none.
+
+    Used where a connection is in an unknown state (a cancelled request) or is
+    being torn down: no TLS close_notify is owed to a connection we abandon,
+    and not awaiting means a cancelled task can never skip the close. Tasks
+    blocked on the socket are woken with ``trio.ClosedResourceError``.
+    """
+    sock = raw_socket(stream)
+    if sock is None:
+        return False
+    sock.close()
+    return True
+
+
+async def open_stream(
+    host: str,
+    port: int,
+    *,
+    uds: str | None,
+    local_address: str | None,
+) -> trio.abc.Stream:
+    """A TCP stream to ``host:port`` (happy eyeballs), or to the Unix socket ``uds``."""
+    if uds is not None:
+        return await trio.open_unix_socket(uds)
+    return await trio.open_tcp_stream(host, port, local_address=local_address)
+
+
+async def start_tls(
+    stream: trio.abc.Stream, ssl_context: ssl.SSLContext, server_hostname: str
+) -> trio.SSLStream[trio.abc.Stream]:
+    """Wrap ``stream`` in TLS and complete the handshake, for ``server_hostname``.
+
+    ``https_compatible``: servers often close without a TLS close_notify, and
+    HTTP framing already tells where a message ends (RFC 9112 section 9.8).
+    """
+    tls = trio.SSLStream(
+        stream, ssl_context, server_hostname=server_hostname, https_compatible=True
+    )
+    await tls.do_handshake()
+    return tls

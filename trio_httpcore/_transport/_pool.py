@@ -1,0 +1,394 @@
+"""The connection pool: one nursery, connections as tasks in it, lock-free bookkeeping."""
+
+from __future__ import annotations
+
+import math
+import ssl
+import sys
+import warnings
+from collections import deque
+from contextlib import AbstractAsyncContextManager, suppress
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import trio
+
+from .._exceptions import PoolTimeout, TransportError
+from .._streams import AsyncByteStream
+from .._tls import alpn_protocols, default_ssl_context
+from .._types import (
+    URL4,
+    Extensions,
+    Origin,
+    RawHeaders,
+    fail_after,
+    get_timeout,
+    origin_text,
+    url_origin,
+)
+from ._base import AsyncHTTPTransport, AsyncResponse
+from ._connection import AsyncHTTPConnection, ConnectOptions, Opener
+from ._interfaces import RetryOnNewConnection
+from ._request import check_request
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
+@dataclass(frozen=True)
+class PoolStatistics:
+    """A snapshot of a pool: connections by state, requests waiting, HTTP/2 streams open."""
+
+    connecting: int
+    active: int
+    idle: int
+    waiting: int
+    http2_streams: int
+
+
+class _Waiter:
+    """A request queued for a connection; the pool hands it one and sets ``event``."""
+
+    __slots__ = ("connection", "event", "origin")
+
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        self.event = trio.Event()
+        self.connection: AsyncHTTPConnection | None = None
+
+
+def _check_backend(cls_name: str, backend: str, expected: str) -> None:
+    if backend != expected:
+        raise ValueError(
+            f"{cls_name} supports only backend={expected!r}, got {backend!r} "
+            "(the async classes take 'trio', the sync ones 'sync')"
+        )
+
+
+class AsyncConnectionPool(AsyncHTTPTransport):
+    """A pool of HTTP/1.1 and HTTP/2 connections, keyed by origin.
+
+    Use it as ``async with AsyncConnectionPool() as pool:``: the pool owns a
+    nursery, and every connection's task runs in it. Leaving the block closes
+    every connection and open response stream and returns only when every
+    task has ended.
+
+    Bookkeeping (idle connections, the count, the queue of waiting requests)
+    changes only in synchronous code between awaits, so check-and-take is
+    atomic without locks. Waiting requests are served first come, first
+    served; ``max_connections`` counts connections being opened as well as
+    open ones.
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int | None = None,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = None,
+        http1: bool = True,
+        http2: bool = False,
+        uds: str | None = None,
+        local_address: str | None = None,
+        retries: int = 0,
+        max_keepalive: int | None = None,
+        backend: str = "trio",
+    ) -> None:
+        _check_backend(type(self).__name__, backend, "trio")
+        if max_keepalive is not None:
+            warnings.warn(
+                "max_keepalive is deprecated: use max_keepalive_connections",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if max_keepalive_connections is None:
+                max_keepalive_connections = max_keepalive
+        if not (http1 or http2):
+            raise ValueError("at least one of http1 and http2 must be enabled")
+        if max_connections is not None and max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
+        if max_keepalive_connections is not None and max_keepalive_connections < 0:
+            raise ValueError("max_keepalive_connections must not be negative")
+        if retries < 0:
+            raise ValueError("retries must not be negative")
+        if ssl_context is None:
+            ssl_context = default_ssl_context()
+        ssl_context.set_alpn_protocols(alpn_protocols(http1, http2))
+        self._options = ConnectOptions(
+            ssl_context=ssl_context,
+            http1=http1,
+            http2=http2,
+            uds=uds,
+            local_address=local_address,
+            retries=retries,
+            keepalive_expiry=keepalive_expiry,
+        )
+        self._max_connections: float = math.inf if max_connections is None else max_connections
+        self._max_keepalive: float = (
+            math.inf if max_keepalive_connections is None else max_keepalive_connections
+        )
+        self._opener: Opener | None = None
+
+        self._nursery_manager: AbstractAsyncContextManager[trio.Nursery] | None = None
+        self._nursery: trio.Nursery | None = None
+        self._closing = False
+
+        # Every connection, connecting or open; len() is what max_connections limits.
+        self._connections: set[AsyncHTTPConnection] = set()
+        # Idle connections, oldest first: evicted first, and the keep-alive cap.
+        self._idle: dict[AsyncHTTPConnection, None] = {}
+        # Idle HTTP/1.1 connections per origin, most recently used last (taken first).
+        self._idle_http11: dict[Origin, dict[AsyncHTTPConnection, None]] = {}
+        # Open HTTP/2 connections per origin: shared while they have streams free.
+        self._multiplexed: dict[Origin, list[AsyncHTTPConnection]] = {}
+        # Connections still connecting that may turn out HTTP/2, per origin:
+        # other requests to the origin wait for them rather than open their own.
+        self._connecting_multiplexable: dict[Origin, set[AsyncHTTPConnection]] = {}
+        self._waiters: deque[_Waiter] = deque()
+        self._dispatching = False
+
+    # -- Lifetime.
+
+    async def __aenter__(self) -> Self:
+        if self._nursery_manager is not None:
+            raise RuntimeError(f"{type(self).__name__} can be entered only once")
+        self._nursery_manager = trio.open_nursery()
+        self._nursery = await self._nursery_manager.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        manager = self._nursery_manager
+        if manager is None or self._nursery is None:
+            return
+        self._close_all()
+        self._nursery.cancel_scope.cancel()
+        self._nursery = None
+        try:
+            await manager.__aexit__(exc_type, exc_value, traceback)
+        except BaseExceptionGroup as group:
+            # Connection tasks never raise, so the group holds only the block's
+            # own exception: let that propagate as itself, not wrapped.
+            if exc_value is None or group.exceptions != (exc_value,):
+                raise
+
+    async def aclose(self) -> None:
+        """Close every connection and end every task; the same as leaving ``async with``."""
+        await self.__aexit__()
+
+    def _close_all(self) -> None:
+        self._closing = True
+        for connection in list(self._connections):
+            connection.close_now()
+        waiters, self._waiters = self._waiters, deque()
+        for waiter in waiters:
+            waiter.event.set()  # with no connection: it raises that the pool closed
+
+    def _running_nursery(self) -> trio.Nursery:
+        if self._nursery is None:
+            raise RuntimeError(
+                f"{type(self).__name__} is not open: use `async with {type(self).__name__}() "
+                "as pool:` (the pool owns a nursery that its connections' tasks run in)"
+            )
+        return self._nursery
+
+    # -- Requests.
+
+    async def arequest(
+        self,
+        method: bytes,
+        url: URL4,
+        headers: RawHeaders | None = None,
+        stream: AsyncByteStream | None = None,
+        ext: Extensions | None = None,
+    ) -> AsyncResponse:
+        nursery = self._running_nursery()
+        headers = headers or []
+        ext = ext or {}
+        check_request(method, url, headers)
+        origin = url_origin(url)
+        pool_timeout = get_timeout(ext, "pool")
+        while True:
+            connection = await self._acquire(origin, pool_timeout)
+            if connection.protocol is None:
+                await connection.connect(ext, self._opener, nursery)
+            try:
+                return await connection.handle_request(method, url, headers, stream, ext)
+            except RetryOnNewConnection:
+                continue
+
+    async def _acquire(self, origin: Origin, timeout: float | None) -> AsyncHTTPConnection:
+        """A connection reserved for one request: free, new, or the first to free up."""
+        if self._closing:
+            raise TransportError(f"the pool is closed: no request to {origin_text(origin)}")
+        if not self._waiters:
+            connection = self._try_acquire(origin)
+            if connection is not None:
+                return connection
+        waiter = _Waiter(origin)
+        self._waiters.append(waiter)
+        self._dispatch()
+        try:
+            with fail_after(timeout):
+                await waiter.event.wait()
+        except BaseException as exc:
+            # Cancelled or timed out: leave the queue, or give back what we
+            # were handed in the same instant.
+            self._abandon(waiter)
+            if isinstance(exc, trio.TooSlowError):
+                raise PoolTimeout(
+                    f"no connection to {origin_text(origin)} became free "
+                    f"within the pool timeout ({timeout} s)"
+                ) from exc
+            raise
+        if waiter.connection is None:
+            raise TransportError(f"the pool closed while a request to {origin_text(origin)} waited")
+        return waiter.connection
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        connection, waiter.connection = waiter.connection, None
+        if connection is not None:
+            connection.unreserve()
+        else:
+            with suppress(ValueError):  # not queued: the pool closed and cleared the queue
+                self._waiters.remove(waiter)
+
+    def _try_acquire(self, origin: Origin) -> AsyncHTTPConnection | None:
+        """Reserve capacity for one request to ``origin`` now, or ``None``.
+
+        In order: a stream on a shared HTTP/2 connection; the most recently
+        used idle HTTP/1.1 connection; nothing, if a connection that may speak
+        HTTP/2 is still connecting (wait to share it); a new connection within
+        ``max_connections``; a new one in place of the oldest idle connection.
+        """
+        for connection in self._multiplexed.get(origin, ()):
+            if connection.try_reserve():
+                self._idle.pop(connection, None)
+                return connection
+        idle = self._idle_http11.get(origin)
+        if idle:
+            connection, _ = idle.popitem()
+            if not idle:
+                del self._idle_http11[origin]
+            del self._idle[connection]
+            connection.try_reserve()
+            return connection
+        if self._connecting_multiplexable.get(origin):
+            return None
+        if len(self._connections) >= self._max_connections:
+            if not self._idle:
+                return None
+            next(iter(self._idle)).close_now()
+        connection = AsyncHTTPConnection(self, origin, self._options)
+        self._connections.add(connection)
+        if connection.may_multiplex:
+            self._connecting_multiplexable.setdefault(origin, set()).add(connection)
+        return connection
+
+    def _dispatch(self) -> None:
+        """Hand whatever is free to the waiting requests, first come first served.
+
+        A waiter that nothing free can serve (its origin's HTTP/2 connection is
+        still connecting, say) keeps its place while later ones are served.
+        """
+        if self._dispatching or self._closing or not self._waiters:
+            return
+        self._dispatching = True
+        try:
+            waiting: deque[_Waiter] = deque()
+            queue = self._waiters
+            while queue:
+                if not (
+                    len(self._connections) < self._max_connections
+                    or self._idle
+                    or self._multiplexed
+                ):
+                    break
+                waiter = queue.popleft()
+                connection = self._try_acquire(waiter.origin)
+                if connection is None:
+                    waiting.append(waiter)
+                else:
+                    waiter.connection = connection
+                    waiter.event.set()
+            waiting.extend(queue)
+            self._waiters = waiting
+        finally:
+            self._dispatching = False
+
+    # -- What connections tell the pool (PoolCallbacks).
+
+    def connection_connected(self, connection: AsyncHTTPConnection) -> None:
+        origin = connection.origin
+        self._uncount_connecting(connection)
+        if connection.may_multiplex:
+            self._multiplexed.setdefault(origin, []).append(connection)
+        self._dispatch()
+
+    def connection_released(self, connection: AsyncHTTPConnection) -> None:
+        if self._closing:
+            connection.close_now()
+            return
+        if connection.is_idle():
+            self._idle[connection] = None
+            if not connection.may_multiplex:
+                self._idle_http11.setdefault(connection.origin, {})[connection] = None
+        self._dispatch()
+        while len(self._idle) > self._max_keepalive:
+            next(iter(self._idle)).close_now()
+
+    def connection_closed(self, connection: AsyncHTTPConnection) -> None:
+        if connection not in self._connections:
+            return
+        self._connections.remove(connection)
+        origin = connection.origin
+        self._uncount_connecting(connection)
+        self._idle.pop(connection, None)
+        idle = self._idle_http11.get(origin)
+        if idle is not None and idle.pop(connection, False) is None and not idle:
+            del self._idle_http11[origin]
+        shared = self._multiplexed.get(origin)
+        if shared is not None and connection in shared:
+            shared.remove(connection)
+            if not shared:
+                del self._multiplexed[origin]
+        self._dispatch()
+
+    def _uncount_connecting(self, connection: AsyncHTTPConnection) -> None:
+        connecting = self._connecting_multiplexable.get(connection.origin)
+        if connecting is not None:
+            connecting.discard(connection)
+            if not connecting:
+                del self._connecting_multiplexable[connection.origin]
+
+    # -- Introspection.
+
+    def statistics(self) -> PoolStatistics:
+        """Connections by state, requests waiting, and HTTP/2 streams open."""
+        connecting = active = idle = streams = 0
+        for connection in self._connections:
+            protocol = connection.protocol
+            if protocol is None:
+                connecting += 1
+                continue
+            if protocol.is_idle():
+                idle += 1
+            else:
+                active += 1
+            if protocol.http_version == "HTTP/2":
+                streams += protocol.open_streams()
+        return PoolStatistics(
+            connecting=connecting,
+            active=active,
+            idle=idle,
+            waiting=len(self._waiters),
+            http2_streams=streams,
+        )

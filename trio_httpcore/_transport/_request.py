@@ -1,0 +1,69 @@
+"""Checks and headers every request gets, whichever protocol carries it."""
+
+from __future__ import annotations
+
+import re
+
+from .._exceptions import LocalProtocolError, UnsupportedProtocol
+from .._types import DEFAULT_PORTS, URL4, RawHeaders
+
+# RFC 9110 section 5.6.2: token = 1*tchar.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 9110 section 5.5: a field value never contains CR, LF or NUL.
+_FORBIDDEN_IN_VALUE = re.compile(rb"[\x00\r\n]")
+# RFC 9112 section 3.2: the request target is visible ASCII, no spaces or controls.
+_FORBIDDEN_IN_TARGET = re.compile(rb"[\x00-\x20\x7f]")
+
+
+def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
+    """Refuse a request that would break HTTP, before any byte of it is sent.
+
+    The scheme must be ``http`` or ``https`` (else :class:`UnsupportedProtocol`);
+    the method and every header name must be tokens, and no header value may
+    hold CR, LF or NUL (else :class:`LocalProtocolError`), so a caller's input
+    can never smuggle a second header or request onto the wire.
+    """
+    scheme, host, _, target = url
+    if scheme not in DEFAULT_PORTS:
+        raise UnsupportedProtocol(
+            f"unsupported URL scheme {scheme.decode('ascii', 'replace')!r}: "
+            "only 'http' and 'https' are supported"
+        )
+    if not host or _FORBIDDEN_IN_TARGET.search(host):
+        raise LocalProtocolError(f"invalid host {host!r} in the request URL")
+    if not target or _FORBIDDEN_IN_TARGET.search(target):
+        raise LocalProtocolError(f"invalid request target {target!r}")
+    if _TOKEN.fullmatch(method) is None:
+        raise LocalProtocolError(f"invalid request method {method!r}: not an HTTP token")
+    for name, value in headers:
+        if _TOKEN.fullmatch(name) is None:
+            raise LocalProtocolError(f"invalid header name {name!r}")
+        if _FORBIDDEN_IN_VALUE.search(value):
+            raise LocalProtocolError(f"invalid value for header {name!r}: contains CR, LF or NUL")
+
+
+def authority(url: URL4) -> bytes:
+    """``host[:port]`` as the ``Host`` header or ``:authority`` carries it.
+
+    The port is left out when it is the scheme's default (RFC 9110 section 7.2);
+    an IPv6 literal is put in brackets (RFC 3986 section 3.2.2).
+    """
+    scheme, host, port, _ = url
+    if b":" in host and not host.startswith(b"["):
+        host = b"[" + host + b"]"
+    if port is None or port == DEFAULT_PORTS.get(scheme):
+        return host
+    return b"%s:%d" % (host, port)
+
+
+def has_header(headers: RawHeaders, name: bytes) -> bool:
+    """Whether ``headers`` holds a field called ``name`` (given in lower case)."""
+    return any(key.lower() == name for key, _ in headers)
+
+
+def header_value(headers: RawHeaders, name: bytes) -> bytes | None:
+    """The first value of field ``name`` (given in lower case), or ``None``."""
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
