@@ -22,6 +22,7 @@ from ._base import AsyncResponse
 from ._interfaces import ConnectionListener
 from ._network import READ_SIZE, close_now, raw_socket
 from ._request import authority, has_header, header_value
+from ._response import ConnectionBoundStream
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -134,6 +135,10 @@ class HTTP11Connection:
         while self._state is not _State.CLOSED:
             await self._idle_started.wait()
             self._idle_started = trio.Event()
+            if self._state is not _State.IDLE:
+                # Taken by a request before we got to run, and it may be reading
+                # the socket now: a second reader would be refused (BusyResourceError).
+                continue
             scope = self._idle_scope
             with scope:
                 if sock is None:
@@ -309,13 +314,16 @@ class HTTP11Connection:
             self.close_now()
 
 
-class HTTP11ResponseStream(AsyncByteStream):
+class HTTP11ResponseStream(ConnectionBoundStream):
     """The body of one HTTP/1.1 response; holds its connection until read or closed."""
 
     def __init__(self, connection: HTTP11Connection, read_timeout: float | None) -> None:
+        super().__init__(connection._origin)
         self._connection = connection
         self._read_timeout = read_timeout
-        self._done = False
+
+    def _abandon(self) -> None:
+        self._connection.close_now()
 
     def __aiter__(self) -> Self:
         return self

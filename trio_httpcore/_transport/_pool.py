@@ -240,6 +240,9 @@ class AsyncConnectionPool(AsyncHTTPTransport):
             with fail_after(timeout):
                 await waiter.event.wait()
         except BaseException as exc:
+            if isinstance(exc, trio.TooSlowError) and waiter.connection is not None:
+                # Handed a connection in the same instant the deadline passed: in time.
+                return waiter.connection
             # Cancelled or timed out: leave the queue, or give back what we
             # were handed in the same instant.
             self._abandon(waiter)
