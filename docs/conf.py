@@ -42,7 +42,6 @@ pygments_style = "sphinx"
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_default_options = {
-    "members": True,
     "show-inheritance": True,
 }
 autoclass_content = "both"
