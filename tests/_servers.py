@@ -76,6 +76,7 @@ class CountedConn:
     index: int
     sock: trio.socket.SocketType
     peer_port: int
+    peer_host: str = ""
     closed: trio.Event = field(default_factory=trio.Event)
     requests: int = 0
 
@@ -104,10 +105,10 @@ class ConnectionCounter:
     def opened(self, sock: trio.socket.SocketType) -> CountedConn:
         self.reap()
         try:
-            peer_port = sock.getpeername()[1]
-        except (OSError, IndexError, TypeError):
-            peer_port = 0
-        conn = CountedConn(index=self.total, sock=sock, peer_port=peer_port)
+            peer_host, peer_port = sock.getpeername()[:2]
+        except (OSError, ValueError, TypeError):  # a Unix socket
+            peer_host, peer_port = "", 0
+        conn = CountedConn(index=self.total, sock=sock, peer_port=peer_port, peer_host=peer_host)
         self.total += 1
         self.open.add(conn)
         self.history.append(conn)
@@ -393,6 +394,10 @@ class H11Request:
             return None
         raise ConnectionError(f"client went away: {event!r}")
 
+    async def stall(self) -> None:
+        """Do nothing more until the client closes the connection (reading what it sends)."""
+        await self.conn.wait_peer_closed()
+
     async def send_interim(self, status: int, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
         await self.conn.send(h11.InformationalResponse(status_code=status, headers=list(headers)))
 
@@ -419,10 +424,12 @@ class H11Request:
         if self._body is None:
             await self.read_body()
         hdrs = [(b"content-length", str(len(body)).encode()), *headers]
-        await self.start_response(status, hdrs)
+        h = self.conn.h11
+        data = h.send(h11.Response(status_code=status, headers=hdrs)) or b""
         if body:
-            await self.send_data(body)
-        await self.end()
+            data += h.send(h11.Data(data=body)) or b""
+        data += h.send(h11.EndOfMessage()) or b""
+        await self.conn.stream.send_all(data)  # one write: head and body arrive together
 
 
 class H11Conn:
@@ -449,6 +456,16 @@ class H11Conn:
         data = self.h11.send(event)
         if data:
             await self.stream.send_all(data)
+
+    async def wait_peer_closed(self) -> None:
+        """Read and drop everything until the client closes or resets the connection."""
+        while True:
+            try:
+                data = await self.stream.receive_some(65536)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            if not data:
+                return
 
     def reset(self) -> None:
         sock = self.stream.socket
@@ -704,6 +721,7 @@ async def serve_hypercorn(
     alpn: list[str] | None = None,
     count_connections: bool = False,
     keep_alive_timeout: float | None = None,
+    bind: str = "127.0.0.1:0",
 ) -> Server:
     """Hypercorn serving ``app`` (a fresh :class:`TestApp` by default) on 127.0.0.1:0.
 
@@ -711,6 +729,7 @@ async def serve_hypercorn(
     HTTP/1.1, which also accepts HTTP/2 with prior knowledge (h2c). With
     ``count_connections=True`` the returned address is a counting TCP proxy in
     front of Hypercorn (plain only), so ``server.counter`` sees every connection.
+    ``bind="unix:/path"`` serves on a Unix socket instead (``server.port`` is 0).
     ``server.extra["app"]`` is the app.
     """
     from hypercorn.config import Config
@@ -719,7 +738,7 @@ async def serve_hypercorn(
     if app is None:
         app = TestApp()
     config = Config()
-    config.bind = ["127.0.0.1:0"]
+    config.bind = [bind]
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = 1.0
@@ -736,7 +755,7 @@ async def serve_hypercorn(
     )
     bound = binds[0]
     scheme, _, hostport = bound.partition("://")
-    port = int(hostport.rsplit(":", 1)[1])
+    port = 0 if bind.startswith("unix:") else int(hostport.rsplit(":", 1)[1])
     counter = ConnectionCounter()
     if count_connections:
         if certfile is not None:

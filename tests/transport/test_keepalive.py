@@ -1,0 +1,176 @@
+"""Keep-alive: connections are reused, and an idle one the server closed is never used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+import trio_httpcore
+from tests._servers import H11Request, RawConn, Server, TestApp, TLSMaterial, pattern, read_all
+from tests.conftest import PoolFactory
+from tests.transport.helpers import TIMEOUTS, get_body, request, wait_closed
+from tests.transport.test_http11 import request_host
+
+
+async def test_keep_alive_reuse(make_pool: PoolFactory, http_server: Server) -> None:
+    async with make_pool() as pool:
+        for _ in range(5):
+            assert await get_body(pool, http_server) == b"hello"
+        assert pool.statistics().idle == 1
+    assert http_server.counter.total == 1
+    assert http_server.connections[0].requests == 5
+
+
+async def test_keep_alive_reuse_hypercorn_counted(
+    make_pool: PoolFactory, counted_hypercorn_server: Server
+) -> None:
+    server = counted_hypercorn_server
+    async with make_pool() as pool:
+        for size in (0, 10, 100_000):
+            assert await get_body(pool, server, f"/bytes/{size}") == pattern(size)
+        assert await get_body(pool, server, "/stream/4/1000") == b"".join(
+            bytes([65 + i]) * 1000 for i in range(4)
+        )
+    assert server.counter.total == 1
+
+
+async def test_https_keep_alive_reuse(
+    make_pool: PoolFactory, tls_h1_server: Server, tls: TLSMaterial, app: TestApp
+) -> None:
+    async with make_pool(ssl_context=tls.client_context()) as pool:
+        for _ in range(3):
+            status, _, _, _ = await request_host(pool, tls_h1_server, "localhost", "/")
+            assert status == 200
+        assert pool.statistics().idle == 1
+    clients = {scope["client"] for scope in app.requests}
+    assert len(clients) == 1
+
+
+async def test_response_aclose_with_rest_buffered_keeps_connection(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    async with make_pool() as pool:
+        status, _, stream, _ = await pool.arequest(b"GET", http_server.url4("/"), ext=TIMEOUTS)
+        assert status == 200
+        await stream.aclose()  # b"hello" was already read with the head
+        await stream.aclose()  # a second close is harmless
+        assert await get_body(pool, http_server) == b"hello"
+    assert http_server.counter.total == 1
+
+
+async def test_head_response_has_no_body(make_pool: PoolFactory, start_raw_server: Any) -> None:
+    async def handler(conn: RawConn) -> None:
+        for _ in range(2):
+            head, _ = await conn.read_request()
+            if not head:
+                return
+            await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+
+    server = await start_raw_server(handler)
+    async with make_pool() as pool:
+        for _ in range(2):
+            status, _, body, _ = await request(pool, server, method=b"HEAD")
+            assert (status, body) == (200, b"")
+    assert server.counter.total == 1
+
+
+@pytest.mark.parametrize("writes", ["one write", "head then body"])
+async def test_keep_alive_many_sequential_requests_all_succeed(
+    make_pool: PoolFactory, start_http_server: Any, writes: str
+) -> None:
+    # Each response completes and the next request takes the idle connection at
+    # once, racing the idle watcher task as it (re)starts watching the socket.
+    async def handler(req: H11Request) -> None:
+        if writes == "one write":
+            await req.respond(200, b"hello")
+        else:
+            await req.read_body()
+            await req.start_response(200, [(b"content-length", b"5")])
+            await req.send_data(b"hello")
+            await req.end()
+
+    server = await start_http_server(handler)
+    async with make_pool() as pool:
+        failures = []
+        for i in range(200):
+            try:
+                assert await get_body(pool, server) == b"hello"
+            except trio_httpcore.TransportError as exc:
+                failures.append((i, exc))
+        assert failures == []
+    assert server.counter.total == 1
+    assert server.connections[0].requests == 200
+
+
+async def test_idle_connection_closed_by_server_is_never_used(
+    make_pool: PoolFactory, start_http_server: Any
+) -> None:
+    """Must show: the server closes every connection once idle; zero failed requests."""
+    server = await start_http_server(close_idle=True)
+    async with make_pool() as pool:
+        for i in range(20):
+            assert await get_body(pool, server) == b"hello"
+            await wait_closed(server, i)  # the server closed it while it sat idle
+            await trio.testing.wait_all_tasks_blocked()  # the watcher has run
+            assert pool.statistics().idle == 0
+    assert server.counter.total == 20
+    assert [c.requests for c in server.connections] == [1] * 20
+
+
+async def test_keepalive_expiry(
+    make_pool: PoolFactory, http_server: Server, mock_clock: trio.testing.MockClock
+) -> None:
+    async with make_pool(keepalive_expiry=10) as pool:
+        assert await get_body(pool, http_server) == b"hello"
+        mock_clock.jump(9)
+        await trio.testing.wait_all_tasks_blocked()
+        assert pool.statistics().idle == 1
+        assert await get_body(pool, http_server) == b"hello"  # reused: expiry restarts
+        mock_clock.jump(9)
+        await trio.testing.wait_all_tasks_blocked()
+        assert pool.statistics().idle == 1
+        assert http_server.counter.total == 1
+        mock_clock.jump(1.5)
+        await trio.testing.wait_all_tasks_blocked()
+        assert pool.statistics().idle == 0
+        await wait_closed(http_server, 0)
+        assert await get_body(pool, http_server) == b"hello"
+    assert http_server.counter.total == 2
+
+
+async def test_keepalive_expiry_zero_closes_at_once(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    async with make_pool(keepalive_expiry=0) as pool:
+        assert await get_body(pool, http_server) == b"hello"
+        await wait_closed(http_server, 0)
+        assert pool.statistics().idle == 0
+
+
+async def test_max_keepalive_connections(make_pool: PoolFactory, http_server: Server) -> None:
+    async with make_pool(max_keepalive_connections=2) as pool:
+        streams = [
+            (await pool.arequest(b"GET", http_server.url4("/"), ext=TIMEOUTS))[2] for _ in range(5)
+        ]
+        assert pool.statistics().active == 5
+        for stream in streams:
+            assert await read_all(stream) == b"hello"
+        assert pool.statistics().idle == 2
+        for i in range(3):
+            await wait_closed(http_server, i)  # the oldest idle ones go
+        assert [c.closed.is_set() for c in http_server.connections] == [True] * 3 + [False] * 2
+        for _ in range(4):
+            assert await get_body(pool, http_server) == b"hello"
+    assert http_server.counter.total == 5
+
+
+async def test_max_keepalive_connections_zero(make_pool: PoolFactory, http_server: Server) -> None:
+    async with make_pool(max_keepalive_connections=0) as pool:
+        for i in range(3):
+            assert await get_body(pool, http_server) == b"hello"
+            assert pool.statistics().idle == 0
+            await wait_closed(http_server, i)
+    assert http_server.counter.total == 3
