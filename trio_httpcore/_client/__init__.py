@@ -1,0 +1,23 @@
+"""The client layer: URLs, headers, requests and responses, and the clients that send them."""
+
+from ._client import AsyncClient
+from ._config import Limits, PoolLimits, Timeout
+from ._headers import Headers
+from ._models import Request, Response
+from ._queryparams import QueryParams
+from ._status_codes import codes
+from ._urls import URL, Origin
+
+__all__ = [
+    "URL",
+    "AsyncClient",
+    "Headers",
+    "Limits",
+    "Origin",
+    "PoolLimits",
+    "QueryParams",
+    "Request",
+    "Response",
+    "Timeout",
+    "codes",
+]

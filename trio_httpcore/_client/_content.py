@@ -1,0 +1,117 @@
+"""Request bodies: ``content=``, ``data=`` and ``json=`` turned into a stream and headers."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import trio
+
+from .._streams import (
+    AsyncByteStream,
+    AsyncIteratorByteStream,
+    IteratorByteStream,
+    PlainByteStream,
+    SyncByteStream,
+)
+from ._queryparams import flatten_items
+
+RequestContent = str | bytes | Iterable[bytes] | AsyncIterable[bytes]
+RequestData = Mapping[str, Any]
+ByteStream = AsyncByteStream | SyncByteStream
+
+
+def encode_content(content: RequestContent) -> tuple[dict[str, str], ByteStream]:
+    """Raw content: ``str`` is sent as UTF-8. An iterator is streamed with no known length.
+
+    A body of known length gets ``Content-Length``; one of unknown length
+    gets none, so HTTP/1.1 sends it chunked (RFC 9112 section 7.1).
+    """
+    if isinstance(content, (bytes, bytearray, memoryview, str)):
+        body = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        return {"Content-Length": str(len(body))}, PlainByteStream(body)
+    if isinstance(content, (AsyncByteStream, SyncByteStream)):
+        return {}, content
+    if isinstance(content, AsyncIterable):
+        return {}, AsyncIteratorByteStream(content)
+    if isinstance(content, Iterable):
+        return {}, IteratorByteStream(content)
+    raise TypeError(f"content= takes bytes, str or an iterator of bytes, not {type(content)!r}.")
+
+
+def encode_urlencoded(data: RequestData) -> tuple[dict[str, str], ByteStream]:
+    """A form as ``application/x-www-form-urlencoded``; a list value repeats its key."""
+    body = urlencode(flatten_items(data)).encode("ascii")
+    return {
+        "Content-Length": str(len(body)),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }, PlainByteStream(body)
+
+
+def encode_json(value: Any) -> tuple[dict[str, str], ByteStream]:
+    """``value`` as compact UTF-8 JSON (RFC 8259 section 8.1); NaN and Infinity refused."""
+    body = jsonlib.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8"
+    )
+    return {
+        "Content-Length": str(len(body)),
+        "Content-Type": "application/json",
+    }, PlainByteStream(body)
+
+
+def encode_request(
+    content: RequestContent | None = None,
+    data: RequestData | RequestContent | None = None,
+    files: Any = None,
+    json: Any = None,
+) -> tuple[dict[str, str], ByteStream | None]:
+    """The headers and stream of a request body given the ``request()`` arguments.
+
+    ``data`` that is not a mapping is raw content, as the seed API took it.
+    No body at all gives ``(\\{}, None)``.
+    """
+    if files:
+        # Multipart bodies come with the client's second issue (cookies, auth, multipart).
+        raise NotImplementedError("files= (multipart/form-data) is not supported yet.")
+    if content is not None:
+        return encode_content(content)
+    if data is not None:
+        if isinstance(data, Mapping):
+            return encode_urlencoded(data)
+        return encode_content(data)
+    if json is not None:
+        return encode_json(json)
+    return {}, None
+
+
+class ThreadedByteStream(AsyncByteStream):
+    """A blocking stream read from async code: each chunk is pulled in a worker thread.
+
+    A blocking iterator (a file, a generator doing I/O) must not stall the
+    trio thread, and a blocking client's request body arrives this way.
+    """
+
+    def __init__(self, stream: SyncByteStream) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = iter(self._stream)
+        while (chunk := await trio.to_thread.run_sync(next, chunks, None)) is not None:
+            yield chunk
+
+    async def aclose(self) -> None:
+        await trio.to_thread.run_sync(self._stream.close)
+
+
+def as_async_stream(stream: ByteStream | None) -> AsyncByteStream | None:
+    """``stream`` as an async stream, for the transport."""
+    if stream is None or isinstance(stream, AsyncByteStream):
+        return stream
+    return ThreadedByteStream(stream)
+
+
+def is_replayable(stream: ByteStream | None) -> bool:
+    """Whether ``stream`` can be sent again, as a 307/308 redirect needs."""
+    return stream is None or isinstance(stream, PlainByteStream)

@@ -1,0 +1,474 @@
+"""``Request`` and ``Response``: the messages the client sends and receives."""
+
+from __future__ import annotations
+
+import codecs
+import datetime
+import json as jsonlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Protocol, TypeVar
+
+from .._exceptions import (
+    HTTPStatusError,
+    ResponseClosed,
+    ResponseNotRead,
+    StreamConsumed,
+)
+from .._streams import AsyncByteStream, PlainByteStream, SyncByteStream
+from .._types import Extensions
+from ._content import ByteStream, RequestContent, RequestData, encode_request
+from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encoding
+from ._headers import Headers, HeaderTypes
+from ._queryparams import QueryParamTypes
+from ._status_codes import codes, status_of
+from ._urls import DEFAULT_PORTS, URL
+
+T = TypeVar("T")
+
+# Methods whose requests carry a body by convention: without one they say
+# "Content-Length: 0", as some servers insist (411 Length Required).
+_METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+class Portal(Protocol):
+    """Runs an async function on the trio thread that owns a blocking client's I/O."""
+
+    def run(self, afn: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+
+
+def host_header(url: URL) -> str:
+    """The ``Host`` field for ``url`` (RFC 9110 section 7.2): host, and port if not default."""
+    host = url.raw_host.decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"
+    port = url.port
+    if port is None or port == DEFAULT_PORTS.get(url.scheme):
+        return host
+    return f"{host}:{port}"
+
+
+class Request:
+    """An HTTP request: method, URL, headers and an optional body stream.
+
+    The body comes from one of ``content`` (bytes, str or an iterator of
+    bytes), ``data`` (a form) or ``json``, or a ready ``stream``. ``Host``
+    is filled in from the URL, and the body's ``Content-Length`` and
+    ``Content-Type`` unless the headers already say.
+    """
+
+    def __init__(
+        self,
+        method: str | bytes,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        content: RequestContent | None = None,
+        data: RequestData | RequestContent | None = None,
+        files: Any = None,
+        json: Any = None,
+        stream: ByteStream | None = None,
+    ) -> None:
+        self.method: str = (method.decode("ascii") if isinstance(method, bytes) else method).upper()
+        self.url: URL = URL(url) if params is None else URL(url).copy_merge_params(params)
+        self.headers: Headers = Headers(headers)
+        if "host" not in self.headers and self.url.raw_host:
+            # First, where RFC 9110 section 7.2 wants it for HTTP/1.1.
+            host = host_header(self.url).encode("ascii")
+            self.headers = Headers([(b"Host", host), *self.headers.raw])
+        if stream is None:
+            body_headers, stream = encode_request(content, data, files, json)
+            for name, value in body_headers.items():
+                self.headers.setdefault(name, value)
+        if stream is None and self.method in _METHODS_WITH_BODY:
+            self.headers.setdefault("Content-Length", "0")
+        self.stream: ByteStream | None = stream
+        self.ext: Extensions = {}
+        """Extensions for the transport, e.g. ``"timeout"`` (API.md section 1)."""
+
+    @property
+    def content(self) -> bytes:
+        """The body, when it is held in memory (always so after :meth:`read`)."""
+        if self.stream is None:
+            return b""
+        if isinstance(self.stream, PlainByteStream):
+            return self.stream.content
+        raise RuntimeError("The request body is a stream: call read() or aread() first.")
+
+    def read(self) -> bytes:
+        """Read a streamed body into memory, so it can be sent again."""
+        if isinstance(self.stream, SyncByteStream) and not isinstance(self.stream, PlainByteStream):
+            self.stream = PlainByteStream(b"".join(self.stream))
+        return self.content
+
+    async def aread(self) -> bytes:
+        """Read a streamed body into memory, so it can be sent again."""
+        if isinstance(self.stream, AsyncByteStream) and not isinstance(
+            self.stream, PlainByteStream
+        ):
+            self.stream = PlainByteStream(b"".join([chunk async for chunk in self.stream]))
+        return self.read()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}({self.method!r}, {str(self.url)!r})>"
+
+
+def _charset(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a ``Content-Type`` (RFC 9110 8.3.2), if it names a codec."""
+    if not content_type:
+        return None
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').strip("'")
+            try:
+                return codecs.lookup(charset).name
+            except LookupError:
+                return None
+    return None
+
+
+class Response:
+    """An HTTP response: status, headers and a body that is read on demand.
+
+    A response from ``client.get()`` and friends has its body read already
+    (:attr:`content`). One from ``client.stream()`` or with ``stream=True``
+    has not: read it with :meth:`aread`/:meth:`read`, or iterate it once with
+    the ``aiter_*``/``iter_*`` methods; then close it. The body is decoded
+    from its ``Content-Encoding`` by everything except the ``*_raw`` forms.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        headers: HeaderTypes | None = None,
+        content: bytes | str | None = None,
+        stream: ByteStream | None = None,
+        request: Request | None = None,
+        http_version: str = "HTTP/1.1",
+        reason_phrase: str | None = None,
+        history: list[Response] | None = None,
+        ext: Extensions | None = None,
+    ) -> None:
+        self.status_code = status_of(status_code)
+        self.headers = Headers(headers)
+        self.http_version = http_version
+        self.reason_phrase = reason_phrase or codes.get_reason_phrase(status_code)
+        self.history: list[Response] = list(history or ())
+        self.ext: Extensions = ext or {}
+        self.elapsed = datetime.timedelta(0)
+        """Time from sending the request to the arrival of the response's head."""
+        self.next_request: Request | None = None
+        """The request a redirect asks for, when the client did not follow it."""
+        self._request = request
+        self._encoding: str | None = None
+        self._content: bytes | None = None
+        if content is not None:
+            self._content = content.encode("utf-8") if isinstance(content, str) else content
+            stream = PlainByteStream(self._content)
+        self._stream: ByteStream = PlainByteStream(b"") if stream is None else stream
+        self.is_stream_consumed = False
+        """Whether the body was iterated; it can't be iterated twice."""
+        self.is_closed = False
+        """Whether :meth:`close`/:meth:`aclose` ran; the connection is released."""
+        # Set by the client: how to follow next_request, and, for a blocking
+        # client, the portal through which the async stream is read.
+        self._follow: Callable[[], Awaitable[Response]] | None = None
+        self._portal: Portal | None = None
+
+    # The head.
+
+    @property
+    def request(self) -> Request:
+        """The request this response answers."""
+        if self._request is None:
+            raise RuntimeError("This response has no request: it was built without one.")
+        return self._request
+
+    @request.setter
+    def request(self, request: Request) -> None:
+        self._request = request
+
+    @property
+    def protocol(self) -> str:
+        """The seed name of :attr:`http_version`."""
+        return self.http_version
+
+    @property
+    def url(self) -> URL:
+        """The URL of the request this response answers."""
+        return self.request.url
+
+    @property
+    def is_success(self) -> bool:
+        """A 2xx status."""
+        return codes.is_success(self.status_code)
+
+    @property
+    def is_error(self) -> bool:
+        """A 4xx or 5xx status."""
+        return codes.is_error(self.status_code)
+
+    @property
+    def is_redirect(self) -> bool:
+        """A redirect the client can follow: 301, 302, 303, 307 or 308 with a ``Location``."""
+        return self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers
+
+    def raise_for_status(self) -> Response:
+        """Raise :class:`HTTPStatusError` for a 4xx or 5xx status; else return ``self``."""
+        status = int(self.status_code)
+        if not codes.is_error(status):
+            return self
+        kind = "Client error" if codes.is_client_error(status) else "Server error"
+        message = (
+            f"{kind} '{status} {self.reason_phrase}' for url '{self.url}'\n"
+            f"For more information check: https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/{status}"
+        )
+        raise HTTPStatusError(message, request=self.request, response=self)
+
+    # The body, whole.
+
+    @property
+    def content(self) -> bytes:
+        """The decoded body; raises :class:`ResponseNotRead` before it was read."""
+        if self._content is None:
+            raise ResponseNotRead(
+                "The response body was not read: call read() or aread() first, "
+                "or use the iter_*/aiter_* methods."
+            )
+        return self._content
+
+    @property
+    def charset_encoding(self) -> str | None:
+        """The ``charset`` of the ``Content-Type`` header, if it names a known codec."""
+        return _charset(self.headers.get("content-type"))
+
+    @property
+    def encoding(self) -> str:
+        """How :attr:`text` is decoded: set by you, else the charset, else detected, else UTF-8.
+
+        Detection (UTF-8 if the body is valid UTF-8, else charset_normalizer's
+        guess when it is installed) needs the body read.
+        """
+        if self._encoding is not None:
+            return self._encoding
+        charset = self.charset_encoding
+        if charset is not None:
+            return charset
+        if self._content is not None:
+            return detect_encoding(self._content)
+        return "utf-8"
+
+    @encoding.setter
+    def encoding(self, value: str) -> None:
+        self._encoding = codecs.lookup(value).name
+
+    @property
+    def text(self) -> str:
+        """The body decoded with :attr:`encoding`; bytes that don't decode become U+FFFD."""
+        return self.content.decode(self.encoding, errors="replace")
+
+    def json(self, **kwargs: Any) -> Any:
+        """The body parsed as JSON; ``kwargs`` go to :func:`json.loads`.
+
+        Without a charset the bytes are parsed as they are, so JSON in UTF-16
+        or UTF-32 is recognised too (RFC 8259 section 8.1).
+        """
+        if self._encoding is None and self.charset_encoding is None:
+            return jsonlib.loads(self.content, **kwargs)
+        return jsonlib.loads(self.text, **kwargs)
+
+    def _text_decoder(self) -> TextDecoder:
+        return TextDecoder(self._encoding or self.charset_encoding)
+
+    def _check_streamable(self) -> None:
+        if self.is_stream_consumed:
+            raise StreamConsumed(
+                "The response body was already iterated: it can be iterated only once "
+                "(read() keeps it in memory for repeated use)."
+            )
+        if self.is_closed:
+            raise ResponseClosed("The response was closed before its body was read.")
+
+    def _is_sync(self) -> bool:
+        return self._portal is not None or not isinstance(self._stream, AsyncByteStream)
+
+    # The body, blocking.
+
+    def read(self) -> bytes:
+        """Read the whole body, decode it, keep it (:attr:`content`) and close."""
+        if self._content is None:
+            self._content = b"".join(self.iter_bytes())
+        return self._content
+
+    def iter_raw(self) -> Iterator[bytes]:
+        """The body as it arrives, not decoded; closes the response at the end."""
+        self._check_streamable()
+        self.is_stream_consumed = True
+        try:
+            if isinstance(self._stream, SyncByteStream):
+                yield from self._stream
+            elif self._portal is not None:
+                yield from _iterate_through(self._portal, self._stream)
+            else:
+                raise RuntimeError("This response's body is async: use aread() or aiter_*().")
+        finally:
+            self.close()
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body, decoded from its ``Content-Encoding``, in pieces as they arrive."""
+        if self._content is not None:
+            if self._content:
+                yield self._content
+            return
+        decoder = content_decoder(self.headers.get_list("content-encoding"))
+        for chunk in self.iter_raw():
+            yield from decoder.decode(chunk)
+        yield from decoder.flush()
+
+    def iter_text(self) -> Iterator[str]:
+        """The body as text, decoded incrementally (see :attr:`encoding`)."""
+        decoder = self._text_decoder()
+        for chunk in self.iter_bytes():
+            text = decoder.decode(chunk)
+            if text:
+                yield text
+        text = decoder.flush()
+        if text:
+            yield text
+
+    def iter_lines(self) -> Iterator[str]:
+        """The body as lines without their breaks; ``\\r\\n``, ``\\n`` and ``\\r`` all break."""
+        decoder = LineDecoder()
+        for text in self.iter_text():
+            yield from decoder.decode(text)
+        yield from decoder.flush()
+
+    def close(self) -> None:
+        """Release the connection; the body can't be read after this unless it was read."""
+        if self.is_closed:
+            return
+        self.is_closed = True
+        if isinstance(self._stream, SyncByteStream):
+            self._stream.close()
+        elif self._portal is not None:
+            self._portal.run(self._stream.aclose)
+        else:
+            raise RuntimeError("This response's body is async: use aclose().")
+
+    # The body, async.
+
+    async def aread(self) -> bytes:
+        """Read the whole body, decode it, keep it (:attr:`content`) and close."""
+        if self._content is None:
+            self._content = b"".join([chunk async for chunk in self.aiter_bytes()])
+        return self._content
+
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        """The body as it arrives, not decoded; closes the response at the end."""
+        self._check_streamable()
+        self.is_stream_consumed = True
+        try:
+            if not isinstance(self._stream, AsyncByteStream):
+                raise RuntimeError("This response's body is blocking: use read() or iter_*().")
+            async for chunk in self._stream:
+                yield chunk
+        finally:
+            await self.aclose()
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body, decoded from its ``Content-Encoding``, in pieces as they arrive."""
+        if self._content is not None:
+            if self._content:
+                yield self._content
+            return
+        decoder = content_decoder(self.headers.get_list("content-encoding"))
+        async for chunk in self.aiter_raw():
+            for piece in decoder.decode(chunk):
+                yield piece
+        for piece in decoder.flush():
+            yield piece
+
+    async def aiter_text(self) -> AsyncIterator[str]:
+        """The body as text, decoded incrementally (see :attr:`encoding`)."""
+        decoder = self._text_decoder()
+        async for chunk in self.aiter_bytes():
+            text = decoder.decode(chunk)
+            if text:
+                yield text
+        text = decoder.flush()
+        if text:
+            yield text
+
+    async def aiter_lines(self) -> AsyncIterator[str]:
+        """The body as lines without their breaks; ``\\r\\n``, ``\\n`` and ``\\r`` all break."""
+        decoder = LineDecoder()
+        async for text in self.aiter_text():
+            for line in decoder.decode(text):
+                yield line
+        for line in decoder.flush():
+            yield line
+
+    async def aclose(self) -> None:
+        """Release the connection; the body can't be read after this unless it was read."""
+        if self.is_closed:
+            return
+        self.is_closed = True
+        if isinstance(self._stream, AsyncByteStream):
+            await self._stream.aclose()
+        else:
+            self._stream.close()
+
+    # Seed names.
+
+    def stream(self) -> Iterator[bytes] | AsyncIterator[bytes]:
+        """The seed name of :meth:`aiter_bytes` (async client) or :meth:`iter_bytes` (blocking)."""
+        return self.iter_bytes() if self._is_sync() else self.aiter_bytes()
+
+    def raw(self) -> Iterator[bytes] | AsyncIterator[bytes]:
+        """The seed name of :meth:`aiter_raw` (async client) or :meth:`iter_raw` (blocking)."""
+        return self.iter_raw() if self._is_sync() else self.aiter_raw()
+
+    # Redirects not followed.
+
+    def next(self) -> Response:
+        """Follow the redirect this response asks for, one step (blocking client)."""
+        follow = self._next_step()
+        if self._portal is None:
+            raise RuntimeError("This response came from an AsyncClient: use 'await anext()'.")
+        return self._portal.run(follow)
+
+    async def anext(self) -> Response:
+        """Follow the redirect this response asks for, one step (async client)."""
+        return await self._next_step()()
+
+    def _next_step(self) -> Callable[[], Awaitable[Response]]:
+        if self._follow is None:
+            raise ValueError(f"{self!r} is not a redirect the client left unfollowed.")
+        return self._follow
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} [{int(self.status_code)} {self.reason_phrase}]>"
+
+
+def _iterate_through(portal: Portal, stream: AsyncByteStream) -> Iterator[bytes]:
+    """Pull the chunks of an async ``stream`` one portal call at a time."""
+    chunks = stream.__aiter__()
+
+    async def step() -> bytes | None:
+        try:
+            return await chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    async def stop() -> None:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    try:
+        while (chunk := portal.run(step)) is not None:
+            yield chunk
+    finally:
+        portal.run(stop)
