@@ -1,0 +1,562 @@
+"""The ``trio-httpcore`` command line: a curl-like HTTP client on :class:`AsyncClient`.
+
+``python -m trio_httpcore [options] URL`` (or the ``trio-httpcore`` script)
+sends one request and writes the response body to stdout, byte for byte when
+stdout is piped; on a terminal a JSON body is pretty-printed. The flags follow
+curl: ``-d``, ``--json`` and ``-F`` imply POST unless ``-X`` says otherwise,
+redirects are followed only with ``-L``, and any response, whatever its status,
+exits 0 unless ``--fail`` is given. Every error prints one line to stderr,
+``trio-httpcore: (CODE) what went wrong``, and exits with CODE; never a
+traceback. Ctrl-C exits 130 quietly.
+
+Examples:
+  trio-httpcore https://example.org
+  trio-httpcore -v --http2 https://example.org
+  trio-httpcore -L -o big.iso https://example.org/big.iso
+  trio-httpcore -d 'name=alice&team=blue' https://httpbin.org/post
+  trio-httpcore -d @body.txt -H 'Content-Type: text/plain' https://httpbin.org/post
+  trio-httpcore --json '{"name": "alice"}' https://httpbin.org/post
+  trio-httpcore -F 'avatar=@me.png;type=image/png' -F name=alice https://httpbin.org/post
+  trio-httpcore -X DELETE -u alice:secret https://httpbin.org/delete
+  trio-httpcore --cacert ca.pem --cert client.pem https://localhost:8443/
+  trio-httpcore -x socks5h://127.0.0.1:1080 https://example.org
+  trio-httpcore --fail https://example.org/missing || echo "failed: $?"
+
+Request bodies:
+  -d DATA        sent as is (several -d are joined with '&'), Content-Type
+                 application/x-www-form-urlencoded unless -H sets one;
+                 -d @FILE sends FILE's bytes unchanged (curl's --data-binary),
+                 -d @- reads stdin.
+  --json JSON    sent as is (several are concatenated), with Content-Type and
+                 Accept application/json unless -H sets them; @FILE and @- too.
+  -F NAME=VALUE  a multipart/form-data field; NAME=@FILE uploads FILE, and
+                 ';type=MIME' after it sets the part's Content-Type.
+
+Exit status (curl's numbers):
+   0  a response arrived (any status, unless --fail)
+   1  unsupported protocol (URL scheme), or another library error
+   2  bad usage: unknown flag, missing or malformed argument
+   3  malformed URL
+   6  could not resolve the host name
+   7  could not connect (refused, unreachable)
+   8  the server broke the HTTP protocol (bad or incomplete response)
+  22  --fail and the response status was not 2xx
+  23  could not write the body (-o FILE, or stdout closed)
+  26  could not read a local file (-d @FILE, --json @FILE, -F name=@FILE)
+  28  timeout (--timeout applies to each phase: connect, read, write, pool)
+  35  TLS handshake failed
+  47  too many redirects (-L)
+  55  sending the request failed
+  56  receiving the response failed (connection reset, ...)
+  58  the client certificate (--cert, --key) could not be loaded
+  60  the server's certificate could not be verified (see -k, --cacert)
+  61  the response body could not be decoded (Content-Encoding)
+  77  the CA bundle (--cacert) could not be loaded
+  97  the proxy refused or failed (CONNECT status, SOCKS reply)
+ 130  interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
+
+from . import __version__
+from ._exceptions import (
+    ConnectError,
+    DecodingError,
+    HTTPError,
+    InvalidURL,
+    NetworkError,
+    ProtocolError,
+    ProxyError,
+    TimeoutException,
+    TooManyRedirects,
+    UnsupportedProtocol,
+    WriteError,
+)
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+PROG = "trio-httpcore"
+
+# Exit statuses; the module docstring (shown by --help) explains each one.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BAD_URL = 3
+EXIT_RESOLVE = 6
+EXIT_CONNECT = 7
+EXIT_PROTOCOL = 8
+EXIT_HTTP_STATUS = 22
+EXIT_WRITE = 23
+EXIT_READ_FILE = 26
+EXIT_TIMEOUT = 28
+EXIT_TLS = 35
+EXIT_REDIRECTS = 47
+EXIT_SEND = 55
+EXIT_RECEIVE = 56
+EXIT_CLIENT_CERT = 58
+EXIT_CERT_VERIFY = 60
+EXIT_DECODING = 61
+EXIT_CA_BUNDLE = 77
+EXIT_PROXY = 97
+EXIT_INTERRUPTED = 130
+
+
+class CLIError(Exception):
+    """A failure of the command line itself, with the exit status it maps to."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# ---------------------------------------------------------------------------
+# Arguments
+
+
+@dataclass
+class Options:
+    """The parsed command line; argparse fills the fields of its namespace in place."""
+
+    url: str = ""
+    method: str | None = None
+    headers: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+    json: list[str] = field(default_factory=list)
+    form: list[str] = field(default_factory=list)
+    user: str | None = None
+    digest: bool = False
+    location: bool = False
+    http2: bool = False
+    http2_prior_knowledge: bool = False
+    insecure: bool = False
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    proxy: str | None = None
+    timeout: float | None = None
+    output: str | None = None
+    verbose: bool = False
+    fail: bool = False
+
+    @property
+    def request_method(self) -> str:
+        """``-X``, else POST when a body was given (as curl does), else GET."""
+        if self.method is not None:
+            return self.method.upper()
+        return "POST" if self.data or self.json or self.form else "GET"
+
+    @property
+    def request_url(self) -> str:
+        """The URL, with ``http://`` in front when it names no scheme (as curl does)."""
+        return self.url if "://" in self.url else f"http://{self.url}"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line, ``trio-httpcore: (2) ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        # argparse would print the usage block too: the contract is one line.
+        raise CLIError(EXIT_USAGE, f"{message} (see {PROG} --help)")
+
+
+def _seconds(text: str) -> float:
+    """``--timeout``'s argument: a number of seconds, > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
+
+
+def _help_epilog() -> str:
+    """The docstring's examples and tables (``python -OO`` strips it: then nothing)."""
+    doc = __doc__ or ""
+    return doc[doc.find("Examples:") :] if "Examples:" in doc else ""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; its ``--help`` is the command line's reference."""
+    parser = _Parser(
+        prog=PROG,
+        description="Send one HTTP request and write the response body to stdout.",
+        epilog=_help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("url", metavar="URL", help="the URL to request (http:// is assumed without a scheme)")
+    add("-X", "--request", dest="method", metavar="METHOD", help="the request method")
+    add("-H", "--header", dest="headers", action="append", metavar="'NAME: VALUE'",
+        help="add a request header (repeatable)")  # fmt: skip
+    add("-d", "--data", dest="data", action="append", metavar="DATA",
+        help="request body, form-encoded (@FILE, @- for stdin); implies POST")  # fmt: skip
+    add("--json", dest="json", action="append", metavar="JSON",
+        help="JSON request body (@FILE, @- for stdin); implies POST")  # fmt: skip
+    add("-F", "--form", dest="form", action="append", metavar="NAME=VALUE|NAME=@FILE",
+        help="multipart/form-data field or file upload (repeatable); implies POST")  # fmt: skip
+    add("-u", "--user", dest="user", metavar="USER:PASSWORD",
+        help="credentials, sent with Basic authentication")  # fmt: skip
+    add("--digest", action="store_true", help="use Digest authentication for -u")
+    add("-L", "--location", dest="location", action="store_true", help="follow redirects")
+    add("--http2", action="store_true", help="offer HTTP/2 (ALPN) on https")
+    add("--http2-prior-knowledge", action="store_true",
+        help="speak HTTP/2 without negotiating (h2c on http://)")  # fmt: skip
+    add("-k", "--insecure", action="store_true", help="do not verify the server's certificate")
+    add("--cacert", metavar="FILE", help="verify the server against this CA bundle (PEM)")
+    add("--cert", metavar="FILE", help="client certificate (PEM, with its key unless --key)")
+    add("--key", metavar="FILE", help="the client certificate's private key (PEM)")
+    add("-x", "--proxy", metavar="URL",
+        help="proxy: http://, https://, socks5:// or socks5h:// (user:pass@ allowed)")  # fmt: skip
+    add("--timeout", type=_seconds, metavar="SECONDS",
+        help="timeout of each phase (connect, read, write, pool); default 5 s")  # fmt: skip
+    add("-o", "--output", metavar="FILE",
+        help="write the body to FILE ('-' for stdout); a progress bar on a terminal")  # fmt: skip
+    add("-v", "--verbose", action="store_true",
+        help="print request and response heads, protocol, TLS and timings to stderr")  # fmt: skip
+    add("-f", "--fail", action="store_true", help="exit 22 when the status is not 2xx")
+    add("-V", "--version", action="version", version=f"{PROG} {__version__}")
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """Parse ``argv`` (without the program name); raise :class:`CLIError` (status 2) if bad."""
+    options = build_parser().parse_args(argv, namespace=Options())
+    if sum(map(bool, (options.data, options.json, options.form))) > 1:
+        raise CLIError(EXIT_USAGE, "use only one of -d, --json and -F")
+    if options.http2_prior_knowledge and options.http2:
+        raise CLIError(EXIT_USAGE, "use only one of --http2 and --http2-prior-knowledge")
+    if options.digest and options.user is None:
+        raise CLIError(EXIT_USAGE, "--digest needs -u USER:PASSWORD")
+    if options.user is not None and ":" not in options.user:
+        raise CLIError(EXIT_USAGE, "-u needs USER:PASSWORD")
+    if options.key is not None and options.cert is None:
+        raise CLIError(EXIT_USAGE, "--key needs --cert")
+    parse_headers(options.headers)  # fail on a malformed -H before anything is sent
+    return options
+
+
+def parse_headers(lines: Sequence[str]) -> list[tuple[str, str]]:
+    """``-H`` values as ``(name, value)`` pairs; a line without a name and ':' is bad usage."""
+    headers = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip() or name != name.strip():
+            raise CLIError(EXIT_USAGE, f"bad header {line!r}: expected 'Name: value'")
+        headers.append((name, value.strip()))
+    return headers
+
+
+# ---------------------------------------------------------------------------
+# Request bodies and local files
+
+
+def read_local(argument: str, stdin: BinaryIO) -> bytes:
+    """A ``-d``/``--json`` argument's bytes: ``@FILE`` reads FILE, ``@-`` stdin, else itself."""
+    if not argument.startswith("@"):
+        return argument.encode()
+    path = argument[1:]
+    if path == "-":
+        return stdin.read()
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise CLIError(EXIT_READ_FILE, f"can't read {path!r}: {exc.strerror}") from exc
+
+
+@dataclass
+class Body:
+    """The request body the options describe, in the shape the client's arguments take."""
+
+    content: bytes | None = None
+    data: dict[str, str | list[str]] = field(default_factory=dict)
+    files: list[tuple[str, tuple[str, BinaryIO, str | None]]] = field(default_factory=list)
+    # Headers the body implies, each sent only if no -H gives the same name.
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def request_body(options: Options, stdin: BinaryIO) -> Iterator[Body]:
+    """The body of ``-d``, ``--json`` or ``-F``; ``-F`` files stay open until the block ends."""
+    body = Body()
+    if options.data:
+        body.content = b"&".join(read_local(item, stdin) for item in options.data)
+        body.headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+    elif options.json:
+        body.content = b"".join(read_local(item, stdin) for item in options.json)
+        body.headers.append(("Content-Type", "application/json"))
+        body.headers.append(("Accept", "application/json"))
+    with contextlib.ExitStack() as files:
+        for item in options.form:
+            name, equals, value = item.partition("=")
+            if not equals or not name:
+                raise CLIError(EXIT_USAGE, f"bad -F {item!r}: expected NAME=VALUE or NAME=@FILE")
+            if value.startswith("@"):
+                path, _, content_type = value[1:].partition(";type=")
+                try:
+                    file = files.enter_context(open(path, "rb"))
+                except OSError as exc:
+                    raise CLIError(EXIT_READ_FILE, f"can't read {path!r}: {exc.strerror}") from exc
+                body.files.append((name, (os.path.basename(path), file, content_type or None)))
+            else:
+                previous = body.data.get(name)
+                if previous is None:
+                    body.data[name] = value
+                else:
+                    listed = previous if isinstance(previous, list) else [previous]
+                    body.data[name] = [*listed, value]
+        yield body
+
+
+def merge_headers(
+    given: Sequence[tuple[str, str]], defaults: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """``given`` (from ``-H``), then each default whose name ``given`` doesn't have."""
+    names = {name.lower() for name, _ in given}
+    return [*given, *(item for item in defaults if item[0].lower() not in names)]
+
+
+# ---------------------------------------------------------------------------
+# Errors and exit statuses
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the chain of exceptions behind it (``__cause__``, else ``__context__``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _connect_status(exc: BaseException) -> int:
+    """Which kind of connect failure ``exc`` was, from the error behind it."""
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return EXIT_RESOLVE
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return EXIT_CERT_VERIFY
+        if isinstance(cause, ssl.SSLError):
+            return EXIT_TLS
+    return EXIT_CONNECT
+
+
+# First match wins: subclasses before their bases.
+_STATUS_BY_ERROR: list[tuple[type[HTTPError], int]] = [
+    (TooManyRedirects, EXIT_REDIRECTS),
+    (InvalidURL, EXIT_BAD_URL),
+    (UnsupportedProtocol, EXIT_ERROR),
+    (ProxyError, EXIT_PROXY),
+    (TimeoutException, EXIT_TIMEOUT),
+    (DecodingError, EXIT_DECODING),
+    (ProtocolError, EXIT_PROTOCOL),
+    (WriteError, EXIT_SEND),
+    (NetworkError, EXIT_RECEIVE),
+]
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside ``exc``, exception groups flattened."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def exit_status(exc: BaseException) -> tuple[int, str | None]:
+    """The exit status for ``exc`` and the one line to print (``None``: print nothing).
+
+    Exception groups (from nurseries) are looked through: Ctrl-C anywhere in
+    them wins, else the first of our errors.
+    """
+    leaves = _leaves(exc)
+    if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
+        return EXIT_INTERRUPTED, None
+    known = [leaf for leaf in leaves if isinstance(leaf, (CLIError, HTTPError))]
+    exc = known[0] if known else leaves[0]
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, CLIError):
+        return exc.status, message
+    if isinstance(exc, ConnectError):
+        return _connect_status(exc), message
+    for error, status in _STATUS_BY_ERROR:
+        if isinstance(exc, error):
+            return status, message
+    if isinstance(exc, HTTPError):
+        return EXIT_ERROR, message
+    # A bug of ours or of the library: still one line, but say what it was.
+    return EXIT_ERROR, f"internal error: {type(exc).__name__}: {message}"
+
+
+def report(status: int, message: str, stderr: TextIO) -> None:
+    """Print the one error line, ``trio-httpcore: (STATUS) message``."""
+    stderr.write(f"{PROG}: ({status}) {message}\n")
+    stderr.flush()
+
+
+# ---------------------------------------------------------------------------
+# Terminal output: colours, heads, JSON, progress
+
+
+def wants_colour(stream: IO[Any], environ: Mapping[str, str]) -> bool:
+    """Colour on a terminal, unless ``NO_COLOR`` is set (no-color.org) or TERM is dumb."""
+    return stream.isatty() and "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+
+
+class Style:
+    """ANSI colours for heads on a terminal; with ``enabled=False`` text passes unchanged."""
+
+    RESET = "\x1b[0m"
+    BOLD = "\x1b[1m"
+    DIM = "\x1b[2m"
+    RED = "\x1b[31m"
+    GREEN = "\x1b[32m"
+    YELLOW = "\x1b[33m"
+    CYAN = "\x1b[36m"
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, *codes: str) -> str:
+        if not self.enabled or not codes:
+            return text
+        return "".join(codes) + text + self.RESET
+
+    def status(self, status_code: int) -> str:
+        """The colour of a status line: green 2xx, yellow 3xx, red 4xx/5xx."""
+        if status_code >= 400:
+            return self.RED
+        return self.YELLOW if status_code >= 300 else self.GREEN
+
+
+def format_head(
+    marker: str,
+    start_line: str,
+    headers: Sequence[tuple[bytes, bytes]],
+    style: Style,
+    colour: str,
+) -> str:
+    """A message head as curl -v shows it: each line after ``marker``, then a bare marker."""
+    prefix = style(marker, Style.DIM)
+    lines = [f"{prefix} {style(start_line, Style.BOLD, colour)}"]
+    for name, value in headers:
+        name_text = style(name.decode("latin-1"), colour)
+        lines.append(f"{prefix} {name_text}: {value.decode('latin-1')}")
+    lines.append(prefix)
+    return "\n".join(lines) + "\n"
+
+
+def is_json_type(content_type: str | None) -> bool:
+    """``application/json`` or any ``+json`` media type, whatever its parameters."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def pretty_json(body: bytes) -> bytes | None:
+    """``body`` indented for reading, or ``None`` when it is not JSON."""
+    try:
+        document = json.loads(body)
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        return None
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def format_bytes(count: float) -> str:
+    """``1536`` → ``"1.5 KiB"``; bytes without a decimal."""
+    unit = 0
+    while count >= 1024 and unit < len(_UNITS) - 1:
+        count /= 1024
+        unit += 1
+    return f"{count:.0f} B" if unit == 0 else f"{count:.1f} {_UNITS[unit]}"
+
+
+def format_duration(seconds: float) -> str:
+    """``75`` → ``"1:15"``, ``3700`` → ``"1:01:40"``."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def render_progress(received: int, total: int | None, elapsed: float, width: int = 20) -> str:
+    """One progress line: percent and bar (when the size is known), bytes, rate, ETA."""
+    rate = received / elapsed if elapsed > 0 else 0.0
+    speed = f"{format_bytes(rate)}/s"
+    if total is None or total <= 0:
+        return f"{format_bytes(received)}  {speed}"
+    fraction = min(received / total, 1.0)
+    filled = int(fraction * width)
+    bar = "#" * filled + "-" * (width - filled)
+    if received >= total:
+        eta = f"in {format_duration(elapsed)}"
+    elif rate > 0:
+        eta = f"ETA {format_duration((total - received) / rate)}"
+    else:
+        eta = "ETA --:--"
+    return (
+        f"{fraction * 100:5.1f}% [{bar}] "
+        f"{format_bytes(received)} / {format_bytes(total)}  {speed}  {eta}"
+    )
+
+
+class ProgressBar:
+    """A download's progress on stderr, redrawn in place at most every ``interval`` seconds."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        total: int | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = 0.1,
+    ) -> None:
+        self._stream = stream
+        self._total = total
+        self._clock = clock
+        self._interval = interval
+        self._started = clock()
+        self._drawn_at: float | None = None
+        self._width = 0
+        self.received = 0
+
+    def advance(self, count: int) -> None:
+        """``count`` more bytes arrived; redraw if the last drawing is old enough."""
+        self.received += count
+        now = self._clock()
+        if self._drawn_at is None or now - self._drawn_at >= self._interval:
+            self._draw(now)
+
+    def finish(self) -> None:
+        """Draw the final state and end the line."""
+        self._draw(self._clock())
+        self._stream.write("\n")
+        self._stream.flush()
+
+    def _draw(self, now: float) -> None:
+        self._drawn_at = now
+        line = render_progress(self.received, self._total, now - self._started)
+        # Pad over what a longer previous line left on the terminal.
+        self._stream.write("\r" + line.ljust(self._width))
+        self._stream.flush()
+        self._width = len(line)
