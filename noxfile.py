@@ -54,3 +54,14 @@ def examples(session: nox.Session) -> None:
     for name in sorted(os.listdir("examples")):
         if name.endswith(".py"):
             session.run("python", os.path.join("examples", name))
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks beside httpx, httpcore, aiohttp, urllib3 (not a default session).
+
+    nginx should be installed first: see benchmarks/README.md. ``-- --quick`` for a short run.
+    """
+    clients = ["httpx[http2]", "httpcore", "anyio", "aiohttp", "urllib3"]
+    session.install("-e", ".", *clients, "trustme", "hypercorn", "pyinstrument")
+    session.run("python", "benchmarks/bench.py", *session.posargs)
