@@ -28,14 +28,18 @@ from ._streams import (
 )
 from ._transport._base import AsyncHTTPTransport, SyncHTTPTransport
 from ._transport._pool import AsyncConnectionPool
+from ._transport._proxy import AsyncHTTPProxy
+from ._transport._socks import AsyncSOCKSProxy
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AsyncByteStream",
     "AsyncConnectionPool",
+    "AsyncHTTPProxy",
     "AsyncHTTPTransport",
     "AsyncIteratorByteStream",
+    "AsyncSOCKSProxy",
     "CloseError",
     "ConnectError",
     "ConnectTimeout",
