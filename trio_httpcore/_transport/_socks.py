@@ -9,6 +9,7 @@ turns every refusal into :class:`ProxyError`.
 
 from __future__ import annotations
 
+import enum
 import ssl
 from typing import TYPE_CHECKING
 
@@ -44,9 +45,14 @@ def _import_socksio() -> None:
         ) from exc
 
 
+def _name(member: enum.Enum) -> str:
+    """``"connection refused"`` for ``SOCKS5ReplyCode.CONNECTION_REFUSED``."""
+    return member.name.lower().replace("_", " ")
+
+
 def _describe(code: socks5.SOCKS5ReplyCode) -> str:
     """``"connection refused (0x05)"`` for a SOCKS5 reply code (RFC 1928 section 6)."""
-    return f"{code.name.lower().replace('_', ' ')} (0x{code[0]:02x})"
+    return f"{_name(code)} (0x{code[0]:02x})"
 
 
 async def _receive_exactly(stream: trio.abc.Stream, size: int, proxy: str) -> bytes:
@@ -89,7 +95,7 @@ async def socks5_handshake(
         if chosen.method != method:
             raise ProxyError(
                 f"{proxy} refused the SOCKS5 handshake: asked for "
-                f"{method.name.lower()}, it answered {chosen.method.name.lower()}"
+                f"{_name(method)}, it answered {_name(chosen.method)}"
             )
         if auth is not None:
             await _login(connection, stream, auth, proxy)
