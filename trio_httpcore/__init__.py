@@ -30,6 +30,7 @@ from ._transport._base import AsyncHTTPTransport, SyncHTTPTransport
 from ._transport._pool import AsyncConnectionPool
 from ._transport._proxy import AsyncHTTPProxy
 from ._transport._socks import AsyncSOCKSProxy
+from ._transport._sync import SyncConnectionPool
 
 __version__ = "0.1.0.dev0"
 
@@ -55,6 +56,7 @@ __all__ = [
     "ReadTimeout",
     "RemoteProtocolError",
     "SyncByteStream",
+    "SyncConnectionPool",
     "SyncHTTPTransport",
     "TimeoutException",
     "TransportError",

@@ -1,0 +1,396 @@
+"""A portal: one background thread running trio, and blocking calls into it from any thread.
+
+Blocking APIs (the sync pools and proxies, the client layer's ``Client``)
+run the one async implementation on a :class:`Portal`: a daemon thread whose
+``trio.run`` keeps a nursery open until the portal closes. There is no
+generated sync copy of any protocol.
+
+Using it::
+
+    portal = Portal("Client", async_api="AsyncClient (`async with AsyncClient() as c`)")
+    client = portal.enter_async_context(AsyncClient(...))  # entered in the trio thread
+    response = portal.run(client.get, url)                 # blocks this thread only
+    portal.close()                                         # exits AsyncClient, joins the thread
+
+* :meth:`Portal.enter_async_context` enters an async context manager in a
+  task of the portal that lives until :meth:`Portal.close`, which exits the
+  entered managers last-in first-out. This is how a nursery-owning object
+  (``AsyncConnectionPool``) is kept open: trio requires a nursery to be
+  exited by the task that entered it.
+* :meth:`Portal.run` runs ``await async_fn(*args)`` in a new task of the
+  portal, under a cancel scope of its own, and returns its result or raises
+  its exception: the same object, so class, ``__cause__`` and traceback are
+  kept. Any number of threads may call it at once: the calls run
+  concurrently in the one trio loop, so they share the objects living there
+  (connections, HTTP/2 streams) with trio's own guarantees, and no lock.
+* :meth:`Portal.run_sync` runs a plain function in the trio thread (to read
+  state that only the trio thread changes).
+* :meth:`Portal.run_soon` schedules ``async_fn(*args)`` without waiting and
+  without taking any lock: the one call that is safe from ``__del__`` and
+  from garbage collection at any point (errors in it are dropped: nobody is
+  left to receive them).
+
+Rules:
+
+* The thread starts on first use, or on :meth:`Portal.start`; it stops on
+  :meth:`Portal.close`, or when the portal is garbage-collected, or at
+  interpreter exit (a ``weakref.finalize``), so forgetting ``close()`` never
+  hangs the interpreter. A closed portal cannot be restarted; calls raise
+  :class:`PortalClosed` (a ``RuntimeError``).
+* Blocking calls from inside a trio run (any thread where
+  ``trio.lowlevel.current_trio_token()`` succeeds, the portal's own thread included)
+  raise ``RuntimeError`` naming the async API to use instead: blocking
+  there would stall that event loop, or deadlock the portal.
+* If the waiting thread is interrupted (``KeyboardInterrupt`` from Ctrl-C,
+  or any exception a signal handler raises), the call is cancelled in the
+  trio thread, the caller waits for it to end, and the interruption is
+  re-raised. If the call had already produced a value, ``discard(value)``
+  runs in the portal first (for a response: close it, so its connection is
+  not held by nobody).
+* Closing exits the entered context managers, then cancels the calls still
+  running (their callers get :class:`PortalClosed`), then joins the thread.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import outcome
+import trio
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVarTuple, Unpack
+
+    PosArgsT = TypeVarTuple("PosArgsT")
+
+T = TypeVar("T")
+
+# How long a waiting caller sleeps between checks. The wait is a lock acquire,
+# woken at once when the call ends; the slice only bounds how late a signal
+# handler (Ctrl-C) runs on platforms where a lock wait cannot be interrupted.
+_WAIT_SLICE = 0.1
+
+
+class PortalClosed(RuntimeError):
+    """The portal was closed: before the call, or while it ran."""
+
+
+class _Call(Generic[T]):
+    """One blocking call: what to run, its cancel scope, and how the caller learns the end.
+
+    ``done`` is a lock held from creation; the trio thread releases it once
+    ``result`` is set (or left ``None``: the caller interrupted the call and
+    its own cancel scope caught the cancellation).
+    """
+
+    __slots__ = ("args", "done", "fn", "result", "scope")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.scope = trio.CancelScope()
+        self.result: outcome.Outcome[T] | None = None
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def finish(self, result: outcome.Outcome[T] | None) -> None:
+        self.result = result
+        self.done.release()
+
+    def wait(self) -> None:
+        while not self.done.acquire(timeout=_WAIT_SLICE):
+            pass
+
+
+class _Entered:
+    """An async context manager held open by a task of the portal until told to exit."""
+
+    def __init__(self, manager: AbstractAsyncContextManager[Any]) -> None:
+        self._manager = manager
+        self._exit = trio.Event()
+        self._exited = trio.Event()
+        self.error: Exception | None = None
+
+    async def hold(self, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+        # An error entering goes to nursery.start(), hence to whoever entered;
+        # an error exiting is kept for close() to raise (it must not take the
+        # portal's nursery down before the other managers exited).
+        entered = False
+        try:
+            async with self._manager as value:
+                task_status.started(value)
+                entered = True
+                await self._exit.wait()
+        except Exception as exc:
+            if not entered:
+                raise
+            self.error = exc
+        finally:
+            self._exited.set()
+
+    async def exit(self) -> None:
+        self._exit.set()
+        await self._exited.wait()
+
+
+class _PortalThread:
+    """Everything the portal's thread uses. The :class:`Portal` owns it, never the reverse,
+    so a portal nobody holds can be garbage-collected (and its thread stopped)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._state_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self.closed = False
+        self.token: trio.lowlevel.TrioToken | None = None
+        # Trio-thread state: set in _main, used only by callbacks and tasks there.
+        self._nursery: trio.Nursery | None = None
+        self._stop_requested: trio.Event | None = None
+        self._accepting = False
+        self._entered: list[_Entered] = []
+        self._errors: list[Exception] = []
+        self._crash: BaseException | None = None
+
+    # -- From any thread.
+
+    def start(self) -> trio.lowlevel.TrioToken:
+        """The trio token, starting the thread first if needed."""
+        token = self.token
+        if token is not None and not self.closed:
+            return token
+        with self._state_lock:
+            if self.closed:
+                raise PortalClosed(f"{self.name} is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._thread_main, name=self.name, daemon=True
+                )
+                self._thread.start()
+                self._started.wait()
+            if self.token is None:
+                raise RuntimeError(f"{self.name}: the trio thread failed to start") from self._crash
+            return self.token
+
+    def stop(self) -> None:
+        """Exit the entered managers, end the thread, and raise what exiting raised.
+
+        Idempotent; from the portal's own thread it only asks the thread to end.
+        """
+        with self._state_lock:
+            if self.closed:
+                return
+            self.closed = True
+            thread, token = self._thread, self.token
+        if thread is None or token is None:
+            return
+        with suppress(trio.RunFinishedError):  # the run crashed: nothing left to stop
+            token.run_sync_soon(self._request_stop)
+        if thread is threading.current_thread():
+            return
+        thread.join()
+        if self._crash is not None:
+            raise RuntimeError(f"{self.name}: the trio thread failed") from self._crash
+        if len(self._errors) == 1:
+            raise self._errors[0]
+        if self._errors:
+            raise ExceptionGroup(f"errors closing {self.name}", self._errors)
+
+    # -- The thread.
+
+    def _thread_main(self) -> None:
+        try:
+            trio.run(self._main)
+        except BaseException as exc:  # kept for stop()/start() to raise in a caller
+            self._crash = exc
+        finally:
+            self._started.set()  # also when the run failed before starting
+
+    async def _main(self) -> None:
+        self._stop_requested = trio.Event()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._accepting = True
+            self.token = trio.lowlevel.current_trio_token()
+            self._started.set()
+            await self._stop_requested.wait()
+            # Order matters: refuse new calls, then exit the managers (a pool
+            # closes its connections, so calls using them fail with its own
+            # errors), last-in first-out; only then cancel what still runs.
+            self._accepting = False
+            for entered in reversed(self._entered):
+                await entered.exit()
+                if entered.error is not None:
+                    self._errors.append(entered.error)
+            nursery.cancel_scope.cancel()
+
+    def _request_stop(self) -> None:
+        assert self._stop_requested is not None
+        self._stop_requested.set()
+
+    # -- Callbacks run in the trio thread (trio.lowlevel.TrioToken.run_sync_soon).
+    # They must never raise: trio would turn that into a TrioInternalError.
+
+    def spawn(self, call: _Call[Any]) -> None:
+        if not self._accepting:
+            call.finish(outcome.Error(PortalClosed(f"{self.name} is closed")))
+            return
+        assert self._nursery is not None
+        self._nursery.start_soon(self._run_call, call, name=call.fn)
+
+    def run_sync_now(self, call: _Call[Any]) -> None:
+        call.finish(outcome.capture(call.fn, *call.args))
+
+    def spawn_quiet(
+        self, async_fn: Callable[..., Awaitable[object]], args: tuple[Any, ...]
+    ) -> None:
+        if self._accepting:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._run_quiet, async_fn, args, name=async_fn)
+
+    # -- Tasks.
+
+    async def _run_call(self, call: _Call[Any]) -> None:
+        result: outcome.Outcome[Any] | None = None
+        try:
+            with call.scope:
+                result = outcome.Value(await call.fn(*call.args))
+        except trio.Cancelled:
+            # Not the call's own scope (that one catches its Cancelled): the portal is closing.
+            result = outcome.Error(PortalClosed(f"{self.name} was closed while the call ran"))
+            raise
+        except BaseException as exc:
+            result = outcome.Error(exc)
+        finally:
+            call.finish(result)
+
+    @staticmethod
+    async def _run_quiet(async_fn: Callable[..., Awaitable[object]], args: tuple[Any, ...]) -> None:
+        with suppress(Exception):  # fire and forget: see Portal.run_soon
+            await async_fn(*args)
+
+    async def enter(self, manager: AbstractAsyncContextManager[T]) -> T:
+        assert self._nursery is not None
+        entered = _Entered(manager)
+        value: T = await self._nursery.start(entered.hold)
+        self._entered.append(entered)
+        return value
+
+
+class Portal:
+    """A trio thread that blocking code calls into; see the module docstring for the rules.
+
+    ``name`` names the owner in errors and the thread (``"SyncConnectionPool"``);
+    ``async_api`` is what to use instead from async code, for the error raised
+    when a blocking call is made inside a trio run.
+    """
+
+    def __init__(self, name: str, *, async_api: str) -> None:
+        self._name = name
+        self._async_api = async_api
+        self._thread = _PortalThread(name)
+        self._finalizer = weakref.finalize(self, self._thread.stop)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._thread.closed else "open"
+        return f"<Portal {self._name} {state}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._thread.closed
+
+    def _check_not_in_trio(self) -> None:
+        try:
+            trio.lowlevel.current_trio_token()  # (in_trio_run() needs trio 0.26)
+        except RuntimeError:
+            return
+        raise RuntimeError(
+            f"{self._name} blocks the calling thread, so it cannot be used inside a trio "
+            f"run (it would stall the event loop): use {self._async_api} instead"
+        )
+
+    def start(self) -> None:
+        """Start the thread now rather than on first use."""
+        self._check_not_in_trio()
+        self._thread.start()
+
+    def close(self) -> None:
+        """Exit the entered managers (raising what they raise), stop and join the thread."""
+        self._check_not_in_trio()
+        self._finalizer()
+
+    def enter_async_context(self, manager: AbstractAsyncContextManager[T]) -> T:
+        """Enter ``manager`` in the trio thread; it is exited by :meth:`close`."""
+        return self.run(self._thread.enter, manager)
+
+    def run(
+        self,
+        async_fn: Callable[[Unpack[PosArgsT]], Awaitable[T]],
+        *args: Unpack[PosArgsT],
+        discard: Callable[[T], Awaitable[object]] | None = None,
+    ) -> T:
+        """``await async_fn(*args)`` in the trio thread; block until it ends and pass on its end.
+
+        ``discard`` handles a value produced although the caller was
+        interrupted (see the module docstring).
+        """
+        self._check_not_in_trio()
+        thread = self._thread
+        token = thread.start()
+        call: _Call[T] = _Call(async_fn, args)
+        try:
+            token.run_sync_soon(thread.spawn, call)
+        except trio.RunFinishedError:
+            raise PortalClosed(f"{self._name} is closed") from None
+        try:
+            call.wait()
+        except BaseException:
+            # Interrupted while waiting (Ctrl-C): cancel the call where it runs,
+            # and let it end before we go, so nothing is left half-done.
+            with suppress(trio.RunFinishedError):  # the portal closed: the call has ended
+                token.run_sync_soon(call.scope.cancel)
+            call.wait()
+            if discard is not None and isinstance(call.result, outcome.Value):
+                self.run(discard, call.result.value)
+            raise
+        assert call.result is not None  # only an interrupted call ends without a result
+        return call.result.unwrap()
+
+    def run_sync(self, fn: Callable[[Unpack[PosArgsT]], T], *args: Unpack[PosArgsT]) -> T:
+        """``fn(*args)`` in the trio thread, between its tasks' steps."""
+        self._check_not_in_trio()
+        thread = self._thread
+        token = thread.start()
+        call: _Call[T] = _Call(fn, args)
+        try:
+            token.run_sync_soon(thread.run_sync_now, call)
+        except trio.RunFinishedError:
+            raise PortalClosed(f"{self._name} is closed") from None
+        call.wait()
+        assert call.result is not None
+        return call.result.unwrap()
+
+    def run_soon(
+        self, async_fn: Callable[[Unpack[PosArgsT]], Awaitable[object]], *args: Unpack[PosArgsT]
+    ) -> None:
+        """Schedule ``async_fn(*args)`` in the trio thread and return at once.
+
+        Takes no lock and never raises, so ``__del__`` may call it from any
+        thread, the portal's own included. Does nothing once the portal is
+        closed (it closed whatever the call would have closed); errors the
+        call raises are dropped.
+        """
+        thread = self._thread
+        token = thread.token
+        if token is None or thread.closed:
+            return
+        with suppress(trio.RunFinishedError):
+            token.run_sync_soon(thread.spawn_quiet, async_fn, args)
