@@ -187,7 +187,7 @@ class MultiDecoder(ContentDecoder):
         self._decoders = list(reversed(decoders))
 
     def decode(self, data: bytes) -> Iterator[bytes]:
-        return self._through(0, self._decoders[0].decode(data))
+        return self._through(1, self._decoders[0].decode(data))
 
     def flush(self) -> Iterator[bytes]:
         for index, decoder in enumerate(self._decoders):

@@ -6,6 +6,7 @@ import codecs
 import datetime
 import json as jsonlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing, closing
 from typing import Any, Protocol, TypeVar
 
 from .._exceptions import (
@@ -291,6 +292,12 @@ class Response:
         if self.is_closed:
             raise ResponseClosed("The response was closed before its body was read.")
 
+    def _check_sync(self) -> None:
+        if not self._is_sync():
+            raise RuntimeError(
+                "This response came from an AsyncClient: use aread(), aiter_*() and aclose()."
+            )
+
     def _is_sync(self) -> bool:
         return self._portal is not None or not isinstance(self._stream, AsyncByteStream)
 
@@ -299,20 +306,21 @@ class Response:
     def read(self) -> bytes:
         """Read the whole body, decode it, keep it (:attr:`content`) and close."""
         if self._content is None:
-            self._content = b"".join(self.iter_bytes())
+            with closing(self.iter_bytes()) as chunks:
+                self._content = b"".join(chunks)
         return self._content
 
     def iter_raw(self) -> Iterator[bytes]:
         """The body as it arrives, not decoded; closes the response at the end."""
         self._check_streamable()
+        self._check_sync()
         self.is_stream_consumed = True
         try:
             if isinstance(self._stream, SyncByteStream):
                 yield from self._stream
-            elif self._portal is not None:
-                yield from _iterate_through(self._portal, self._stream)
             else:
-                raise RuntimeError("This response's body is async: use aread() or aiter_*().")
+                assert self._portal is not None
+                yield from _iterate_through(self._portal, self._stream)
         finally:
             self.close()
 
@@ -323,17 +331,19 @@ class Response:
                 yield self._content
             return
         decoder = content_decoder(self.headers.get_list("content-encoding"))
-        for chunk in self.iter_raw():
-            yield from decoder.decode(chunk)
-        yield from decoder.flush()
+        with closing(self.iter_raw()) as chunks:
+            for chunk in chunks:
+                yield from decoder.decode(chunk)
+            yield from decoder.flush()
 
     def iter_text(self) -> Iterator[str]:
         """The body as text, decoded incrementally (see :attr:`encoding`)."""
         decoder = self._text_decoder()
-        for chunk in self.iter_bytes():
-            text = decoder.decode(chunk)
-            if text:
-                yield text
+        with closing(self.iter_bytes()) as chunks:
+            for chunk in chunks:
+                text = decoder.decode(chunk)
+                if text:
+                    yield text
         text = decoder.flush()
         if text:
             yield text
@@ -341,28 +351,30 @@ class Response:
     def iter_lines(self) -> Iterator[str]:
         """The body as lines without their breaks; ``\\r\\n``, ``\\n`` and ``\\r`` all break."""
         decoder = LineDecoder()
-        for text in self.iter_text():
-            yield from decoder.decode(text)
+        with closing(self.iter_text()) as texts:
+            for text in texts:
+                yield from decoder.decode(text)
         yield from decoder.flush()
 
     def close(self) -> None:
         """Release the connection; the body can't be read after this unless it was read."""
         if self.is_closed:
             return
+        self._check_sync()
         self.is_closed = True
         if isinstance(self._stream, SyncByteStream):
             self._stream.close()
-        elif self._portal is not None:
-            self._portal.run(self._stream.aclose)
         else:
-            raise RuntimeError("This response's body is async: use aclose().")
+            assert self._portal is not None
+            self._portal.run(self._stream.aclose)
 
     # The body, async.
 
     async def aread(self) -> bytes:
         """Read the whole body, decode it, keep it (:attr:`content`) and close."""
         if self._content is None:
-            self._content = b"".join([chunk async for chunk in self.aiter_bytes()])
+            async with aclosing(self.aiter_bytes()) as chunks:
+                self._content = b"".join([chunk async for chunk in chunks])
         return self._content
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
@@ -371,7 +383,7 @@ class Response:
         self.is_stream_consumed = True
         try:
             if not isinstance(self._stream, AsyncByteStream):
-                raise RuntimeError("This response's body is blocking: use read() or iter_*().")
+                raise RuntimeError("This response's body is blocking: use read() and iter_*().")
             async for chunk in self._stream:
                 yield chunk
         finally:
@@ -384,19 +396,21 @@ class Response:
                 yield self._content
             return
         decoder = content_decoder(self.headers.get_list("content-encoding"))
-        async for chunk in self.aiter_raw():
-            for piece in decoder.decode(chunk):
+        async with aclosing(self.aiter_raw()) as chunks:
+            async for chunk in chunks:
+                for piece in decoder.decode(chunk):
+                    yield piece
+            for piece in decoder.flush():
                 yield piece
-        for piece in decoder.flush():
-            yield piece
 
     async def aiter_text(self) -> AsyncIterator[str]:
         """The body as text, decoded incrementally (see :attr:`encoding`)."""
         decoder = self._text_decoder()
-        async for chunk in self.aiter_bytes():
-            text = decoder.decode(chunk)
-            if text:
-                yield text
+        async with aclosing(self.aiter_bytes()) as chunks:
+            async for chunk in chunks:
+                text = decoder.decode(chunk)
+                if text:
+                    yield text
         text = decoder.flush()
         if text:
             yield text
@@ -404,9 +418,10 @@ class Response:
     async def aiter_lines(self) -> AsyncIterator[str]:
         """The body as lines without their breaks; ``\\r\\n``, ``\\n`` and ``\\r`` all break."""
         decoder = LineDecoder()
-        async for text in self.aiter_text():
-            for line in decoder.decode(text):
-                yield line
+        async with aclosing(self.aiter_text()) as texts:
+            async for text in texts:
+                for line in decoder.decode(text):
+                    yield line
         for line in decoder.flush():
             yield line
 
