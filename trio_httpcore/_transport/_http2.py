@@ -1,19 +1,146 @@
-"""HTTP/2 over one stream (RFC 9113): being built; this placeholder refuses every request."""
+"""HTTP/2 over one stream (RFC 9113): many requests at once, each on its own stream.
+
+One task reads the socket for the connection's whole life (:meth:`HTTP2Connection.serve`):
+it feeds h2, and routes each stream's events (response head, data, trailers,
+end, reset) to that stream's trio memory channel, where the request's own
+task picks them up. It also answers PING and SETTINGS (h2 queues the answers,
+the reader sends them), even while nobody reads a response.
+
+Every write goes through one place, :meth:`HTTP2Connection._send`, under one
+``trio.Lock``: h2 queues frames in order, the lock holder sends all of them.
+
+Flow-control credit for received data is given back as the consumer of a
+response *reads* it, so a slow consumer slows only its own stream; a request
+body waits for send window, and the reader (never the waiting task itself)
+wakes it when WINDOW_UPDATE or SETTINGS arrive.
+"""
 
 from __future__ import annotations
 
-import trio
+import math
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .._exceptions import UnsupportedProtocol
-from .._streams import AsyncByteStream
-from .._types import URL4, Extensions, RawHeaders
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+import trio
+from h2.errors import ErrorCodes
+
+from .._exceptions import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ReadError,
+    RemoteProtocolError,
+    TransportError,
+    map_exceptions,
+)
+from .._streams import AsyncByteStream, PlainByteStream
+from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._base import AsyncResponse
-from ._interfaces import ConnectionListener
+from ._interfaces import ConnectionListener, RetryOnNewConnection
 from ._network import close_now
+from ._request import authority, header_value
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+# Our receive windows, for each stream and for the whole connection. The
+# RFC 9113 default of 65,535 bytes caps a download at one window per round
+# trip; 16 MiB does not. h2 sends WINDOW_UPDATE once half a window is consumed.
+RECEIVE_WINDOW = 16 * 1024 * 1024
+
+# The largest DATA frame we accept (RFC 9113 section 6.5.2, SETTINGS_MAX_FRAME_SIZE):
+# fewer, larger frames cost less to parse than many 16 KiB ones.
+MAX_INBOUND_FRAME_SIZE = 1024 * 1024
+
+# How much we read from the socket at once.
+READ_SIZE = 256 * 1024
+
+# A request body is queued in rounds of at most this many bytes, so that one
+# write (which is never abandoned halfway, see _send) stays short.
+MAX_WRITE_ROUND = 1024 * 1024
+
+# How long a cancelled stream may spend getting its RST_STREAM out, and a
+# closing connection its GOAWAY (RFC 9113 sections 6.4 and 6.8).
+GOODBYE_GRACE = 1.0
+
+# Streams with these headers would be malformed (RFC 9113 section 8.2.2).
+CONNECTION_SPECIFIC_HEADERS = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
+)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why a stream ended without a complete response."""
+
+    error: type[TransportError]
+    message: str
+    cause: BaseException | None = None
+    # The server did not process the stream (RFC 9113 section 8.7), so it may be sent again.
+    unprocessed: bool = False
+
+    def exception(self) -> TransportError:
+        exc = self.error(self.message)
+        exc.__cause__ = self.cause
+        return exc
+
+
+class _Stream:
+    """Our side of one HTTP/2 stream (RFC 9113 section 5.1).
+
+    The reader task puts h2's events for the stream into ``_events_out``; the
+    request's task takes them from ``events``. A failure is recorded in
+    ``failure`` and ends the channel, so the reading side raises it once it has
+    taken everything that arrived before.
+    """
+
+    def __init__(self, stream_id: int) -> None:
+        self.stream_id = stream_id
+        self.events_out, self.events = trio.open_memory_channel[h2.events.Event](math.inf)
+        # Set by the reader when the peer's windows may have grown; replaced by
+        # the sender each time before it waits.
+        self.window_open = trio.Event()
+        self.local_ended = False  # we sent END_STREAM
+        self.remote_ended = False  # the reader routed the peer's END_STREAM
+        self.reset = False  # RST_STREAM sent or received
+        self.failure: _Failure | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the stream is closed on the wire (RFC 9113 section 5.1, "closed")."""
+        return self.reset or (self.local_ended and self.remote_ended)
+
+    def deliver(self, event: h2.events.Event) -> None:
+        self.events_out.send_nowait(event)
+
+    def fail(self, failure: _Failure) -> None:
+        """End the stream with ``failure`` (the first one wins); wake whoever waits on it."""
+        if self.failure is None and not self.remote_ended:
+            self.failure = failure
+        self.events_out.close()
+        self.window_open.set()
 
 
 class HTTP2Connection:
-    """One HTTP/2 connection to one origin (placeholder until the implementation lands)."""
+    """One HTTP/2 connection to one origin (RFC 9113).
+
+    Capacity: up to the peer's SETTINGS_MAX_CONCURRENT_STREAMS streams at once
+    (section 5.1.2), counting streams open on the wire and reservations not yet
+    used. Until the peer's first SETTINGS frame arrives its limit is unknown:
+    the first request goes at once, every other reservation is granted and
+    waits for the SETTINGS; one that then finds no stream free is handed back
+    to the pool (:class:`RetryOnNewConnection`), so nothing ever exceeds the
+    limit and nothing waits on a connection that cannot serve it.
+
+    After a GOAWAY, an I/O error, end of file or :meth:`close_now` the
+    connection takes no more requests and closes; the listener hears
+    ``closed()`` once.
+    """
 
     http_version = "HTTP/2"
 
@@ -28,19 +155,347 @@ class HTTP2Connection:
         self._origin = origin
         self._listener = listener
         self._keepalive_expiry = keepalive_expiry
+        self._h2 = h2.connection.H2Connection(
+            config=h2.config.H2Configuration(
+                client_side=True, header_encoding=None, validate_inbound_headers=True
+            )
+        )
+        self._h2.local_settings = h2.settings.Settings(
+            client=True,
+            initial_values={
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
+                h2.settings.SettingCodes.MAX_FRAME_SIZE: MAX_INBOUND_FRAME_SIZE,
+            },
+        )
+        # A server-side setting (RFC 8441); some servers refuse to hear it from a client.
+        del self._h2.local_settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL]
+        # h2 read this from the settings it was made with; ours replace them.
+        self._h2.max_inbound_frame_size = MAX_INBOUND_FRAME_SIZE
+        self._h2.initiate_connection()
+        self._h2.increment_flow_control_window(
+            RECEIVE_WINDOW - self._h2.inbound_flow_control_window
+        )
+        self._write_lock = trio.Lock()
+
+        self._streams: dict[int, _Stream] = {}  # open on the wire
+        self._reserved = 1  # the connection is made for a first request
+        self._opened_any = False
+        self._settings_received = trio.Event()
         self._closed = False
+        # The reader runs under this scope; its deadline is the keep-alive expiry
+        # while the connection is idle, and infinite while it is not.
+        self._reader_scope = trio.CancelScope()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._streams)} streams"
+        return f"<HTTP2Connection {self._origin} {state}>"
+
+    # -- Capacity, as the pool sees it.
 
     def try_reserve(self) -> bool:
-        return False
+        # A keep-alive deadline that already fired means the reader is closing
+        # the connection: refuse rather than race it.
+        if self._closed or self._reader_scope.cancel_called:
+            return False
+        if (
+            self._settings_received.is_set()
+            and len(self._streams) + self._reserved >= self._max_streams()
+        ):
+            return False
+        self._reserved += 1
+        self._reader_scope.deadline = math.inf
+        return True
 
     def unreserve(self) -> None:
-        self.close_now()
+        self._reserved -= 1
+        self._capacity_freed()
 
     def is_idle(self) -> bool:
-        return False
+        return not self._streams and self._reserved == 0
 
     def open_streams(self) -> int:
-        return 0
+        return len(self._streams)
+
+    def _max_streams(self) -> int:
+        return self._h2.remote_settings.max_concurrent_streams
+
+    def _capacity_freed(self) -> None:
+        """A stream or reservation ended: start the keep-alive clock if idle; tell the pool."""
+        if self.is_idle() and self._keepalive_expiry is not None:
+            self._reader_scope.deadline = trio.current_time() + self._keepalive_expiry
+        if not self._closed:
+            self._listener.released()
+
+    def _forget(self, stream: _Stream) -> None:
+        """Stop routing to ``stream`` once it is closed on the wire; its slot is free again."""
+        if stream.closed and self._streams.pop(stream.stream_id, None) is not None:
+            self._capacity_freed()
+
+    # -- Closing.
+
+    def close_now(self) -> None:
+        self._close(_Failure(ReadError, f"the connection to {self._origin} was closed"))
+
+    def _close(self, failure: _Failure) -> None:
+        """Close at once: every open stream ends with ``failure``; the listener hears of it."""
+        if self._closed:
+            return
+        self._closed = True
+        for stream in self._streams.values():
+            stream.reset = True  # nothing more goes over the wire for it
+            stream.fail(failure)
+        self._streams.clear()
+        self._settings_received.set()  # reservations waiting for SETTINGS go elsewhere
+        self._reader_scope.cancel()
+        if not close_now(self._stream):
+            # Not a socket (a test's in-memory stream): close it as soon as we can.
+            trio.lowlevel.spawn_system_task(trio.aclose_forcefully, self._stream)
+        self._listener.closed()
+
+    # -- Writing: the one place that does.
+
+    async def _send(self, timeout: float | None) -> None:
+        """Send every frame h2 has queued, in order, under the write lock.
+
+        A write is never abandoned halfway: a partial frame would corrupt every
+        stream on the connection, so once started it runs shielded from
+        cancellation (bounded by ``timeout`` and by the connection closing).
+        The holder loops until h2's queue is empty, so frames queued by others
+        meanwhile (the reader's PING and SETTINGS answers among them) go too.
+        """
+        async with self._write_lock:
+            await self._send_queued(timeout)
+
+    async def _send_queued(self, timeout: float | None) -> None:
+        with trio.CancelScope(shield=True):
+            while data := self._h2.data_to_send():
+                try:
+                    with (
+                        map_exceptions(WRITE_ERRORS, self._origin, "sending to"),
+                        fail_after(timeout),
+                    ):
+                        await self._stream.send_all(data)
+                except TransportError as exc:
+                    self._close(_Failure(type(exc), str(exc), exc.__cause__))
+                    raise
+
+    async def _send_goodbye(self) -> None:
+        """Send what h2 queued last (RST_STREAM, GOAWAY) within a short grace, errors ignored.
+
+        The whole wait, for the lock too, is bounded: if it runs out, the
+        frames stay queued for whoever writes next.
+        """
+        # A failed write closed the connection itself: nothing left to say goodbye on.
+        with (
+            trio.CancelScope(shield=True, deadline=trio.current_time() + GOODBYE_GRACE),
+            suppress(TransportError),
+        ):
+            await self._send(GOODBYE_GRACE)
+
+    # -- The reader: the connection's task.
+
+    async def serve(self) -> None:
+        """Read, feed h2, route its events; until the connection closes.
+
+        Keep-alive expiry is this task's cancel scope running out while the
+        connection is idle; the connection then closes with a GOAWAY.
+        """
+        try:
+            with self._reader_scope:
+                await self._send_from_reader()
+                await self._read_until_closed()
+            if self._reader_scope.cancelled_caught and not self._closed:
+                self._h2.close_connection()
+                await self._send_goodbye()
+        except TransportError as exc:
+            self._close(_Failure(type(exc), str(exc), exc.__cause__))
+        finally:
+            self.close_now()
+
+    async def _read_until_closed(self) -> None:
+        while not self._closed:
+            with map_exceptions(READ_ERRORS, self._origin, "reading from"):
+                data = await self._stream.receive_some(READ_SIZE)
+                if not data:
+                    self._close(
+                        _Failure(
+                            RemoteProtocolError,
+                            f"server {self._origin} closed the connection "
+                            "before the response was complete",
+                        )
+                    )
+                    return
+                try:
+                    events = self._h2.receive_data(data)
+                except h2.exceptions.ProtocolError:
+                    await self._send_goodbye()  # h2 queued a GOAWAY saying why
+                    raise
+            for event in events:
+                self._route(event)
+            await self._send_from_reader()
+
+    async def _send_from_reader(self) -> None:
+        """Send what reading queued (PING and SETTINGS ACKs, WINDOW_UPDATEs).
+
+        If a request holds the write lock, it sends them before letting go:
+        the reader never waits on a writer, so it keeps reading (and the
+        writer's WINDOW_UPDATEs keep arriving) however long a write takes.
+        """
+        if not self._write_lock.locked() and not self._closed:
+            await self._send(None)
+
+    def _route(self, event: h2.events.Event) -> None:
+        """Give one of h2's events to the stream it is for, or act on it for the connection."""
+        if isinstance(
+            event,
+            h2.events.ResponseReceived
+            | h2.events.InformationalResponseReceived
+            | h2.events.DataReceived
+            | h2.events.TrailersReceived
+            | h2.events.StreamEnded,
+        ):
+            stream_id = event.stream_id
+            assert stream_id is not None
+            stream = self._streams.get(stream_id)
+            if stream is None:
+                # A stream we reset or gave up on: its data still used the
+                # connection window, which we credit back (RFC 9113 section 6.9).
+                if isinstance(event, h2.events.DataReceived):
+                    self._credit(stream_id, event.flow_controlled_length)
+                return
+            stream.deliver(event)
+            if isinstance(event, h2.events.StreamEnded):
+                stream.remote_ended = True
+                stream.events_out.close()
+                stream.window_open.set()
+                self._forget(stream)
+        elif isinstance(event, h2.events.StreamReset):
+            self._stream_reset(event)
+        elif isinstance(event, h2.events.WindowUpdated):
+            if event.stream_id:
+                stream = self._streams.get(event.stream_id)
+                if stream is not None:
+                    stream.window_open.set()
+            else:
+                self._wake_senders()
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
+            self._settings_changed(event)
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self._goaway(event)
+        # PING and SETTINGS were answered by h2 (we send its answers after
+        # routing); PRIORITY, ALTSVC and unknown frames need nothing from us.
+
+    def _wake_senders(self) -> None:
+        for stream in self._streams.values():
+            stream.window_open.set()
+
+    def _settings_changed(self, event: h2.events.RemoteSettingsChanged) -> None:
+        """The peer's SETTINGS (RFC 9113 section 6.5): new stream limit, new windows."""
+        self._settings_received.set()
+        changed = event.changed_settings
+        if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in changed:
+            self._wake_senders()
+        if h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS in changed:
+            # The pool re-checks capacity only when told; more streams may be free.
+            self._listener.released()
+
+    def _stream_reset(self, event: h2.events.StreamReset) -> None:
+        """RST_STREAM (RFC 9113 section 6.4): that stream fails, no other.
+
+        REFUSED_STREAM means the server did not process it (section 8.7). A
+        reset after the complete response (the server needed no more of the
+        request body, section 8.1) ends only the sending.
+        """
+        stream = self._streams.get(event.stream_id)
+        if stream is None:
+            return
+        stream.reset = True
+        code = event.error_code
+        who = "server" if event.remote_reset else "h2, for an error of the server"
+        stream.fail(
+            _Failure(
+                RemoteProtocolError,
+                f"stream {event.stream_id} to {self._origin} was reset by {who} "
+                f"({_error_name(code)})",
+                unprocessed=code == ErrorCodes.REFUSED_STREAM,
+            )
+        )
+        self._forget(stream)
+
+    def _goaway(self, event: h2.events.ConnectionTerminated) -> None:
+        """GOAWAY (RFC 9113 section 6.8): the connection is done.
+
+        Streams above ``last_stream_id`` were not processed and may go
+        elsewhere. h2 takes no frame after a GOAWAY, so streams at or below it
+        whose response is not complete fail: they may have been processed.
+        """
+        last_stream_id = event.last_stream_id or 0
+        name = _error_name(event.error_code)
+        for stream_id, stream in self._streams.items():
+            unprocessed = stream_id > last_stream_id
+            stream.fail(
+                _Failure(
+                    RemoteProtocolError,
+                    f"server {self._origin} sent GOAWAY ({name}, last stream {last_stream_id}) "
+                    f"{'before processing' if unprocessed else 'during'} stream {stream_id}",
+                    unprocessed=unprocessed,
+                )
+            )
+        self._close(_Failure(RemoteProtocolError, f"server {self._origin} sent GOAWAY ({name})"))
+
+    # -- Reading, for the request's task.
+
+    async def _next_event(self, stream: _Stream, timeout: float | None) -> h2.events.Event:
+        """The stream's next event; its failure once the events before it are taken."""
+        try:
+            with (
+                map_exceptions(READ_ERRORS, self._origin, "reading the response from"),
+                fail_after(timeout),
+            ):
+                return await stream.events.receive()
+        except trio.EndOfChannel:
+            assert stream.failure is not None
+            raise stream.failure.exception() from stream.failure.cause
+
+    def _credit(self, stream_id: int, size: int) -> None:
+        """Give back ``size`` bytes of receive window (h2 batches the WINDOW_UPDATEs)."""
+        if size and not self._closed:
+            self._h2.acknowledge_received_data(size, stream_id)
+
+    async def _data_consumed(self, stream: _Stream, size: int) -> None:
+        self._credit(stream.stream_id, size)
+        await self._send(None)
+
+    async def _abandon(self, stream: _Stream) -> None:
+        """The request's task is done with ``stream`` before its end (cancelled, failed, closed).
+
+        Resets it with RST_STREAM(CANCEL) if it is still open on the wire (RFC
+        9113 section 8.7), credits the connection window for data that arrived
+        unread, and forgets it: the connection and other streams go on. Safe
+        to call in a cancelled scope.
+        """
+        stream.events_out.close()
+        unread = 0
+        while True:
+            try:
+                event = stream.events.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            if isinstance(event, h2.events.DataReceived):
+                unread += event.flow_controlled_length
+        stream.events.close()
+        if self._closed:
+            return
+        if not stream.closed:
+            stream.reset = True
+            self._h2.reset_stream(stream.stream_id, ErrorCodes.CANCEL)
+        # After the reset h2 credits only the connection window, which is what we want.
+        self._credit(stream.stream_id, unread)
+        self._forget(stream)
+        await self._send_goodbye()
+
+    # -- One request.
 
     async def handle_request(
         self,
@@ -50,14 +505,225 @@ class HTTP2Connection:
         stream: AsyncByteStream | None,
         ext: Extensions,
     ) -> AsyncResponse:
-        self.close_now()
-        raise UnsupportedProtocol(f"HTTP/2 to {self._origin} is not implemented yet")
+        read_timeout = get_timeout(ext, "read")
+        write_timeout = get_timeout(ext, "write")
+        replayable = stream is None or isinstance(stream, PlainByteStream)
+        if isinstance(stream, PlainByteStream) and not stream.content:
+            stream = None
+        h2_stream = await self._open_stream(method, url, headers, stream is None, read_timeout)
+        try:
+            await self._send(write_timeout)
+            if stream is not None:
+                await self._send_body(h2_stream, stream, write_timeout)
+            status, response_headers = await self._receive_response_head(h2_stream, read_timeout)
+        except BaseException as exc:
+            await self._abandon(h2_stream)
+            failure = h2_stream.failure
+            if (
+                isinstance(exc, TransportError)
+                and failure is not None
+                and failure.unprocessed
+                and replayable
+            ):
+                raise RetryOnNewConnection(failure.message) from exc
+            raise
+        response_ext: Extensions = {"http_version": "HTTP/2", "reason": ""}
+        return (
+            status,
+            response_headers,
+            HTTP2ResponseStream(self, h2_stream, read_timeout),
+            response_ext,
+        )
 
-    async def serve(self) -> None:
-        await trio.sleep_forever()
+    async def _open_stream(
+        self,
+        method: bytes,
+        url: URL4,
+        headers: RawHeaders,
+        end_stream: bool,
+        read_timeout: float | None,
+    ) -> _Stream:
+        """Use this request's reservation to open a stream and queue its HEADERS.
 
-    def close_now(self) -> None:
-        if not self._closed:
-            self._closed = True
-            close_now(self._stream)
-            self._listener.closed()
+        The first stream goes at once; others wait for the peer's SETTINGS, to
+        know its limit (RFC 9113 section 5.1.2). A request that finds the
+        connection closed, or no stream free, was not sent: it goes back to
+        the pool.
+        """
+        try:
+            if self._opened_any and not self._settings_received.is_set():
+                with (
+                    map_exceptions(READ_ERRORS, self._origin, "waiting for the SETTINGS of"),
+                    fail_after(read_timeout),
+                ):
+                    await self._settings_received.wait()
+        except BaseException:
+            self.unreserve()
+            raise
+        self._reserved -= 1
+        if self._closed or len(self._streams) >= self._max_streams():
+            self._capacity_freed()
+            raise RetryOnNewConnection(f"no stream free on the connection to {self._origin}")
+        stream_id = self._h2.get_next_available_stream_id()
+        with map_exceptions(WRITE_ERRORS, self._origin, "sending the request to"):
+            try:
+                self._h2.send_headers(
+                    stream_id, request_headers(method, url, headers), end_stream=end_stream
+                )
+            except BaseException:
+                self._capacity_freed()
+                raise
+        self._opened_any = True
+        stream = _Stream(stream_id)
+        stream.local_ended = end_stream
+        self._streams[stream_id] = stream
+        return stream
+
+    async def _send_body(
+        self, stream: _Stream, body: AsyncByteStream, timeout: float | None
+    ) -> None:
+        """Send the body as the peer's windows allow (RFC 9113 section 5.2), then END_STREAM."""
+        async for chunk in body:
+            data = memoryview(chunk)
+            while data:
+                if stream.remote_ended and stream.reset:
+                    return  # the complete response came; the server wants no more
+                window = await self._wait_for_window(stream, timeout)
+                self._queue_data(stream, data[: min(window, MAX_WRITE_ROUND)])
+                data = data[min(window, MAX_WRITE_ROUND) :]
+                await self._send(timeout)
+        if stream.failure is not None:
+            raise stream.failure.exception() from stream.failure.cause
+        if not stream.closed:
+            self._h2.end_stream(stream.stream_id)
+            stream.local_ended = True
+            self._forget(stream)
+            await self._send(timeout)
+
+    async def _wait_for_window(self, stream: _Stream, timeout: float | None) -> int:
+        """Bytes the peer lets us send on ``stream`` now, waiting for some if there are none.
+
+        The reader task sets ``stream.window_open`` when a WINDOW_UPDATE or
+        SETTINGS frame may have opened the window: the waiting task never
+        reads, so no waiter can take another's update (FIELD-LESSONS 8).
+        """
+        while True:
+            if stream.failure is not None:
+                raise stream.failure.exception() from stream.failure.cause
+            window = self._h2.local_flow_control_window(stream.stream_id)
+            if window > 0:
+                return window
+            stream.window_open = trio.Event()
+            with (
+                map_exceptions(WRITE_ERRORS, self._origin, "waiting to send the request to"),
+                fail_after(timeout),
+            ):
+                await stream.window_open.wait()
+
+    def _queue_data(self, stream: _Stream, data: memoryview) -> None:
+        """Queue ``data`` (within the window) as DATA frames of the peer's maximum size."""
+        frame_size = self._h2.max_outbound_frame_size
+        for start in range(0, len(data), frame_size):
+            self._h2.send_data(stream.stream_id, data[start : start + frame_size])
+
+    async def _receive_response_head(
+        self, stream: _Stream, timeout: float | None
+    ) -> tuple[int, RawHeaders]:
+        """The final response's status and headers; 1xx are skipped (RFC 9113 section 8.1)."""
+        while True:
+            event = await self._next_event(stream, timeout)
+            if isinstance(event, h2.events.ResponseReceived):
+                return response_head(event.headers or [], self._origin)
+
+
+def _error_name(code: ErrorCodes | int | None) -> str:
+    return code.name if isinstance(code, ErrorCodes) else str(code)
+
+
+def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> RawHeaders:
+    """The header block of a request (RFC 9113 section 8.3.1).
+
+    Pseudo-header fields first; ``:authority`` is the caller's ``Host`` if
+    given, else the URL's authority. Names are lower case, and
+    connection-specific fields are dropped (section 8.2.2): HTTP/2 has its
+    own framing and connection management. ``TE`` may only say ``trailers``.
+    """
+    scheme, _, _, target = url
+    block = [
+        (b":method", method),
+        (b":authority", header_value(headers, b"host") or authority(url)),
+        (b":scheme", scheme),
+        (b":path", target),
+    ]
+    for name, value in headers:
+        name = name.lower()
+        if name in CONNECTION_SPECIFIC_HEADERS:
+            continue
+        if name == b"te" and value.strip().lower() != b"trailers":
+            continue
+        block.append((name, value))
+    return block
+
+
+def response_head(headers: list[tuple[bytes, bytes]], origin: str) -> tuple[int, RawHeaders]:
+    """``(status, headers)`` from a response header block, pseudo-header fields removed."""
+    status = None
+    fields: RawHeaders = []
+    for name, value in headers:
+        if name == b":status":
+            status = int(value)
+        elif not name.startswith(b":"):
+            fields.append((name, value))
+    if status is None:  # h2 checks this; kept so the type is sure
+        raise RemoteProtocolError(f"server {origin} sent a response without :status")
+    return status, fields
+
+
+class HTTP2ResponseStream(AsyncByteStream):
+    """The body of one HTTP/2 response; its stream stays open until read or closed.
+
+    Each chunk read gives its flow-control credit back. Closing before the
+    end, or a cancellation while reading, resets only this stream.
+    """
+
+    def __init__(
+        self, connection: HTTP2Connection, stream: _Stream, read_timeout: float | None
+    ) -> None:
+        self._connection = connection
+        self._stream = stream
+        self._read_timeout = read_timeout
+        self._done = False
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        connection = self._connection
+        try:
+            while True:
+                event = await connection._next_event(self._stream, self._read_timeout)
+                if isinstance(event, h2.events.DataReceived):
+                    await connection._data_consumed(self._stream, event.flow_controlled_length)
+                    if event.data:
+                        return bytes(event.data)
+                elif isinstance(event, h2.events.StreamEnded):
+                    self._done = True
+                    self._stream.events.close()
+                    raise StopAsyncIteration
+                # Trailers (RFC 9113 section 8.1) are read and ignored.
+        except StopAsyncIteration:
+            raise
+        except BaseException:
+            self._done = True
+            await connection._abandon(self._stream)
+            raise
+
+    async def aclose(self) -> None:
+        """Stop reading: a stream not yet ended is reset; the connection goes on."""
+        if self._done:
+            await trio.lowlevel.checkpoint()
+            return
+        self._done = True
+        await self._connection._abandon(self._stream)
