@@ -193,16 +193,19 @@ async def _tunnel(client: trio.abc.Stream, port: int, early: bytes) -> None:
 
 @pytest.fixture
 def start_recording_proxy(nursery: trio.Nursery, tls: TLSMaterial) -> Callable[..., Any]:
-    """``proxy = await start_recording_proxy(tls=False)``: a :class:`RecordingProxy`."""
+    """``proxy = await start_recording_proxy()``: a :class:`RecordingProxy`.
 
-    async def start(*, tls_proxy: bool = False) -> RecordingProxy:
+    ``tls_proxy=True`` serves TLS (an ``https`` proxy) offering ALPN ``alpn``.
+    """
+
+    async def start(*, tls_proxy: bool = False, alpn: str = "http/1.1") -> RecordingProxy:
         holder: list[RecordingProxy] = []
 
         async def handle(conn: RawConn) -> None:
             proxy = holder[0]
             stream: trio.abc.Stream = conn.stream
             if proxy.tls:
-                stream = trio.SSLStream(stream, tls.server_context(["http/1.1"]), server_side=True)
+                stream = trio.SSLStream(stream, tls.server_context([alpn]), server_side=True)
             rest = b""
             try:
                 while True:

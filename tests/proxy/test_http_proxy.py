@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import trio
 
-from tests._servers import HOST, Server, TLSMaterial, read_all
+from tests._servers import HOST, RawConn, Server, TLSMaterial, read_all
 from tests.conftest import assert_empty, assert_quiescent
 from tests.transport.helpers import TIMEOUTS
 from trio_httpcore import AsyncHTTPProxy, ConnectError, ProxyError, UnsupportedProtocol
@@ -261,3 +262,76 @@ async def test_encode_httpx_473_credentials_stay_where_they_belong(
     for doc in docs:
         assert "proxy-authorization" not in header_names(doc)
         assert ["authorization", "Bearer origin"] in doc["headers"]
+
+
+# ---------------------------------------------------------------------------
+# HTTPS proxies, leftovers and cancellation
+
+
+async def test_forward_over_tls_to_an_https_proxy(
+    start_recording_proxy: Callable[..., Any], tls: TLSMaterial
+) -> None:
+    proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True)
+    async with AsyncHTTPProxy(proxy.url4, ssl_context=tls.client_context()) as pool:
+        status, _, body, _ = await fetch(pool, (b"http", b"example.org", None, b"/"))
+    assert (status, body) == (200, b"forwarded")
+    assert proxy.heads[0].startswith(b"GET http://example.org/ HTTP/1.1\r\n")
+
+
+async def test_tls_proxy_that_picks_http2_is_refused(
+    start_recording_proxy: Callable[..., Any], tls: TLSMaterial
+) -> None:
+    """The pool offers h2 for origins; the proxy itself must answer in HTTP/1.1."""
+    proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True, alpn="h2")
+    async with AsyncHTTPProxy(proxy.url4, ssl_context=tls.client_context(), http2=True) as pool:
+        with pytest.raises(ProxyError, match="chose HTTP/2"):
+            await fetch(pool, (b"https", b"example.org", None, b"/"))
+        assert_empty(pool)
+
+
+async def test_bytes_after_the_connect_answer_belong_to_the_tunnel(
+    start_raw_server: Callable[..., Any],
+) -> None:
+    """A proxy may send the tunnel's first bytes with its 200: they are not lost."""
+
+    async def eager(conn: RawConn) -> None:
+        await conn.read_request_head()
+        await conn.send(
+            b"HTTP/1.1 200 Connection established\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly"
+        )
+        await conn.read_request_head()
+        await conn.wait_closed_by_peer()
+
+    server = await start_raw_server(eager)
+    async with AsyncHTTPProxy(
+        (b"http", HOST.encode(), server.port, b"/"), proxy_mode="TUNNEL_ONLY"
+    ) as pool:
+        status, _, body, _ = await fetch(pool, (b"http", b"example.org", None, b"/"))
+    assert (status, body) == (200, b"early")
+
+
+async def test_cancelled_while_the_proxy_answers_connect(
+    start_raw_server: Callable[..., Any],
+) -> None:
+    """Cancelled mid-CONNECT: the half-open tunnel is closed and the slot released."""
+    received = trio.Event()
+
+    async def stall(conn: RawConn) -> None:
+        await conn.read_request_head()
+        received.set()
+        await conn.wait_closed_by_peer()
+
+    server = await start_raw_server(stall)
+    async with AsyncHTTPProxy((b"http", HOST.encode(), server.port, b"/")) as pool:
+        async with trio.open_nursery() as nursery:
+
+            async def request() -> None:
+                await fetch(pool, (b"https", b"example.org", None, b"/"))
+
+            nursery.start_soon(request)
+            await received.wait()
+            assert pool.statistics().connecting == 1
+            nursery.cancel_scope.cancel()
+        assert_empty(pool)
+        await server.counter.wait_for(lambda: server.counter.open_now == 0)
