@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import datetime
 import json as jsonlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing, closing
 from typing import Any, Protocol, TypeVar
 
@@ -310,7 +310,7 @@ class Response:
                 self._content = b"".join(chunks)
         return self._content
 
-    def iter_raw(self) -> Iterator[bytes]:
+    def iter_raw(self) -> Generator[bytes, None, None]:
         """The body as it arrives, not decoded; closes the response at the end."""
         self._check_streamable()
         self._check_sync()
@@ -324,7 +324,7 @@ class Response:
         finally:
             self.close()
 
-    def iter_bytes(self) -> Iterator[bytes]:
+    def iter_bytes(self) -> Generator[bytes, None, None]:
         """The body, decoded from its ``Content-Encoding``, in pieces as they arrive."""
         if self._content is not None:
             if self._content:
@@ -336,7 +336,7 @@ class Response:
                 yield from decoder.decode(chunk)
             yield from decoder.flush()
 
-    def iter_text(self) -> Iterator[str]:
+    def iter_text(self) -> Generator[str, None, None]:
         """The body as text, decoded incrementally (see :attr:`encoding`)."""
         decoder = self._text_decoder()
         with closing(self.iter_bytes()) as chunks:
@@ -348,7 +348,7 @@ class Response:
         if text:
             yield text
 
-    def iter_lines(self) -> Iterator[str]:
+    def iter_lines(self) -> Generator[str, None, None]:
         """The body as lines without their breaks; ``\\r\\n``, ``\\n`` and ``\\r`` all break."""
         decoder = LineDecoder()
         with closing(self.iter_text()) as texts:
@@ -377,7 +377,7 @@ class Response:
                 self._content = b"".join([chunk async for chunk in chunks])
         return self._content
 
-    async def aiter_raw(self) -> AsyncIterator[bytes]:
+    async def aiter_raw(self) -> AsyncGenerator[bytes, None]:
         """The body as it arrives, not decoded; closes the response at the end."""
         self._check_streamable()
         self.is_stream_consumed = True
@@ -389,7 +389,7 @@ class Response:
         finally:
             await self.aclose()
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         """The body, decoded from its ``Content-Encoding``, in pieces as they arrive."""
         if self._content is not None:
             if self._content:
@@ -403,7 +403,7 @@ class Response:
             for piece in decoder.flush():
                 yield piece
 
-    async def aiter_text(self) -> AsyncIterator[str]:
+    async def aiter_text(self) -> AsyncGenerator[str, None]:
         """The body as text, decoded incrementally (see :attr:`encoding`)."""
         decoder = self._text_decoder()
         async with aclosing(self.aiter_bytes()) as chunks:
@@ -415,7 +415,7 @@ class Response:
         if text:
             yield text
 
-    async def aiter_lines(self) -> AsyncIterator[str]:
+    async def aiter_lines(self) -> AsyncGenerator[str, None]:
         """The body as lines without their breaks; ``\\r\\n``, ``\\n`` and ``\\r`` all break."""
         decoder = LineDecoder()
         async with aclosing(self.aiter_text()) as texts:
