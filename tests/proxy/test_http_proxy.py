@@ -335,3 +335,42 @@ async def test_cancelled_while_the_proxy_answers_connect(
             nursery.cancel_scope.cancel()
         assert_empty(pool)
         await server.counter.wait_for(lambda: server.counter.open_now == 0)
+
+
+# ---------------------------------------------------------------------------
+# HTTP/2 inside a tunnel
+
+
+async def test_tunnel_https_http2_through_pproxy(
+    pproxy_http: PProxy, tls_server: Server, tls: TLSMaterial
+) -> None:
+    async with AsyncHTTPProxy(
+        pproxy_http.url4, ssl_context=tls.client_context(), http2=True
+    ) as pool:
+        async with trio.open_nursery() as nursery:
+            for _ in range(3):
+                nursery.start_soon(echo, pool, tls_server.url4("/echo"))
+        doc = await echo(pool, tls_server.url4("/echo"))
+        assert doc["http_version"] == "2"
+        assert doc["response_ext"]["http_version"] == "HTTP/2"
+        # One tunnel carries every stream.
+        assert pool.statistics().idle == 1
+    assert_empty(pool)
+
+
+async def test_encode_httpcore_722_http2_inside_a_tunnel_through_an_https_proxy(
+    start_recording_proxy: Callable[..., Any], tls_server: Server, tls: TLSMaterial
+) -> None:
+    """FIELD-LESSONS 15: HTTP/2 to the origin, in TLS, in TLS to the proxy."""
+    proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True)
+    async with AsyncHTTPProxy(proxy.url4, ssl_context=tls.client_context(), http2=True) as pool:
+        docs = []
+
+        async def one() -> None:
+            docs.append(await echo(pool, tls_server.url4("/echo", host="localhost")))
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(4):
+                nursery.start_soon(one)
+    assert [doc["http_version"] for doc in docs] == ["2"] * 4
+    assert len(proxy.heads) == 1

@@ -73,6 +73,19 @@ async def test_socks5_to_https_origin_through_pproxy(
     assert doc["http_version"] == "1.1"
 
 
+async def test_socks5_http2_to_https_origin_through_pproxy(
+    pproxy_socks5_auth: PProxy, tls_server: Server, tls: TLSMaterial
+) -> None:
+    async with AsyncSOCKSProxy(
+        socks_url(pproxy_socks5_auth),
+        proxy_auth=(b"user", b"secret"),
+        ssl_context=tls.client_context(),
+        http2=True,
+    ) as pool:
+        doc = await echo(pool, tls_server.url4("/echo"))
+    assert doc["http_version"] == "2"
+
+
 async def test_socks5_wrong_password_raises_proxy_error(
     pproxy_socks5_auth: PProxy, hypercorn_server: Server
 ) -> None:
