@@ -1,0 +1,125 @@
+"""Requests through an HTTP proxy: forwarded, and tunnelled with CONNECT.
+
+    python examples/proxy.py
+
+Starts a local origin server (which answers with the request headers it
+received) and pproxy, a real HTTP proxy (it comes with the ``test`` extra:
+``pip install -e '.[test]'``), in a subprocess. Then:
+
+* ``proxy_mode="FORWARD_ONLY"``: the request goes to the proxy with an
+  absolute-form target, and the proxy forwards it;
+* ``proxy_mode="TUNNEL_ONLY"``: the pool asks the proxy to ``CONNECT`` to the
+  origin and speaks HTTP to the origin through the tunnel. ``proxy_headers``
+  go on the CONNECT only: the origin never sees them.
+
+(With the default ``proxy_mode="DEFAULT"``, ``http`` URLs are forwarded and
+``https`` URLs tunnelled.)
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from functools import partial
+
+import h11
+import trio
+
+import trio_httpcore
+
+
+async def origin(stream: trio.SocketStream) -> None:
+    """An HTTP/1.1 origin server: the body of each response is the request's headers, as JSON."""
+    conn = h11.Connection(h11.SERVER)
+    request: h11.Request | None = None
+    try:
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await stream.receive_some(65536))
+            elif isinstance(event, h11.Request):
+                request = event
+            elif isinstance(event, h11.EndOfMessage) and request is not None:
+                seen = {k.decode(): v.decode() for k, v in request.headers}
+                body = json.dumps({"target": request.target.decode(), "headers": seen}).encode()
+                head = h11.Response(status_code=200, headers=[("content-length", str(len(body)))])
+                await stream.send_all(conn.send(head) + conn.send(h11.Data(data=body)))
+                await stream.send_all(conn.send(h11.EndOfMessage()))
+                conn.start_next_cycle()
+            else:
+                return
+    except (trio.BrokenResourceError, h11.ProtocolError):
+        pass
+    finally:
+        await stream.aclose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_until_listening(port: int) -> None:
+    with trio.fail_after(10):
+        while True:
+            try:
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+            except OSError:
+                await trio.sleep(0.05)
+            else:
+                await stream.aclose()
+                return
+
+
+async def get(proxy: trio_httpcore.AsyncHTTPProxy, port: int) -> dict:
+    url = (b"http", b"127.0.0.1", port, b"/hello")
+    status, _, stream, _ = await proxy.arequest(b"GET", url)
+    try:
+        body = b"".join([chunk async for chunk in stream])
+    finally:
+        await stream.aclose()
+    assert status == 200, status
+    return json.loads(body)
+
+
+async def main() -> None:
+    proxy_port = free_port()
+    pproxy = [sys.executable, "-m", "pproxy", "-l", f"http://127.0.0.1:{proxy_port}"]
+    async with trio.open_nursery() as nursery:
+        # Both servers run in this nursery; cancelling it at the end stops them
+        # (trio terminates the pproxy process).
+        run_pproxy = partial(
+            trio.run_process,
+            pproxy,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        await nursery.start(run_pproxy)
+        listeners = await nursery.start(partial(trio.serve_tcp, origin, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        await wait_until_listening(proxy_port)
+        proxy_url = (b"http", b"127.0.0.1", proxy_port, b"/")
+
+        async with trio_httpcore.AsyncHTTPProxy(proxy_url, proxy_mode="FORWARD_ONLY") as proxy:
+            seen = await get(proxy, port)
+        host = seen["headers"]["host"]
+        print(f"forwarded: the origin got {seen['target']!r} with Host {host}")
+
+        async with trio_httpcore.AsyncHTTPProxy(
+            proxy_url,
+            proxy_mode="TUNNEL_ONLY",
+            proxy_headers=[(b"proxy-authorization", b"Basic c2VjcmV0OnNlY3JldA==")],
+        ) as proxy:
+            seen = await get(proxy, port)
+        assert "proxy-authorization" not in seen["headers"]
+        print(f"tunnelled: the origin got {seen['target']!r}, no proxy headers")
+
+        nursery.cancel_scope.cancel()
+
+
+if __name__ == "__main__":
+    trio.run(main)
