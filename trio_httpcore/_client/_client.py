@@ -437,7 +437,7 @@ class AsyncClient:
         """Let ``response.next()``/``anext()`` follow the redirect later, one step."""
         try:
             response.next_request = build_redirect_request(request, response)
-        except (RemoteProtocolError, RedirectBodyUnavailable):
+        except (RemoteProtocolError, RedirectBodyUnavailable, UnsupportedProtocol):
             # Raised again if the redirect is followed.
             response.next_request = None
 

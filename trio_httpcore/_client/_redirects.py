@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from .._exceptions import InvalidURL, RedirectBodyUnavailable, RemoteProtocolError
+from .._exceptions import (
+    InvalidURL,
+    RedirectBodyUnavailable,
+    RemoteProtocolError,
+    UnsupportedProtocol,
+)
 from ._content import is_replayable
 from ._models import Request, Response, host_header
 from ._urls import URL
@@ -34,6 +39,8 @@ def redirect_url(request: Request, response: Response) -> URL:
         url = request.url.join(URL(location, allow_relative=True))
     except InvalidURL as exc:
         raise RemoteProtocolError(f"Invalid Location {location!r} in a redirect: {exc}") from exc
+    if url.scheme not in ("http", "https"):
+        raise UnsupportedProtocol(f"A redirect to {url}: the scheme must be http or https.")
     if not url.fragment and request.url.fragment:
         url = url.copy_with(fragment=request.url.fragment)
     return url
