@@ -31,6 +31,7 @@ from ._transport._pool import AsyncConnectionPool
 from ._transport._proxy import AsyncHTTPProxy
 from ._transport._socks import AsyncSOCKSProxy
 from ._transport._sync import SyncConnectionPool
+from ._transport._sync_proxy import SyncHTTPProxy, SyncSOCKSProxy
 
 __version__ = "0.1.0.dev0"
 
@@ -57,7 +58,9 @@ __all__ = [
     "RemoteProtocolError",
     "SyncByteStream",
     "SyncConnectionPool",
+    "SyncHTTPProxy",
     "SyncHTTPTransport",
+    "SyncSOCKSProxy",
     "TimeoutException",
     "TransportError",
     "UnsupportedProtocol",
