@@ -48,10 +48,12 @@ from ._request import authority, header_value
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-# Our receive windows, for each stream and for the whole connection. The
-# RFC 9113 default of 65,535 bytes caps a download at one window per round
-# trip; 16 MiB does not. h2 sends WINDOW_UPDATE once half a window is consumed.
-RECEIVE_WINDOW = 16 * 1024 * 1024
+# Our receive windows (RFC 9113 section 6.9). The default of 65,535 bytes caps
+# a download at one window per round trip; megabytes do not. The connection's
+# is four streams' worth, so a consumer that stops reading holds back only its
+# own stream, not the others. h2 sends WINDOW_UPDATE once half a window is consumed.
+STREAM_RECEIVE_WINDOW = 8 * 1024 * 1024
+CONNECTION_RECEIVE_WINDOW = 4 * STREAM_RECEIVE_WINDOW
 
 # The largest DATA frame we accept (RFC 9113 section 6.5.2, SETTINGS_MAX_FRAME_SIZE):
 # fewer, larger frames cost less to parse than many 16 KiB ones.
@@ -164,7 +166,7 @@ class HTTP2Connection:
             client=True,
             initial_values={
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_RECEIVE_WINDOW,
                 h2.settings.SettingCodes.MAX_FRAME_SIZE: MAX_INBOUND_FRAME_SIZE,
             },
         )
@@ -174,7 +176,7 @@ class HTTP2Connection:
         self._h2.max_inbound_frame_size = MAX_INBOUND_FRAME_SIZE
         self._h2.initiate_connection()
         self._h2.increment_flow_control_window(
-            RECEIVE_WINDOW - self._h2.inbound_flow_control_window
+            CONNECTION_RECEIVE_WINDOW - self._h2.inbound_flow_control_window
         )
         self._write_lock = trio.Lock()
 

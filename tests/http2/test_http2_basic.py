@@ -1,0 +1,205 @@
+"""HTTP/2 against real peers: Hypercorn over TLS (ALPN) and h2c, and the scripted h2 server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import trio
+
+from tests._servers import Server, TestApp, TLSMaterial, pattern, read_all
+from tests.transport.helpers import TIMEOUTS, request
+from trio_httpcore import AsyncIteratorByteStream, PlainByteStream
+
+from ._h2server import H2Server, H2ServerStream
+
+H2C = {"http1": False, "http2": True}
+
+
+async def test_alpn_selects_http2_over_tls(
+    make_pool: Any, tls_server: Server, tls: TLSMaterial
+) -> None:
+    async with make_pool(ssl_context=tls.client_context(), http2=True) as pool:
+        status, _, body, ext = await request(pool, tls_server, "/echo")
+        assert status == 200
+        assert ext == {"http_version": "HTTP/2", "reason": ""}
+        assert json.loads(body)["http_version"] == "2"
+        assert pool.statistics().http2_streams == 0
+
+
+async def test_tls_without_http2_speaks_http11(
+    make_pool: Any, tls_server: Server, tls: TLSMaterial
+) -> None:
+    async with make_pool(ssl_context=tls.client_context()) as pool:
+        _, _, _, ext = await request(pool, tls_server, "/")
+        assert ext["http_version"] == "HTTP/1.1"
+
+
+async def test_h2c_prior_knowledge(make_pool: Any, h2c_server: Server) -> None:
+    async with make_pool(**H2C) as pool:
+        status, headers, body, ext = await request(pool, h2c_server, "/bytes/100000")
+        assert (status, body, ext["http_version"]) == (200, pattern(100000), "HTTP/2")
+        assert (b"content-length", b"100000") in headers
+        assert all(not name.startswith(b":") for name, _ in headers)
+
+
+@pytest.mark.parametrize("kind", ["plain", "iterator", "empty"])
+async def test_request_bodies(make_pool: Any, h2c_server: Server, kind: str) -> None:
+    content = b"" if kind == "empty" else pattern(300_000)
+
+    async def chunks() -> Any:
+        for start in range(0, len(content), 70_000):
+            yield content[start : start + 70_000]
+
+    stream = AsyncIteratorByteStream(chunks()) if kind == "iterator" else PlainByteStream(content)
+    async with make_pool(**H2C) as pool:
+        status, _, body, _ = await request(
+            pool, h2c_server, "/echo_body", method=b"POST", stream=stream
+        )
+    assert (status, body) == (200, content)
+
+
+async def test_streamed_response_no_content_length(make_pool: Any, h2c_server: Server) -> None:
+    async with make_pool(**H2C) as pool:
+        _, _, body, _ = await request(pool, h2c_server, "/stream/20/1000")
+    assert body == b"".join(bytes([65 + i % 26]) * 1000 for i in range(20))
+
+
+async def test_request_header_block(make_pool: Any, start_h2_server: Any) -> None:
+    """RFC 9113 section 8.2.2/8.3.1: pseudo-headers first, lower case, no connection fields."""
+    server: H2Server = await start_h2_server()
+    headers = [
+        (b"Host", b"example.com:8080"),
+        (b"Connection", b"keep-alive"),
+        (b"Keep-Alive", b"timeout=5"),
+        (b"Proxy-Connection", b"keep-alive"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"Upgrade", b"h2c"),
+        (b"TE", b"gzip"),
+        (b"X-Mixed-Case", b"Value"),
+    ]
+    async with make_pool(**H2C) as pool:
+        await request(pool, server.tcp, "/path?q=1", headers=headers)  # type: ignore[arg-type]
+    seen = server.requests[0].headers
+    assert seen == [
+        (b":method", b"GET"),
+        (b":authority", b"example.com:8080"),
+        (b":scheme", b"http"),
+        (b":path", b"/path?q=1"),
+        (b"x-mixed-case", b"Value"),
+    ]
+
+
+async def test_authority_from_url_and_te_trailers_kept(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    server: H2Server = await start_h2_server()
+    async with make_pool(**H2C) as pool:
+        await request(pool, server.tcp, "/", headers=[(b"te", b"trailers")])  # type: ignore[arg-type]
+    assert server.tcp is not None
+    seen = dict(server.requests[0].headers)
+    assert seen[b":authority"] == f"127.0.0.1:{server.tcp.port}".encode()
+    assert seen[b"te"] == b"trailers"
+
+
+async def test_trailers_and_informational_responses_are_skipped(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.send_headers(103, [(b"link", b"</style.css>; rel=preload")])
+        await stream.send_headers(200, [(b"x-final", b"yes")])
+        await stream.send_data(b"body")
+        await stream.send_trailers([(b"x-checksum", b"abc")])
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(**H2C) as pool:
+        status, headers, body, _ = await request(pool, server.tcp)  # type: ignore[arg-type]
+        assert (status, headers, body) == (200, [(b"x-final", b"yes")], b"body")
+        # The connection is still good.
+        assert (await request(pool, server.tcp))[2] == b"body"  # type: ignore[arg-type]
+    assert len(server.connections) == 1
+
+
+async def test_concurrent_requests_share_one_connection_and_stream_ids_increase(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    server: H2Server = await start_h2_server()
+
+    async def one(i: int) -> None:
+        _, _, body, _ = await request(pool, server.tcp, f"/bytes/{i * 1000}")  # type: ignore[arg-type]
+        assert body == pattern(i * 1000)
+
+    async with make_pool(**H2C) as pool, trio.open_nursery() as nursery:
+        for i in range(30):
+            nursery.start_soon(one, i)
+    (conn,) = server.connections
+    assert conn.stream_ids == list(range(1, 61, 2))
+    assert server.errors == []
+
+
+async def test_http2_streams_statistic(make_pool: Any, start_h2_server: Any) -> None:
+    release = trio.Event()
+
+    async def handler(stream: H2ServerStream) -> None:
+        await release.wait()
+        await stream.respond(200, b"ok")
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(**H2C) as pool:
+        async with trio.open_nursery() as nursery:
+            for _ in range(4):
+                nursery.start_soon(request, pool, server.tcp)
+            await server.wait_for(lambda: len(server.requests) == 4)
+            stats = pool.statistics()
+            assert (stats.active, stats.http2_streams) == (1, 4)
+            release.set()
+        stats = pool.statistics()
+        assert (stats.active, stats.idle, stats.http2_streams) == (0, 1, 0)
+
+
+async def test_must_show_500_concurrent_gets_over_one_connection(
+    make_pool: Any, counted_h2c_server_many_streams: Server, app: TestApp
+) -> None:
+    """Issue 4, must show: 500 concurrent GETs, one TCP connection (server-side count)."""
+    server = counted_h2c_server_many_streams
+    bodies: dict[int, bytes] = {}
+
+    async def one(i: int) -> None:
+        _, _, bodies[i], _ = await request(pool, server, f"/bytes/{i * 37}")
+
+    async with make_pool(**H2C) as pool, trio.open_nursery() as nursery:
+        for i in range(500):
+            nursery.start_soon(one, i)
+    assert bodies == {i: pattern(i * 37) for i in range(500)}
+    assert server.counter.total == 1
+    assert len({scope["client"] for scope in app.requests}) == 1
+    assert len(app.requests) == 500
+
+
+async def test_more_requests_than_the_stream_limit_queue_on_one_connection(
+    make_pool: Any, counted_hypercorn_server: Server
+) -> None:
+    """Hypercorn allows 100 streams: 300 requests with max_connections=1 wait their turn."""
+    server = counted_hypercorn_server
+
+    async def one(i: int) -> None:
+        _, _, body, _ = await request(pool, server, f"/bytes/{i}")
+        assert body == pattern(i)
+
+    async with make_pool(max_connections=1, **H2C) as pool, trio.open_nursery() as nursery:
+        for i in range(300):
+            nursery.start_soon(one, i)
+    assert server.counter.total == 1
+
+
+async def test_response_read_in_another_order(make_pool: Any, h2c_server: Server) -> None:
+    """Each stream has its own channel: reading B before A is fine."""
+    async with make_pool(**H2C) as pool:
+        responses = [
+            await pool.arequest(b"GET", h2c_server.url4(f"/bytes/{n}"), ext=TIMEOUTS)
+            for n in (200_000, 300_000)
+        ]
+        second = await read_all(responses[1][2])
+        first = await read_all(responses[0][2])
+    assert (first, second) == (pattern(200_000), pattern(300_000))
