@@ -70,7 +70,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
+import trio
+
 from . import __version__
+from ._client import AsyncClient, Response
+from ._client._auth import Auth, BasicAuth, DigestAuth
+from ._client._config import create_ssl_context
 from ._exceptions import (
     ConnectError,
     DecodingError,
@@ -90,6 +95,8 @@ if sys.version_info < (3, 11):  # pragma: no cover
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from ._client._config import CertTypes
 
 PROG = "trio-httpcore"
 
@@ -365,7 +372,6 @@ _STATUS_BY_ERROR: list[tuple[type[HTTPError], int]] = [
     (InvalidURL, EXIT_BAD_URL),
     (UnsupportedProtocol, EXIT_ERROR),
     (ProxyError, EXIT_PROXY),
-    (TimeoutException, EXIT_TIMEOUT),
     (DecodingError, EXIT_DECODING),
     (ProtocolError, EXIT_PROTOCOL),
     (WriteError, EXIT_SEND),
@@ -396,6 +402,9 @@ def exit_status(exc: BaseException) -> tuple[int, str | None]:
         return exc.status, message
     if isinstance(exc, ConnectError):
         return _connect_status(exc), message
+    if isinstance(exc, TimeoutException):
+        # The transport names the phase; say plainly that it was a timeout.
+        return EXIT_TIMEOUT, f"timed out {message}"
     for error, status in _STATUS_BY_ERROR:
         if isinstance(exc, error):
             return status, message
@@ -560,3 +569,268 @@ class ProgressBar:
         self._stream.write("\r" + line.ljust(self._width))
         self._stream.flush()
         self._width = len(line)
+
+
+# ---------------------------------------------------------------------------
+# Timings and TLS details, for -v
+
+
+@dataclass
+class Timings:
+    """What ``-v`` reports about the exchange; times are ``time.perf_counter()`` readings.
+
+    The transport does not report its phases yet, so TLS is observed through
+    the ``SSLContext`` (see :func:`observe_tls`): for ``https`` the handshake
+    starts right after the TCP connect, which dates the connect too.
+    """
+
+    started: float = field(default_factory=time.perf_counter)
+    tls_started: float | None = None
+    tls_done: float | None = None
+    tls_version: str | None = None
+    first_byte: float | None = None
+    finished: float | None = None
+
+    def summary(self) -> str:
+        """``connect 1.0 ms, TLS 3.1 ms, first byte 4.2 ms, total 5.0 ms``: each since start."""
+        marks = [
+            ("connect", self.tls_started),
+            ("TLS", self.tls_done),
+            ("first byte", self.first_byte),
+            ("total", self.finished),
+        ]
+        return ", ".join(
+            f"{name} {(mark - self.started) * 1000:.1f} ms" for name, mark in marks if mark
+        )
+
+
+def observe_tls(context: ssl.SSLContext, timings: Timings) -> None:
+    """Have ``context``'s TLS handshakes record their start, end and version in ``timings``.
+
+    ``SSLContext.sslobject_class`` is the documented way to customise what
+    ``wrap_bio`` (which ``trio.SSLStream`` uses) returns. Only the first
+    connection of the run is recorded: the one that made the first request.
+    """
+
+    class ObservedSSLObject(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            if timings.tls_started is None:
+                timings.tls_started = time.perf_counter()
+            super().do_handshake()  # raises SSLWantReadError until the handshake is done
+            if timings.tls_done is None:
+                timings.tls_done = time.perf_counter()
+                timings.tls_version = self.version()
+
+    context.sslobject_class = ObservedSSLObject
+
+
+def build_ssl_context(options: Options) -> ssl.SSLContext:
+    """The TLS context of ``-k``, ``--cacert``, ``--cert`` and ``--key``.
+
+    The CLI builds it (rather than passing ``verify=``/``cert=`` to the client)
+    so that a bad CA bundle and a bad client certificate get their own exit
+    statuses, and so that ``-v`` can observe the handshake.
+    """
+    verify: bool | str = not options.insecure
+    if options.cacert is not None and not options.insecure:
+        verify = options.cacert
+    try:
+        context = create_ssl_context(verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise CLIError(
+            EXIT_CA_BUNDLE, f"can't load the CA bundle {options.cacert!r}: {exc}"
+        ) from exc
+    if options.cert is not None:
+        cert: CertTypes = options.cert if options.key is None else (options.cert, options.key)
+        try:
+            create_ssl_context(context, cert)
+        except (OSError, ssl.SSLError) as exc:
+            raise CLIError(
+                EXIT_CLIENT_CERT, f"can't load the client certificate {options.cert!r}: {exc}"
+            ) from exc
+    return context
+
+
+# ---------------------------------------------------------------------------
+# Sending the request and writing the response
+
+
+@dataclass
+class Terminal:
+    """The process's standard streams and environment (tests substitute their own)."""
+
+    stdin: BinaryIO
+    stdout: BinaryIO
+    stderr: TextIO
+    environ: Mapping[str, str]
+    stdout_is_tty: bool
+
+    @classmethod
+    def from_sys(cls) -> Terminal:
+        return cls(sys.stdin.buffer, sys.stdout.buffer, sys.stderr, os.environ, sys.stdout.isatty())
+
+
+def _auth(options: Options) -> Auth | None:
+    if options.user is None:
+        return None
+    username, _, password = options.user.partition(":")
+    return DigestAuth(username, password) if options.digest else BasicAuth(username, password)
+
+
+def _request_line(response: Response) -> str:
+    request = response.request
+    return f"{request.method} {request.url.full_path} {response.http_version}"
+
+
+def _status_line(response: Response) -> str:
+    return " ".join(
+        part
+        for part in (response.http_version, str(int(response.status_code)), response.reason_phrase)
+        if part
+    )
+
+
+def print_heads(response: Response, timings: Timings, terminal: Terminal) -> None:
+    """``-v``: protocol and TLS, then each request and response head, redirects included."""
+    style = Style(wants_colour(terminal.stderr, terminal.environ))
+    info = style("*", Style.DIM)
+    tls = f", {timings.tls_version}" if timings.tls_version else ""
+    text = [f"{info} {response.http_version}{tls}\n"]
+    for hop in [*response.history, response]:
+        text.append(
+            format_head(">", _request_line(hop), hop.request.headers.raw, style, Style.CYAN)
+        )
+        colour = style.status(int(hop.status_code))
+        text.append(format_head("<", _status_line(hop), hop.headers.raw, style, colour))
+    terminal.stderr.write("".join(text))
+    terminal.stderr.flush()
+
+
+class BodyWriter:
+    """Where the body goes: stdout, or the ``-o`` file (opened once the response arrived)."""
+
+    def __init__(self, options: Options, terminal: Terminal) -> None:
+        self._path = None if options.output in (None, "-") else options.output
+        self._terminal = terminal
+        self._file: BinaryIO | None = None
+
+    @property
+    def to_stdout(self) -> bool:
+        return self._path is None
+
+    async def write_all(self, response: Response) -> None:
+        """Stream the body out; pretty-print it first if it is JSON bound for a terminal."""
+        sink = self._open()
+        progress = None
+        if not self.to_stdout and self._terminal.stderr.isatty():
+            progress = ProgressBar(self._terminal.stderr, _known_length(response))
+        json_type = is_json_type(response.headers.get("content-type"))
+        if self.to_stdout and self._terminal.stdout_is_tty and json_type:
+            body = await response.aread()
+            self._write(sink, pretty_json(body) or body)
+            return
+        try:
+            async for chunk in response.aiter_bytes():
+                self._write(sink, chunk)
+                if progress is not None:
+                    progress.advance(len(chunk))
+        finally:
+            if progress is not None:
+                progress.finish()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def _open(self) -> BinaryIO:
+        if self._path is None:
+            return self._terminal.stdout
+        try:
+            self._file = open(self._path, "wb")  # noqa: SIM115 (closed by close())
+        except OSError as exc:
+            raise CLIError(EXIT_WRITE, f"can't write {self._path!r}: {exc.strerror}") from exc
+        return self._file
+
+    def _write(self, sink: BinaryIO, data: bytes) -> None:
+        try:
+            sink.write(data)
+            # Flushed per chunk, so a slow stream (events, logs) shows as it arrives.
+            sink.flush()
+        except OSError as exc:
+            where = "stdout" if self._path is None else repr(self._path)
+            raise CLIError(EXIT_WRITE, f"can't write {where}: {exc.strerror}") from exc
+
+
+def _known_length(response: Response) -> int | None:
+    """The body's length for the progress bar: Content-Length, unless it counts encoded bytes."""
+    length = response.headers.get("content-length")
+    if length is None or not length.isdigit() or "content-encoding" in response.headers:
+        return None
+    return int(length)
+
+
+async def send(options: Options, terminal: Terminal) -> int:
+    """Send the request the options describe and write the response; return the exit status.
+
+    The CLI runs :class:`AsyncClient` under its own ``trio.run`` rather than the
+    blocking ``Client``: one request needs no portal thread, and errors and
+    Ctrl-C then reach :func:`main` straight from the one run, unwrapped.
+    """
+    timings = Timings()
+    context = build_ssl_context(options)
+    if options.verbose:
+        observe_tls(context, timings)
+    writer = BodyWriter(options, terminal)
+    client = AsyncClient(
+        verify=context,
+        http1=not options.http2_prior_knowledge,
+        http2=options.http2 or options.http2_prior_knowledge,
+        proxies=options.proxy,
+        timeout=options.timeout if options.timeout is not None else 5.0,
+    )
+    given = parse_headers(options.headers)
+    with request_body(options, terminal.stdin) as body:
+        headers = merge_headers(given, [*body.headers, ("User-Agent", f"{PROG}/{__version__}")])
+        async with (
+            client,
+            client.stream(
+                options.request_method,
+                options.request_url,
+                headers=headers,
+                content=body.content,
+                data=body.data or None,
+                files=body.files or None,
+                auth=_auth(options),
+                follow_redirects=options.location,
+            ) as response,
+        ):
+            timings.first_byte = time.perf_counter()
+            if options.verbose:
+                print_heads(response, timings, terminal)
+            if options.fail and not 200 <= response.status_code < 300:
+                raise CLIError(EXIT_HTTP_STATUS, f"{_status_line(response)} from {response.url}")
+            try:
+                await writer.write_all(response)
+            finally:
+                writer.close()
+    if options.verbose:
+        timings.finished = time.perf_counter()
+        info = Style(wants_colour(terminal.stderr, terminal.environ))("*", Style.DIM)
+        terminal.stderr.write(f"{info} {timings.summary()}\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    terminal = Terminal.from_sys()
+    try:
+        options = parse_args(sys.argv[1:] if argv is None else argv)
+        return trio.run(send, options, terminal)
+    except (Exception, KeyboardInterrupt, BaseExceptionGroup) as exc:
+        status, message = exit_status(exc)
+        if message is not None:
+            report(status, message, terminal.stderr)
+        if status == EXIT_WRITE:
+            # stdout may be a closed pipe: don't let the interpreter's final flush fail too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return status

@@ -194,8 +194,6 @@ def _chained(error: HTTPError, cause: BaseException) -> HTTPError:
         (InvalidURL("bad"), 3),
         (UnsupportedProtocol("ftp"), 1),
         (ProxyError("proxy said 403", status_code=403, reason="Forbidden"), 97),
-        (ConnectTimeout("slow"), 28),
-        (ReadTimeout("slow"), 28),
         (DecodingError("gzip"), 61),
         (RemoteProtocolError("bad"), 8),
         (WriteError("reset"), 55),
@@ -211,6 +209,11 @@ def test_exit_status(exc: BaseException, status: int) -> None:
     assert _cli.exit_status(exc) == (status, str(exc))
 
 
+def test_exit_status_timeouts_say_so() -> None:
+    assert _cli.exit_status(ConnectTimeout("connecting to x")) == (28, "timed out connecting to x")
+    assert _cli.exit_status(ReadTimeout("reading")) == (28, "timed out reading")
+
+
 def test_exit_status_cert_verify_through_trio() -> None:
     verify = ssl.SSLCertVerificationError(1, "certificate verify failed")
     broken = trio.BrokenResourceError()
@@ -220,7 +223,7 @@ def test_exit_status_cert_verify_through_trio() -> None:
 
 def test_exit_status_groups_and_interrupts() -> None:
     group = ExceptionGroup("g", [ValueError("v"), ExceptionGroup("h", [ReadTimeout("slow")])])
-    assert _cli.exit_status(group) == (28, "slow")
+    assert _cli.exit_status(group) == (28, "timed out slow")
     assert _cli.exit_status(BaseExceptionGroup("g", [KeyboardInterrupt(), ReadError("x")])) == (
         130,
         None,

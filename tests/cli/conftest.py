@@ -1,0 +1,68 @@
+"""Servers the command-line tests need beyond the shared ones (``tests/conftest.py``)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+import trio
+
+from tests._servers import H11Request, RawConn, Server, serve_http, serve_raw
+
+
+async def _redirecting(request: H11Request) -> None:
+    """``/redirect/N``: N redirects, then 200 b"landed"; ``/loop``: redirects to itself."""
+    path = request.path
+    if path.startswith("/redirect/"):
+        left = int(path.rsplit("/", 1)[1])
+        if left:
+            await request.respond(302, b"", [(b"location", f"/redirect/{left - 1}".encode())])
+        else:
+            await request.respond(200, b"landed")
+    elif path == "/loop":
+        await request.respond(302, b"", [(b"location", b"/loop")])
+    elif path == "/bad-gzip":
+        await request.respond(200, b"not gzip at all", [(b"content-encoding", b"gzip")])
+    elif path == "/gzip":
+        await request.respond(200, gzip.compress(b"unzipped"), [(b"content-encoding", b"gzip")])
+    else:
+        await request.respond(200, b"hello")
+
+
+@pytest.fixture
+async def redirect_server(nursery: trio.Nursery) -> Server:
+    """An h11 server with ``/redirect/N``, ``/loop``, ``/gzip`` and ``/bad-gzip``."""
+    return await serve_http(nursery, _redirecting)
+
+
+async def _garbage(conn: RawConn) -> None:
+    await conn.read_request_head()
+    await conn.send(b"HELLO THERE\r\n\r\n")
+
+
+async def _reset_mid_body(conn: RawConn) -> None:
+    await conn.read_request_head()
+    await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial")
+    conn.reset()
+
+
+@pytest.fixture
+async def garbage_server(nursery: trio.Nursery) -> Server:
+    """Answers any request with something that is not HTTP."""
+    return await serve_raw(nursery, _garbage)
+
+
+@pytest.fixture
+async def reset_server(nursery: trio.Nursery) -> Server:
+    """Sends a head and part of the body, then resets the connection."""
+    return await serve_raw(nursery, _reset_mid_body)
+
+
+@pytest.fixture
+async def refused_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: bound, then closed."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port: int = listeners[0].socket.getsockname()[1]
+    for listener in listeners:
+        await listener.aclose()
+    return port

@@ -1,0 +1,112 @@
+"""Running the command line as a subprocess, measured by coverage when the suite is."""
+
+from __future__ import annotations
+
+import os
+import pty
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+# Proxy settings from the environment would route the CLI's requests away from
+# the local test servers (the CLI's client trusts the environment, as curl does).
+_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+
+def cli_command(*args: str) -> list[str]:
+    """The argv that runs ``python -m trio_httpcore ARGS``.
+
+    Under the nox session (``COVERAGE_PROCESS_START`` set) it runs under
+    ``coverage run --parallel-mode``, so the subprocess is measured and
+    ``coverage combine`` merges its data; a plain venv has no ``.pth`` hook that
+    would start coverage in the subprocess by itself.
+    """
+    config = os.environ.get("COVERAGE_PROCESS_START")
+    runner = (
+        [] if config is None else ["-m", "coverage", "run", "--parallel-mode", f"--rcfile={config}"]
+    )
+    return [sys.executable, *runner, "-m", "trio_httpcore", *args]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """This process's environment without proxy settings and colour hints, plus ``extra``."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name.lower() not in _PROXY_VARIABLES and name not in ("NO_COLOR", "TERM")
+    }
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Result:
+    """What a run of the CLI left: its exit status and both output streams."""
+
+    status: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def error_line(self) -> str:
+        """The one line an error prints on stderr (asserting it is one line, no traceback)."""
+        assert "Traceback" not in self.stderr, self.stderr
+        lines = self.stderr.splitlines()
+        assert len(lines) == 1, self.stderr
+        assert lines[0].startswith(f"trio-httpcore: ({self.status}) "), lines[0]
+        return lines[0]
+
+
+async def run_cli(*args: str, stdin: bytes = b"", **kwargs: Any) -> Result:
+    """Run the CLI to its end with ``stdin``; ``kwargs`` go to ``trio.run_process``."""
+    kwargs.setdefault("capture_stdout", "stdout" not in kwargs)
+    kwargs.setdefault("capture_stderr", "stderr" not in kwargs)
+    kwargs.setdefault("env", cli_env())
+    process = await trio.run_process(cli_command(*args), stdin=stdin, check=False, **kwargs)
+    stderr = (process.stderr or b"").decode()
+    return Result(process.returncode, process.stdout or b"", stderr)
+
+
+async def _read_terminal(master: int, into: bytearray) -> None:
+    """Collect what a pseudo-terminal shows until its last writer is gone (EIO)."""
+    async with trio.lowlevel.FdStream(master) as terminal:
+        while True:
+            try:
+                data = await terminal.receive_some()
+            except trio.BrokenResourceError:  # EIO: every slave end closed
+                return
+            if not data:  # pragma: no cover (Linux reports EIO, other systems EOF)
+                return
+            into += data
+
+
+async def run_cli_on_terminal(*args: str, stdout_tty: bool = False) -> Result:
+    """Run the CLI with stderr (and with ``stdout_tty`` stdout too) on a pseudo-terminal.
+
+    What the terminal showed comes back as ``stdout``/``stderr``, with the
+    terminal's ``\\r\\n`` for each newline. The readers start before the CLI
+    does and read while it runs, so a full terminal buffer can't block it.
+    """
+    shown = {"stdout": bytearray(), "stderr": bytearray()}
+    streams = ["stderr", "stdout"] if stdout_tty else ["stderr"]
+    async with trio.open_nursery() as nursery:
+        slaves = {}
+        for name in streams:
+            master, slaves[name] = pty.openpty()
+            nursery.start_soon(_read_terminal, master, shown[name])
+        try:
+            process = await trio.run_process(
+                cli_command(*args),
+                stdin=b"",
+                check=False,
+                env=cli_env(),
+                capture_stdout=not stdout_tty,
+                **slaves,
+            )
+        finally:
+            for slave in slaves.values():
+                os.close(slave)
+    stdout = bytes(shown["stdout"]) if stdout_tty else process.stdout
+    return Result(process.returncode, stdout, shown["stderr"].decode())
