@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -158,19 +159,19 @@ async def test_every_socks5_failure_reply_is_a_proxy_error_naming_it(
 
 
 @pytest.mark.parametrize(
-    ("host", "request_bytes"),
+    ("host", "request_bytes", "shown"),
     [
-        (b"10.1.2.3", b"\x05\x01\x00\x01\x0a\x01\x02\x03\x00\x50"),
-        (b"::1", b"\x05\x01\x00\x04" + b"\x00" * 15 + b"\x01\x00\x50"),
+        (b"10.1.2.3", b"\x05\x01\x00\x01\x0a\x01\x02\x03\x00\x50", "10.1.2.3:80"),
+        (b"::1", b"\x05\x01\x00\x04" + b"\x00" * 15 + b"\x01\x00\x50", "[::1]:80"),
     ],
 )
 async def test_ip_literals_go_as_addresses(
-    start_raw_server: Callable[..., Any], host: bytes, request_bytes: bytes
+    start_raw_server: Callable[..., Any], host: bytes, request_bytes: bytes, shown: str
 ) -> None:
     requests: list[bytes] = []
     server = await start_raw_server(scripted_socks5(requests, reply=5))
     async with AsyncSOCKSProxy((b"socks5", HOST.encode(), server.port, b"")) as pool:
-        with pytest.raises(ProxyError):
+        with pytest.raises(ProxyError, match=re.escape(f"could not connect to {shown}:")):
             await fetch(pool, (b"http", host, None, b"/"))
     assert requests == [request_bytes]
 

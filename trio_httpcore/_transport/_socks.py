@@ -20,7 +20,7 @@ from .._types import URL4, Extensions, Origin
 from ._connection import AsyncHTTPConnection
 from ._network import close_now
 from ._pool import AsyncConnectionPool
-from ._proxy import open_proxy_stream, proxy_text
+from ._proxy import connect_target, open_proxy_stream, proxy_text
 
 if TYPE_CHECKING:
     from socksio import socks5
@@ -124,7 +124,7 @@ async def _connect(
     from socksio import socks5
 
     _, host, port = origin
-    target = f"{host.decode('ascii').strip('[]')}:{port}"
+    target = connect_target(origin).decode("ascii")
     connection.send(
         socks5.SOCKS5CommandRequest.from_address(
             socks5.SOCKS5Command.CONNECT, (host.strip(b"[]"), port)
