@@ -374,3 +374,16 @@ async def test_encode_httpcore_722_http2_inside_a_tunnel_through_an_https_proxy(
                 nursery.start_soon(one)
     assert [doc["http_version"] for doc in docs] == ["2"] * 4
     assert len(proxy.heads) == 1
+
+
+async def test_origin_name_is_verified_inside_the_tunnel(
+    start_recording_proxy: Callable[..., Any], tls_server: Server, tls: TLSMaterial
+) -> None:
+    """TLS inside the tunnel checks the origin's name (here one its certificate lacks)."""
+    proxy: RecordingProxy = await start_recording_proxy()
+    async with AsyncHTTPProxy(proxy.url4, ssl_context=tls.client_context()) as pool:
+        with pytest.raises(ConnectError, match="verify failed") as info:
+            await fetch(pool, tls_server.url4("/echo", host="example.org"))
+        assert_empty(pool)
+    assert f"https://example.org:{tls_server.port}" in str(info.value)
+    assert proxy.heads[0].startswith(b"CONNECT example.org:%d " % tls_server.port)

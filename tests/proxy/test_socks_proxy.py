@@ -11,9 +11,16 @@ import pytest
 import trio
 
 from tests._servers import HOST, RawConn, Server, TLSMaterial
-from trio_httpcore import AsyncSOCKSProxy, ProxyError, UnsupportedProtocol
+from tests.conftest import assert_empty
+from trio_httpcore import (
+    AsyncSOCKSProxy,
+    ConnectError,
+    ConnectTimeout,
+    ProxyError,
+    UnsupportedProtocol,
+)
 
-from .conftest import PProxy
+from .conftest import PProxy, free_port
 from .test_http_proxy import echo, fetch
 
 
@@ -211,3 +218,25 @@ def test_missing_socksio_says_which_extra_to_install(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "socksio", None)
     with pytest.raises(ImportError, match=r"trio_httpcore\[socks\]"):
         AsyncSOCKSProxy((b"socks5", b"proxy", 1080, b""))
+
+
+async def test_connect_timeout_covers_the_socks5_handshake(
+    start_raw_server: Callable[..., Any],
+) -> None:
+    async def silent(conn: RawConn) -> None:
+        await conn.wait_closed_by_peer()
+
+    server = await start_raw_server(silent)
+    async with AsyncSOCKSProxy((b"socks5", HOST.encode(), server.port, b"")) as pool:
+        with pytest.raises(ConnectTimeout):
+            await pool.arequest(
+                b"GET", (b"http", b"example.org", None, b"/"), ext={"timeout": {"connect": 0.2}}
+            )
+        assert_empty(pool)
+
+
+async def test_unreachable_socks_proxy_is_a_connect_error_naming_it() -> None:
+    port = free_port()  # nothing listens there
+    async with AsyncSOCKSProxy((b"socks5", HOST.encode(), port, b"")) as pool:
+        with pytest.raises(ConnectError, match=f"connecting to proxy socks5://{HOST}:{port}"):
+            await fetch(pool, (b"http", b"example.org", None, b"/"))
