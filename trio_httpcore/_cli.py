@@ -683,11 +683,11 @@ def _request_line(response: Response) -> str:
 
 
 def _status_line(response: Response) -> str:
-    return " ".join(
-        part
-        for part in (response.http_version, str(int(response.status_code)), response.reason_phrase)
-        if part
-    )
+    """``HTTP/1.1 404 Not Found``; HTTP/2 carries no reason phrase (RFC 9113 8.3.2)."""
+    status = f"{response.http_version} {int(response.status_code)}"
+    if response.http_version == "HTTP/2" or not response.reason_phrase:
+        return status
+    return f"{status} {response.reason_phrase}"
 
 
 def print_heads(response: Response, timings: Timings, terminal: Terminal) -> None:

@@ -66,3 +66,23 @@ async def refused_port() -> int:
     for listener in listeners:
         await listener.aclose()
     return port
+
+
+async def _answer_as_proxy(conn: RawConn) -> None:
+    """A stand-in forward proxy: answers every request itself with the request line it got,
+    and refuses CONNECT with 403 (enough to show what the CLI sent, and where)."""
+    head = await conn.read_request_head()
+    request_line = head.split(b"\r\n", 1)[0]
+    if request_line.startswith(b"CONNECT "):
+        await conn.send(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        return
+    await conn.send(
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (len(request_line), request_line)
+    )
+
+
+@pytest.fixture
+async def stand_in_proxy(nursery: trio.Nursery) -> Server:
+    """See :func:`_answer_as_proxy`."""
+    return await serve_raw(nursery, _answer_as_proxy)
