@@ -47,7 +47,8 @@ class H2ServerStream:
         self.body_chunks_in, self._body_chunks = trio.open_memory_channel[bytes](math.inf)
         self.reset_code: ErrorCodes | int | None = None
         self.reset_received = trio.Event()  # the client sent RST_STREAM
-        self.finished = trio.Event()  # the client's END_STREAM, or a reset
+        self.finished = trio.Event()  # the handler returned, or the client reset the stream
+        self.open_when_received = 0  # streams open on the connection, this one included
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:
@@ -134,8 +135,7 @@ class H2ServerConnection:
         self.h2.max_inbound_frame_size = self.h2.local_settings.max_frame_size
         self.streams: dict[int, H2ServerStream] = {}
         self.stream_ids: list[int] = []  # every stream the client opened, in order
-        self.open_now = 0
-        self.peak_open = 0
+        self.peak_open = 0  # h2's count of open streams, at its highest
         self.window_credit = 0  # connection-level WINDOW_UPDATE increments received
         self.ping_acks: list[bytes] = []
         self.goaway_received: ErrorCodes | int | None = None
@@ -211,14 +211,15 @@ class H2ServerConnection:
             stream = H2ServerStream(self, event.stream_id, list(event.headers or []))
             self.streams[event.stream_id] = stream
             self.stream_ids.append(event.stream_id)
-            self.open_now += 1
-            self.peak_open = max(self.peak_open, self.open_now)
+            stream.open_when_received = self.h2.open_inbound_streams
+            self.peak_open = max(self.peak_open, stream.open_when_received)
             self.server.requests.append(stream)
             nursery.start_soon(self._run_handler, stream)
         elif isinstance(event, h2.events.DataReceived):
             stream = self.streams[event.stream_id]
             stream.body_chunks_in.send_nowait(event.data)
-            self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            if self.server.ack_data:
+                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
         elif isinstance(event, h2.events.StreamEnded):
             stream = self.streams[event.stream_id]
             stream.body_chunks_in.close()
@@ -243,10 +244,13 @@ class H2ServerConnection:
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.goaway_received = event.error_code
 
+    @property
+    def open_now(self) -> int:
+        """Streams open on this connection, as the server's h2 counts them."""
+        return self.h2.open_inbound_streams
+
     def _stream_done(self, stream: H2ServerStream) -> None:
-        if not stream.finished.is_set():
-            stream.finished.set()
-            self.open_now -= 1
+        stream.finished.set()
 
     async def _run_handler(self, stream: H2ServerStream) -> None:
         try:
@@ -265,6 +269,7 @@ class H2Server:
     handler: Handler
     settings: dict[SettingCodes, int] = field(default_factory=dict)
     settings_gate: trio.Event | None = None  # hold the server's SETTINGS until set
+    ack_data: bool = True  # give flow-control credit for request bodies as they arrive
     connections: list[H2ServerConnection] = field(default_factory=list)
     requests: list[H2ServerStream] = field(default_factory=list)
     resets: list[tuple[int, int, ErrorCodes | int]] = field(default_factory=list)
@@ -301,9 +306,10 @@ async def serve_h2(
     handler: Handler,
     settings: dict[SettingCodes, int] | None = None,
     settings_gate: trio.Event | None = None,
+    ack_data: bool = True,
 ) -> H2Server:
     """Start an :class:`H2Server` on 127.0.0.1 port 0 in ``nursery``."""
-    server = H2Server(handler, settings or {}, settings_gate)
+    server = H2Server(handler, settings or {}, settings_gate, ack_data)
     server.tcp = await serve_raw(nursery, server._serve)
     return server
 
