@@ -387,3 +387,21 @@ async def test_origin_name_is_verified_inside_the_tunnel(
         assert_empty(pool)
     assert f"https://example.org:{tls_server.port}" in str(info.value)
     assert proxy.heads[0].startswith(b"CONNECT example.org:%d " % tls_server.port)
+
+
+@pytest.mark.parametrize("answer", [b"", b"SSH-2.0-OpenSSH\r\n\r\n"])
+async def test_proxy_failing_to_answer_connect_is_a_proxy_error(
+    start_raw_server: Callable[..., Any], answer: bytes
+) -> None:
+    """Closing without an answer, or answering in something other than HTTP."""
+
+    async def bad(conn: RawConn) -> None:
+        await conn.read_request_head()
+        await conn.send(answer)
+
+    server = await start_raw_server(bad)
+    async with AsyncHTTPProxy((b"http", HOST.encode(), server.port, b"/")) as pool:
+        with pytest.raises(ProxyError, match=r"failed to answer CONNECT example\.org:443") as info:
+            await fetch(pool, (b"https", b"example.org", None, b"/"))
+        assert_empty(pool)
+    assert info.value.status_code is None

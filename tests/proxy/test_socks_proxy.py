@@ -240,3 +240,16 @@ async def test_unreachable_socks_proxy_is_a_connect_error_naming_it() -> None:
     async with AsyncSOCKSProxy((b"socks5", HOST.encode(), port, b"")) as pool:
         with pytest.raises(ConnectError, match=f"connecting to proxy socks5://{HOST}:{port}"):
             await fetch(pool, (b"http", b"example.org", None, b"/"))
+
+
+async def test_proxy_resetting_during_the_handshake_is_a_proxy_error(
+    start_raw_server: Callable[..., Any],
+) -> None:
+    async def reset(conn: RawConn) -> None:
+        await conn.read_exactly(3)
+        conn.reset()
+
+    server = await start_raw_server(reset)
+    async with AsyncSOCKSProxy((b"socks5", HOST.encode(), server.port, b"")) as pool:
+        with pytest.raises(ProxyError, match=f"SOCKS5 handshake with proxy socks5://{HOST}"):
+            await fetch(pool, (b"http", b"example.org", None, b"/"))

@@ -19,7 +19,14 @@ from typing import Literal, get_args
 
 import trio
 
-from .._exceptions import CONNECT_ERRORS, ProxyError, UnsupportedProtocol, map_exceptions
+from .._exceptions import (
+    CONNECT_ERRORS,
+    NetworkError,
+    ProxyError,
+    RemoteProtocolError,
+    UnsupportedProtocol,
+    map_exceptions,
+)
 from .._streams import AsyncByteStream
 from .._types import (
     DEFAULT_PORTS,
@@ -110,13 +117,18 @@ async def open_tunnel(
     """
     target = connect_target(origin)
     exchange = HTTP11Connection(stream, proxy, _OneExchange())
-    status, _, body, ext = await exchange.handle_request(
-        b"CONNECT",
-        (b"http", origin[1], origin[2], target),
-        [(b"Host", target), *proxy_headers],
-        None,
-        {},
-    )
+    try:
+        status, _, body, ext = await exchange.handle_request(
+            b"CONNECT",
+            (b"http", origin[1], origin[2], target),
+            [(b"Host", target), *proxy_headers],
+            None,
+            {},
+        )
+    except (NetworkError, RemoteProtocolError) as exc:
+        raise ProxyError(
+            f"{proxy} failed to answer CONNECT {target.decode('ascii')}: {exc}"
+        ) from exc
     if 200 <= status < 300:
         tunnel: trio.abc.Stream = ext["network_stream"]
         return tunnel

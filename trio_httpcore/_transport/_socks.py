@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from .._exceptions import ProxyError, UnsupportedProtocol, map_exceptions
+from .._exceptions import ExceptionMapping, ProxyError, UnsupportedProtocol, map_exceptions
 from .._types import URL4, Extensions, Origin
 from ._connection import AsyncHTTPConnection
 from ._network import close_now
@@ -82,7 +82,13 @@ async def socks5_handshake(
     from socksio import SOCKSError, socks5
 
     connection = socks5.SOCKS5Connection()
-    with map_exceptions({SOCKSError: ProxyError}, proxy, "the SOCKS5 handshake with"):
+    # A malformed reply, or the proxy dropping the connection, fails the handshake.
+    errors: ExceptionMapping = {
+        SOCKSError: ProxyError,
+        OSError: ProxyError,
+        trio.BrokenResourceError: ProxyError,
+    }
+    with map_exceptions(errors, proxy, "the SOCKS5 handshake with"):
         method = (
             socks5.SOCKS5AuthMethod.NO_AUTH_REQUIRED
             if auth is None
