@@ -195,17 +195,20 @@ async def _tunnel(client: trio.abc.Stream, port: int, early: bytes) -> None:
 def start_recording_proxy(nursery: trio.Nursery, tls: TLSMaterial) -> Callable[..., Any]:
     """``proxy = await start_recording_proxy()``: a :class:`RecordingProxy`.
 
-    ``tls_proxy=True`` serves TLS (an ``https`` proxy) offering ALPN ``alpn``.
+    ``tls_proxy=True`` serves TLS (an ``https`` proxy) accepting the ALPN
+    protocols ``alpn`` (in its order of preference).
     """
 
-    async def start(*, tls_proxy: bool = False, alpn: str = "http/1.1") -> RecordingProxy:
+    async def start(
+        *, tls_proxy: bool = False, alpn: tuple[str, ...] = ("http/1.1",)
+    ) -> RecordingProxy:
         holder: list[RecordingProxy] = []
 
         async def handle(conn: RawConn) -> None:
             proxy = holder[0]
             stream: trio.abc.Stream = conn.stream
             if proxy.tls:
-                stream = trio.SSLStream(stream, tls.server_context([alpn]), server_side=True)
+                stream = trio.SSLStream(stream, tls.server_context(list(alpn)), server_side=True)
             rest = b""
             try:
                 while True:

@@ -282,11 +282,31 @@ async def test_tls_proxy_that_picks_http2_is_refused(
     start_recording_proxy: Callable[..., Any], tls: TLSMaterial
 ) -> None:
     """The pool offers h2 for origins; the proxy itself must answer in HTTP/1.1."""
-    proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True, alpn="h2")
+    proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True, alpn=("h2",))
     async with AsyncHTTPProxy(proxy.url4, ssl_context=tls.client_context(), http2=True) as pool:
         with pytest.raises(ProxyError, match="chose HTTP/2"):
             await fetch(pool, (b"https", b"example.org", None, b"/"))
         assert_empty(pool)
+
+
+async def test_default_context_offers_the_proxy_only_http11(
+    start_recording_proxy: Callable[..., Any],
+    tls_server: Server,
+    tls: TLSMaterial,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without an ``ssl_context``, a TLS proxy preferring h2 still gets HTTP/1.1 (and the
+    origin in the tunnel still gets h2)."""
+    from trio_httpcore._transport import _pool, _proxy
+
+    # The default contexts, made to trust the test CA instead of certifi's.
+    for module in (_pool, _proxy):
+        monkeypatch.setattr(module, "default_ssl_context", tls.client_context)
+    proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True, alpn=("h2", "http/1.1"))
+    async with AsyncHTTPProxy(proxy.url4, http2=True) as pool:
+        doc = await echo(pool, tls_server.url4("/echo"))
+    assert doc["http_version"] == "2"
+    assert proxy.heads[0].startswith(b"CONNECT ")
 
 
 async def test_bytes_after_the_connect_answer_belong_to_the_tunnel(

@@ -28,6 +28,7 @@ from .._exceptions import (
     map_exceptions,
 )
 from .._streams import AsyncByteStream
+from .._tls import alpn_protocols, default_ssl_context
 from .._types import (
     DEFAULT_PORTS,
     URL4,
@@ -59,8 +60,8 @@ async def open_proxy_stream(
     """A TCP stream to the proxy, wrapped in TLS to it when the proxy URL is ``https``.
 
     Errors name the proxy, not the origin. A TLS proxy must speak HTTP/1.1:
-    the pool's ``ssl_context`` also offers ``h2`` when ``http2=True`` (for the
-    origin), and a proxy that picks it is refused with :class:`ProxyError`.
+    a caller's ``ssl_context`` shared with the origins may offer ``h2`` (with
+    ``http2=True``), and a proxy that picks it is refused with :class:`ProxyError`.
     """
     scheme, host, port = proxy
     text = proxy_text(proxy)
@@ -155,10 +156,11 @@ class AsyncHTTPProxy(AsyncConnectionPool):
     tunnels ``https`` requests, ``"FORWARD_ONLY"`` forwards all of them,
     ``"TUNNEL_ONLY"`` tunnels all of them. ``proxy_headers`` go to the proxy
     only: on forwarded requests, and on the CONNECT of a tunnel, never inside
-    it. With an ``https`` proxy URL the pool speaks TLS to the proxy (with
-    ``ssl_context``, verifying the proxy's name), and in a tunnel TLS again
-    to the origin inside that. ``http2=True`` lets a tunnel negotiate HTTP/2
-    with the origin; the proxy itself is always spoken to in HTTP/1.1.
+    it. With an ``https`` proxy URL the pool speaks TLS to the proxy,
+    verifying the proxy's name, and in a tunnel TLS again to the origin
+    inside that; both use ``ssl_context`` when one is given. ``http2=True``
+    lets a tunnel negotiate HTTP/2 with the origin; the proxy itself is
+    always spoken to in HTTP/1.1.
     """
 
     def __init__(
@@ -211,6 +213,13 @@ class AsyncHTTPProxy(AsyncConnectionPool):
         self._forward_key: Origin | None = (
             None if proxy_mode == "TUNNEL_ONLY" else (b"http", self._proxy[1], self._proxy[2])
         )
+        # TLS to the proxy: the pool's context (it may offer h2, for origins),
+        # unless we build the default one ourselves: then one offering only
+        # HTTP/1.1, so a proxy that also speaks HTTP/2 is not refused.
+        self._proxy_ssl_context = self._options.ssl_context
+        if ssl_context is None and self._proxy[0] == b"https":
+            self._proxy_ssl_context = default_ssl_context()
+            self._proxy_ssl_context.set_alpn_protocols(alpn_protocols(http1=True, http2=False))
         self._opener = self._open_via_proxy
 
     def __repr__(self) -> str:
@@ -253,7 +262,7 @@ class AsyncHTTPProxy(AsyncConnectionPool):
     ) -> trio.abc.Stream:
         """The pool's opener: a stream to the proxy, turned into a tunnel unless forwarding."""
         stream = await open_proxy_stream(
-            self._proxy, self._options.ssl_context, self._options.local_address
+            self._proxy, self._proxy_ssl_context, self._options.local_address
         )
         if connection.origin == self._forward_key:
             return stream
