@@ -88,15 +88,17 @@ class _Call(Generic[T]):
 
     ``done`` is a lock held from creation; the trio thread releases it once
     ``result`` is set (or left ``None``: the caller interrupted the call and
-    its own cancel scope caught the cancellation).
+    its own cancel scope caught the cancellation, or it never started).
+    ``spawned`` is set by the trio thread when it takes the call up.
     """
 
-    __slots__ = ("args", "done", "fn", "result", "scope")
+    __slots__ = ("args", "done", "fn", "result", "scope", "spawned")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.fn = fn
         self.args = args
         self.scope = trio.CancelScope()
+        self.spawned = False
         self.result: outcome.Outcome[T] | None = None
         self.done = threading.Lock()
         self.done.acquire()
@@ -240,11 +242,24 @@ class _PortalThread:
     # They must never raise: trio would turn that into a TrioInternalError.
 
     def spawn(self, call: _Call[Any]) -> None:
+        call.spawned = True
         if not self._accepting:
             call.finish(outcome.Error(PortalClosed(f"{self.name} is closed")))
             return
         assert self._nursery is not None
         self._nursery.start_soon(self._run_call, call, name=call.fn)
+
+    def abandon(self, call: _Call[Any]) -> None:
+        """The caller was interrupted: cancel its call, or end it if it never got here.
+
+        Callbacks run first in, first out: if ``spawn`` was queued for this
+        call, it ran before this.
+        """
+        if call.spawned:
+            call.scope.cancel()
+        else:
+            call.spawned = True
+            call.finish(None)
 
     def run_sync_now(self, call: _Call[Any]) -> None:
         call.finish(outcome.capture(call.fn, *call.args))
@@ -347,19 +362,23 @@ class Portal:
         token = thread.start()
         call: _Call[T] = _Call(async_fn, args)
         try:
-            token.run_sync_soon(thread.spawn, call)
-        except trio.RunFinishedError:
-            raise PortalClosed(f"{self._name} is closed") from None
-        try:
+            try:
+                token.run_sync_soon(thread.spawn, call)
+            except trio.RunFinishedError:
+                raise PortalClosed(f"{self._name} is closed") from None
             call.wait()
+        except PortalClosed:
+            raise
         except BaseException:
-            # Interrupted while waiting (Ctrl-C): cancel the call where it runs,
-            # and let it end before we go, so nothing is left half-done.
-            with suppress(trio.RunFinishedError):  # the portal closed: the call has ended
-                token.run_sync_soon(call.scope.cancel)
-            call.wait()
+            # Interrupted (Ctrl-C) while submitting or waiting: cancel the call
+            # where it runs, and let it end before we go, so nothing is left
+            # half-done. (If the run is over, it ended the call already.)
+            with suppress(trio.RunFinishedError):
+                token.run_sync_soon(thread.abandon, call)
+                call.wait()
             if discard is not None and isinstance(call.result, outcome.Value):
-                self.run(discard, call.result.value)
+                with suppress(PortalClosed):  # closed meanwhile: it closed everything
+                    self.run(discard, call.result.value)
             raise
         assert call.result is not None  # only an interrupted call ends without a result
         return call.result.unwrap()
