@@ -1,4 +1,4 @@
-"""The portal: a trio thread that blocking code calls into (``trio_httpcore._transport._portal``)."""
+"""The portal (``trio_httpcore._transport._portal``): a trio thread blocking code calls into."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def test_explicit_start(portal: Portal) -> None:
 
 def test_calls_run_in_the_portal_thread_in_trio(portal: Portal) -> None:
     async def where() -> tuple[int, str]:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         return threading.get_ident(), trio.lowlevel.current_task().name
 
     ident, _ = portal.run(where)
@@ -123,7 +123,7 @@ def test_concurrent_callers_share_the_trio_loop(portal: Portal) -> None:
 async def test_blocking_calls_from_inside_trio_raise() -> None:
     portal = Portal("test portal", async_api="the async API")
     for call in (portal.start, portal.close, lambda: portal.run(trio.sleep, 0)):
-        with pytest.raises(RuntimeError, match="inside a trio run.*use the async API instead"):
+        with pytest.raises(RuntimeError, match=r"inside a trio run.*use the async API instead"):
             call()
     assert not portal_threads()
 

@@ -86,7 +86,7 @@ def test_thread_starts_on_first_request_and_stops_on_close(h11_server: ThreadedS
 
 
 def test_enter_starts_the_thread() -> None:
-    with SyncConnectionPool() as pool:
+    with SyncConnectionPool():
         assert len(pool_threads()) == 1
     assert not pool_threads()
 
@@ -113,7 +113,7 @@ def test_streaming_response(
 
 
 def test_large_body_in_many_chunks(pool: SyncConnectionPool, h11_server: ThreadedServer) -> None:
-    status, _, stream, _ = pool.request(b"GET", h11_server.url4("/bytes/3000000"), ext=TIMEOUTS)
+    _, _, stream, _ = pool.request(b"GET", h11_server.url4("/bytes/3000000"), ext=TIMEOUTS)
     chunks = list(stream)
     assert len(chunks) > 1
     assert b"".join(chunks) == pattern(3_000_000)
@@ -192,9 +192,9 @@ def test_backend_and_parameters_are_checked() -> None:
 
 async def test_request_from_inside_trio_raises(h11_server: ThreadedServer) -> None:
     pool = SyncConnectionPool()
-    with pytest.raises(RuntimeError, match="inside a trio run.*AsyncConnectionPool"):
+    with pytest.raises(RuntimeError, match=r"inside a trio run.*AsyncConnectionPool"):
         pool.request(b"GET", h11_server.url4("/"))
-    with pytest.raises(RuntimeError, match="inside a trio run.*AsyncConnectionPool"):
+    with pytest.raises(RuntimeError, match=r"inside a trio run.*AsyncConnectionPool"):
         pool.__enter__()
     assert not pool_threads()
 
@@ -326,18 +326,20 @@ def test_dropped_unread_responses_from_many_threads_gc(h11_server: ThreadedServe
         except BaseException as exc:
             errors.append(exc)
 
-    with pytest.warns(ResourceWarning, match="without being read to the end or closed"):
-        with SyncConnectionPool() as pool:
-            workers = [threading.Thread(target=worker, args=(pool,)) for _ in range(threads)]
-            for t in workers:
-                t.start()
-            for t in workers:
-                t.join()
-            assert not errors, errors[:3]
-            gc.collect()
-            pool._portal.run(trio.testing.wait_all_tasks_blocked)  # the scheduled closes ran
-            assert_quiescent(pool)
-            assert get(pool, h11_server) == (200, b"hello")
+    with (
+        pytest.warns(ResourceWarning, match="without being read to the end or closed"),
+        SyncConnectionPool() as pool,
+    ):
+        workers = [threading.Thread(target=worker, args=(pool,)) for _ in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        assert not errors, errors[:3]
+        gc.collect()
+        pool._portal.run(trio.testing.wait_all_tasks_blocked)  # the scheduled closes ran
+        assert_quiescent(pool)
+        assert get(pool, h11_server) == (200, b"hello")
 
 
 def test_interpreter_exit_without_close_does_not_hang(h11_server: ThreadedServer) -> None:
