@@ -240,7 +240,7 @@ class AsyncHTTPProxy(AsyncConnectionPool):
     ) -> AsyncResponse:
         headers = headers or []
         check_request(method, url, headers)
-        if self._forward_key is not None and self._forwards(url[0]):
+        if self._forwards(url[0]):
             url, headers = self._forwarded(url, headers)
         return await super().arequest(method, url, headers, stream, ext)
 
@@ -252,10 +252,7 @@ class AsyncHTTPProxy(AsyncConnectionPool):
         if not has_header(headers, b"host"):
             headers = [(b"Host", host), *headers]
         absolute = b"%s://%s%s" % (scheme, host, target)
-        _, proxy_host, proxy_port = self._forward_key
-        return (b"http", proxy_host, proxy_port, absolute), _merge_headers(
-            self._proxy_headers, headers
-        )
+        return (*self._forward_key, absolute), _merge_headers(self._proxy_headers, headers)
 
     async def _open_via_proxy(
         self, connection: AsyncHTTPConnection, ext: Extensions
