@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import socket
@@ -667,7 +668,9 @@ class Terminal:
 
     @classmethod
     def from_sys(cls) -> Terminal:
-        return cls(sys.stdin.buffer, sys.stdout.buffer, sys.stderr, os.environ, sys.stdout.isatty())
+        # A closed stdin (``<&-``) leaves sys.stdin None: read it as empty.
+        stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
+        return cls(stdin, sys.stdout.buffer, sys.stderr, os.environ, sys.stdout.isatty())
 
 
 def _auth(options: Options) -> Auth | None:

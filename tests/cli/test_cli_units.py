@@ -350,3 +350,22 @@ def test_progress_bar_throttles_and_pads() -> None:
     ]
     assert lines[1] == "97.7 KiB  48.8 KiB/s"  # as long as the line before: no padding
     assert stream.getvalue().endswith("\n")
+
+
+# ---------------------------------------------------------------------------
+# main() in this process (the subprocess tests run it for real)
+
+
+def test_main_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _cli.main(["--timeout", "-1", "http://x.test/"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "trio-httpcore: (2) argument --timeout: must be more than 0 seconds: '-1' "
+        "(see trio-httpcore --help)\n"
+    )
+
+
+def test_main_reads_closed_stdin_as_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", None)
+    assert _cli.Terminal.from_sys().stdin.read() == b""
