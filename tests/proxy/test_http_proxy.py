@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import trio
 
-from tests._servers import HOST, RawConn, Server, TLSMaterial, read_all
+from tests._servers import HOST, RawConn, Server, TLSMaterial
 from tests.conftest import assert_empty, assert_quiescent
-from tests.transport.helpers import TIMEOUTS
 from trio_httpcore import AsyncHTTPProxy, ConnectError, ProxyError, UnsupportedProtocol
 
 from .conftest import PROXY_AUTH_HEADER, PProxy, RecordingProxy, free_port
-
-Headers = list[tuple[bytes, bytes]]
-
-
-async def fetch(
-    pool: Any, url: Any, headers: Headers | None = None
-) -> tuple[int, Headers, bytes, dict[str, Any]]:
-    status, resp_headers, stream, ext = await pool.arequest(
-        b"GET", url, headers=headers or [], ext=TIMEOUTS
-    )
-    return status, resp_headers, await read_all(stream), ext
-
-
-async def echo(pool: Any, url: Any, headers: Headers | None = None) -> dict[str, Any]:
-    """GET ``/echo`` on a TestApp server: what the origin received."""
-    status, _, body, ext = await fetch(pool, url, headers)
-    assert status == 200, body
-    doc: dict[str, Any] = json.loads(body)
-    doc["response_ext"] = ext
-    return doc
-
-
-def header_names(doc: dict[str, Any]) -> list[str]:
-    return [name.lower() for name, _ in doc["headers"]]
-
+from .helpers import echo, fetch, header_names
 
 # ---------------------------------------------------------------------------
 # Through pproxy

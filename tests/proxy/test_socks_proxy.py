@@ -21,7 +21,7 @@ from trio_httpcore import (
 )
 
 from .conftest import PProxy, free_port
-from .test_http_proxy import echo, fetch
+from .helpers import echo, fetch
 
 
 class RefusingResolver(trio.abc.HostnameResolver):
