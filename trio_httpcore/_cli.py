@@ -580,9 +580,10 @@ class ProgressBar:
 class Timings:
     """What ``-v`` reports about the exchange; times are ``time.perf_counter()`` readings.
 
-    The transport does not report its phases yet, so TLS is observed through
-    the ``SSLContext`` (see :func:`observe_tls`): for ``https`` the handshake
-    starts right after the TCP connect, which dates the connect too.
+    The transport does not report its phases (yet), so TLS is observed through
+    the ``SSLContext`` (see :func:`observe_tls`); the handshake starts right
+    after the TCP connect, which dates the connect too. On plain ``http`` the
+    connect can't be seen from here: only first byte and total are shown.
     """
 
     started: float = field(default_factory=time.perf_counter)
@@ -593,16 +594,23 @@ class Timings:
     finished: float | None = None
 
     def summary(self) -> str:
-        """``connect 1.0 ms, TLS 3.1 ms, first byte 4.2 ms, total 5.0 ms``: each since start."""
+        """``timings: connect 1.0 ms, TLS 3.1 ms, first byte 4.2 ms, total 5.0 ms``.
+
+        Each is counted from the start, as curl's ``-w`` times are; "TLS" is
+        when the handshake ended, "first byte" when the response head arrived.
+        """
         marks = [
             ("connect", self.tls_started),
             ("TLS", self.tls_done),
             ("first byte", self.first_byte),
             ("total", self.finished),
         ]
-        return ", ".join(
-            f"{name} {(mark - self.started) * 1000:.1f} ms" for name, mark in marks if mark
-        )
+        shown = [
+            f"{name} {(mark - self.started) * 1000:.1f} ms"
+            for name, mark in marks
+            if mark is not None
+        ]
+        return "timings: " + ", ".join(shown)
 
 
 def observe_tls(context: ssl.SSLContext, timings: Timings) -> None:
