@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -56,3 +57,26 @@ async def wait_closed(server: Server, index: int = -1) -> None:
     with trio.fail_after(5):
         await server.counter.wait_for(lambda: len(server.connections) > max(index, 0))
         await server.connections[index].closed.wait()
+
+
+class Background:
+    """Run ``fn()`` in a nursery and keep its result or exception (no ExceptionGroup)."""
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    async def run(self, fn: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            self.result = await fn()
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+def start_background(nursery: trio.Nursery, fn: Callable[[], Awaitable[Any]]) -> Background:
+    job = Background()
+    nursery.start_soon(job.run, fn)
+    return job
