@@ -346,25 +346,43 @@ def merge_headers(
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and the chain of exceptions behind it (``__cause__``, else ``__context__``)."""
+    """Everything behind ``exc``: its chain (``__cause__``, else ``__context__``), and the
+    exceptions inside any group on it (trio reports every failed connect attempt in one)."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        behind = current.__cause__ or current.__context__
+        if behind is not None:
+            pending.append(behind)
 
 
-def _connect_status(exc: BaseException) -> int:
-    """Which kind of connect failure ``exc`` was, from the error behind it."""
+def _connect_failure(exc: ConnectError, message: str) -> tuple[int, str]:
+    """Which kind of connect failure ``exc`` was, from the errors behind it, and its line.
+
+    The system's reason (``Connection refused``) is added when the message
+    doesn't say it: trio's own message only says that every attempt failed.
+    """
+    reason = None
     for cause in _causes(exc):
         if isinstance(cause, socket.gaierror):
-            return EXIT_RESOLVE
+            return EXIT_RESOLVE, message
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return EXIT_CERT_VERIFY
+            return EXIT_CERT_VERIFY, message
         if isinstance(cause, ssl.SSLError):
-            return EXIT_TLS
-    return EXIT_CONNECT
+            return EXIT_TLS, message
+        if isinstance(cause, OSError) and cause.errno and reason is None:
+            # From the number: trio's strerror also names the address, already in the line.
+            reason = os.strerror(cause.errno)
+    if reason is not None and reason not in message:
+        message = f"{message} ({reason})"
+    return EXIT_CONNECT, message
 
 
 # First match wins: subclasses before their bases.
@@ -402,7 +420,7 @@ def exit_status(exc: BaseException) -> tuple[int, str | None]:
     if isinstance(exc, CLIError):
         return exc.status, message
     if isinstance(exc, ConnectError):
-        return _connect_status(exc), message
+        return _connect_failure(exc, message)
     if isinstance(exc, TimeoutException):
         # The transport names the phase; say plainly that it was a timeout.
         return EXIT_TIMEOUT, f"timed out {message}"

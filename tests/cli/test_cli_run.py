@@ -308,6 +308,7 @@ async def test_refused(refused_port: int) -> None:
     result = await run_cli(f"http://127.0.0.1:{refused_port}/")
     assert result.status == 7
     assert f"127.0.0.1:{refused_port}" in result.error_line
+    assert result.error_line.endswith("(Connection refused)")
 
 
 async def test_protocol_error(garbage_server: Server) -> None:

@@ -209,6 +209,19 @@ def test_exit_status(exc: BaseException, status: int) -> None:
     assert _cli.exit_status(exc) == (status, str(exc))
 
 
+def test_exit_status_connect_reason_from_inside_a_group() -> None:
+    refused = ConnectionRefusedError(111, "Connection refused")
+    attempts = OSError("all attempts to connect failed")
+    attempts.__cause__ = ExceptionGroup("all attempts", [refused])
+    error = _chained(ConnectError("connecting to x: all attempts failed"), attempts)
+    assert _cli.exit_status(error) == (
+        7,
+        "connecting to x: all attempts failed (Connection refused)",
+    )
+    said = _chained(ConnectError("connecting to x: Connection refused"), refused)
+    assert _cli.exit_status(said) == (7, "connecting to x: Connection refused")
+
+
 def test_exit_status_timeouts_say_so() -> None:
     assert _cli.exit_status(ConnectTimeout("connecting to x")) == (28, "timed out connecting to x")
     assert _cli.exit_status(ReadTimeout("reading")) == (28, "timed out reading")
