@@ -49,6 +49,7 @@ class H2ServerStream:
         self.reset_received = trio.Event()  # the client sent RST_STREAM
         self.finished = trio.Event()  # the handler returned, or the client reset the stream
         self.open_when_received = 0  # streams open on the connection, this one included
+        self.received = 0  # request body bytes so far
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:
@@ -159,6 +160,11 @@ class H2ServerConnection:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return
 
+    async def send_raw(self, data: bytes) -> None:
+        """Bytes that bypass h2: for frames a well-behaved server never sends."""
+        async with self._write_lock:
+            await self.raw.stream.send_all(data)
+
     async def send_settings(self, settings: dict[SettingCodes, int]) -> None:
         self.h2.update_settings(settings)
         await self.flush()
@@ -218,6 +224,7 @@ class H2ServerConnection:
         elif isinstance(event, h2.events.DataReceived):
             stream = self.streams[event.stream_id]
             stream.body_chunks_in.send_nowait(event.data)
+            stream.received += len(event.data or b"")
             if self.server.ack_data:
                 self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
         elif isinstance(event, h2.events.StreamEnded):
@@ -315,12 +322,15 @@ async def serve_h2(
 
 
 async def default_handler(stream: H2ServerStream) -> None:
-    """``/bytes/N``: N bytes of :func:`pattern`; ``/echo_body``: the body; else b"hello"."""
+    """``/bytes/N``: N bytes of :func:`pattern`; ``/echo_body``: the body; ``/ok/...``: the
+    path; else b"hello"."""
     body = await stream.read_body()
     path = stream.path
     if path.startswith("/bytes/"):
         await stream.respond(200, pattern(int(path.split("/")[2])))
     elif path == "/echo_body":
         await stream.respond(200, body)
+    elif path.startswith("/ok/"):
+        await stream.respond(200, path.encode())
     else:
         await stream.respond(200, b"hello")

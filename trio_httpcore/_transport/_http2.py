@@ -553,6 +553,8 @@ class HTTP2Connection:
         the pool.
         """
         try:
+            # A request cancelled before it got here puts nothing on the wire.
+            await trio.lowlevel.checkpoint_if_cancelled()
             if self._opened_any and not self._settings_received.is_set():
                 with (
                     map_exceptions(READ_ERRORS, self._origin, "waiting for the SETTINGS of"),
@@ -585,25 +587,37 @@ class HTTP2Connection:
         self, stream: _Stream, body: AsyncByteStream, timeout: float | None
     ) -> None:
         """Send the body as the peer's windows allow (RFC 9113 section 5.2), then END_STREAM."""
-        async for chunk in body:
-            data = memoryview(chunk)
-            while data:
-                if stream.remote_ended and stream.reset:
-                    return  # the complete response came; the server wants no more
-                window = await self._wait_for_window(stream, timeout)
-                self._queue_data(stream, data[: min(window, MAX_WRITE_ROUND)])
-                data = data[min(window, MAX_WRITE_ROUND) :]
-                await self._send(timeout)
-        if stream.failure is not None:
-            raise stream.failure.exception() from stream.failure.cause
+        chunks = aiter(body)
+        try:
+            async for chunk in chunks:
+                if not await self._send_chunk(stream, memoryview(chunk), timeout):
+                    return
+        finally:
+            # Close the body's iterator now (cancelled or not), not when the
+            # garbage collector finds it half-read.
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
         if not stream.closed:
             self._h2.end_stream(stream.stream_id)
             stream.local_ended = True
             self._forget(stream)
             await self._send(timeout)
 
+    async def _send_chunk(self, stream: _Stream, data: memoryview, timeout: float | None) -> bool:
+        """Send one chunk of the body; ``False`` if the server wants no more of it."""
+        while data:
+            window = min(await self._wait_for_window(stream, timeout), MAX_WRITE_ROUND)
+            if not window:
+                return False
+            self._queue_data(stream, data[:window])
+            data = data[window:]
+            await self._send(timeout)
+        return True
+
     async def _wait_for_window(self, stream: _Stream, timeout: float | None) -> int:
-        """Bytes the peer lets us send on ``stream`` now, waiting for some if there are none.
+        """Bytes the peer lets us send on ``stream`` now, waiting for some if there are none;
+        0 if it wants no more.
 
         The reader task sets ``stream.window_open`` when a WINDOW_UPDATE or
         SETTINGS frame may have opened the window: the waiting task never
@@ -612,6 +626,10 @@ class HTTP2Connection:
         while True:
             if stream.failure is not None:
                 raise stream.failure.exception() from stream.failure.cause
+            if stream.reset:
+                # Reset without a failure: the complete response came first, so
+                # the server wants no more of the body (RFC 9113 section 8.1).
+                return 0
             window = self._h2.local_flow_control_window(stream.stream_id)
             if window > 0:
                 return window

@@ -1,0 +1,172 @@
+"""An HTTP/2 connection's life: keep-alive, timeouts, servers that close or break, flow control."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+from h2.errors import ErrorCodes
+from h2.settings import SettingCodes
+
+from tests._servers import pattern, read_all
+from tests.transport.helpers import NO_TIMEOUTS, TIMEOUTS
+from trio_httpcore import PlainByteStream, ReadTimeout, RemoteProtocolError
+
+from ._h2server import H2Server, H2ServerStream
+
+H2C = {"http1": False, "http2": True}
+TIMEOUT_5 = {"timeout": {"connect": None, "read": 5, "write": None}}
+
+
+async def test_keepalive_expiry_closes_an_idle_connection(
+    make_pool: Any, start_h2_server: Any, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Idle for keepalive_expiry: the reader's deadline fires, it sends GOAWAY and closes.
+    A request before then moves the deadline."""
+    server: H2Server = await start_h2_server()
+    async with make_pool(keepalive_expiry=5.0, **H2C) as pool:
+        for _ in range(2):
+            _, _, response, _ = await pool.arequest(b"GET", server.url4("/ok/1"), ext=NO_TIMEOUTS)
+            assert await read_all(response) == b"/ok/1"
+            await trio.sleep(4)
+            assert pool.statistics().idle == 1
+        (conn,) = server.connections
+        await trio.sleep(2)
+        await conn.closed.wait()
+        assert conn.goaway_received == ErrorCodes.NO_ERROR
+        assert pool.statistics().idle == 0
+    assert len(server.requests) == 2
+
+
+async def test_max_keepalive_connections_zero_closes_after_the_response(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    server: H2Server = await start_h2_server()
+    async with make_pool(max_keepalive_connections=0, **H2C) as pool:
+        _, _, response, _ = await pool.arequest(b"GET", server.url4("/bytes/100000"), ext=TIMEOUTS)
+        assert await read_all(response) == pattern(100000)  # all buffered before the close
+        await server.connections[0].closed.wait()
+        assert pool.statistics().idle == 0
+
+
+async def test_read_timeout_resets_the_stream_and_the_connection_goes_on(
+    make_pool: Any, start_h2_server: Any, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def handler(stream: H2ServerStream) -> None:
+        if stream.path == "/slow":
+            await stream.reset_received.wait()
+        else:
+            await stream.respond(200, b"ok")
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(**H2C) as pool:
+        with pytest.raises(ReadTimeout, match=r"127\.0\.0\.1"):
+            await pool.arequest(b"GET", server.url4("/slow"), ext=TIMEOUT_5)
+        await server.requests[0].reset_received.wait()
+        assert server.requests[0].reset_code == ErrorCodes.CANCEL
+        _, _, response, _ = await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUT_5)
+        assert await read_all(response) == b"ok"
+    assert len(server.connections) == 1
+
+
+async def test_server_closing_mid_response_is_a_remote_protocol_error(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.send_headers(200)
+        await stream.send_data(b"part")
+        await stream.conn.close()
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(**H2C) as pool:
+        _, _, response, _ = await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUTS)
+        with pytest.raises(RemoteProtocolError, match=r"127\.0\.0\.1.*closed the connection"):
+            await read_all(response)
+        assert pool.statistics().http2_streams == 0
+
+
+async def test_server_breaking_the_protocol_fails_streams_in_flight(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    async def handler(stream: H2ServerStream) -> None:
+        # A CONTINUATION frame with no HEADERS before it (RFC 9113 section 6.10).
+        await stream.conn.send_raw(b"\x00\x00\x00\x09\x00\x00\x00\x00\x01")
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(**H2C) as pool:
+        with pytest.raises(RemoteProtocolError, match=r"127\.0\.0\.1"):
+            await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUTS)
+        await server.connections[0].closed.wait()
+    assert server.connections[0].goaway_received == ErrorCodes.PROTOCOL_ERROR
+
+
+async def test_a_consumer_that_stops_reading_holds_back_only_its_own_stream(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    """Credit is returned as data is read: an unread 12 MB body fills its 8 MiB stream
+    window, and another 12 MB response on the same connection still flows."""
+    server: H2Server = await start_h2_server()
+    size = 12_000_000
+    async with make_pool(**H2C) as pool:
+        _, _, unread, _ = await pool.arequest(b"GET", server.url4(f"/bytes/{size}"), ext=TIMEOUTS)
+        _, _, read, _ = await pool.arequest(b"GET", server.url4(f"/bytes/{size}"), ext=TIMEOUTS)
+        assert await read_all(read) == pattern(size)
+        assert await read_all(unread) == pattern(size)
+    assert len(server.connections) == 1
+
+
+async def test_a_complete_response_during_the_upload_ends_the_upload(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    """RFC 9113 section 8.1: the server answers early and resets with NO_ERROR; the
+    client stops sending and returns the response."""
+
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.conn.server.wait_for(lambda: stream.received == 65535)
+        await stream.respond(413, b"too big")
+        await stream.reset(ErrorCodes.NO_ERROR)
+
+    server: H2Server = await start_h2_server(handler, ack_data=False)
+    async with make_pool(**H2C) as pool:
+        status, _, response, _ = await pool.arequest(
+            b"POST", server.url4("/"), stream=PlainByteStream(pattern(1_000_000)), ext=TIMEOUTS
+        )
+        assert (status, await read_all(response)) == (413, b"too big")
+    assert server.resets == []
+
+
+async def test_window_grown_by_settings_wakes_the_sender(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    """A SETTINGS frame raising INITIAL_WINDOW_SIZE (RFC 9113 section 6.9.2) lets a
+    waiting upload go on: the reader task wakes it."""
+
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.respond(200, await stream.read_body())
+
+    server: H2Server = await start_h2_server(
+        handler, settings={SettingCodes.INITIAL_WINDOW_SIZE: 1000}
+    )
+    body = pattern(200_000)
+    async with make_pool(**H2C) as pool, trio.open_nursery() as nursery:
+        # First a request without a body: the server's 1000-byte window applies
+        # once its SETTINGS have arrived (our test server enforces it at once).
+        _, _, response, _ = await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUTS)
+        await read_all(response)
+
+        async def upload() -> None:
+            _, _, response, _ = await pool.arequest(
+                b"POST", server.url4("/"), stream=PlainByteStream(body), ext=TIMEOUTS
+            )
+            assert await read_all(response) == body
+
+        nursery.start_soon(upload)
+        await server.wait_for(
+            lambda: (
+                bool(server.requests)
+                and len(server.requests) == 2
+                and server.requests[1].received > 0
+            )
+        )
+        await server.connections[0].send_settings({SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
