@@ -203,3 +203,18 @@ async def test_response_read_in_another_order(make_pool: Any, h2c_server: Server
         second = await read_all(responses[1][2])
         first = await read_all(responses[0][2])
     assert (first, second) == (pattern(200_000), pattern(300_000))
+
+
+@pytest.mark.parametrize("size", [0, 1, 10, 11, 12, 1_000_000])
+def test_hyperframe_data_repr_unchanged(size: int) -> None:
+    """The cheaper DATA frame repr we install in hyperframe prints what hyperframe's did."""
+    import hyperframe.frame
+    from hyperframe.frame import DataFrame
+
+    from trio_httpcore._transport._http2 import _hex_preview
+
+    assert hyperframe.frame._raw_data_repr is _hex_preview
+    frame = DataFrame(1, pattern(size))
+    shown = pattern(size).hex()
+    body = "None" if not size else f"<hex:{shown[:20]}{'...' if len(shown) > 20 else ''}>"
+    assert repr(frame) == f"DataFrame(stream_id=1, flags=[]): {body}"
