@@ -28,6 +28,22 @@ async def test_alpn_selects_http2_over_tls(
         assert pool.statistics().http2_streams == 0
 
 
+async def test_concurrent_requests_over_tls_share_one_connection(
+    make_pool: Any, tls_server: Server, tls: TLSMaterial, app: TestApp
+) -> None:
+    async def one(i: int) -> None:
+        _, _, body, ext = await request(pool, tls_server, f"/bytes/{i * 1000}")
+        assert (body, ext["http_version"]) == (pattern(i * 1000), "HTTP/2")
+
+    async with (
+        make_pool(ssl_context=tls.client_context(), http2=True) as pool,
+        trio.open_nursery() as nursery,
+    ):
+        for i in range(50):
+            nursery.start_soon(one, i)
+    assert len({scope["client"] for scope in app.requests}) == 1
+
+
 async def test_tls_without_http2_speaks_http11(
     make_pool: Any, tls_server: Server, tls: TLSMaterial
 ) -> None:

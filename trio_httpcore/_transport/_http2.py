@@ -290,7 +290,8 @@ class HTTP2Connection:
 
     async def _send_queued(self, timeout: float | None) -> None:
         with trio.CancelScope(shield=True):
-            while data := self._h2.data_to_send():
+            # Once closed, nothing more is sent; each stream learns why from its failure.
+            while not self._closed and (data := self._h2.data_to_send()):
                 try:
                     with (
                         map_exceptions(WRITE_ERRORS, self._origin, "sending to"),
