@@ -272,10 +272,10 @@ async def _serve_listener(
         nursery.cancel_scope.cancel()
 
 
-async def _open_listener(backlog: int = 128) -> trio.SocketListener:
+async def _open_listener(backlog: int = 128, port: int = 0) -> trio.SocketListener:
     sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    await sock.bind((HOST, 0))
+    await sock.bind((HOST, port))
     sock.listen(backlog)
     return trio.SocketListener(sock)
 
@@ -493,6 +493,7 @@ async def serve_http(
     *,
     close_idle: bool = False,
     idle_close_delay: float | None = None,
+    port: int = 0,
 ) -> Server:
     """An HTTP/1.1 server on h11 calling ``await handler(request)`` per request.
 
@@ -503,10 +504,11 @@ async def serve_http(
     ``idle_close_delay`` seconds if given; a trio sleep, so MockClock applies),
     as a server with a short keep-alive timeout does.
     ``server.extra["requests"]`` lists every :class:`H11Request`, in order.
+    ``port`` picks the port (0: any free one).
     """
     counter = ConnectionCounter()
     stop = trio.Event()
-    listener = await _open_listener()
+    listener = await _open_listener(port=port)
     port = listener.socket.getsockname()[1]
     server = Server("http", HOST, port, counter, stop)
     requests: list[H11Request] = []

@@ -1,0 +1,195 @@
+"""Pool limits: max_connections across origins, waiting first come first served, PoolTimeout,
+and connect retries with backoff."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+import trio_httpcore
+from tests._servers import H11Request, Server, closed_port, read_all, serve_http
+from tests.conftest import PoolFactory
+from tests.transport.helpers import TIMEOUTS, get_body, start_background
+
+
+async def test_pool_timeout(
+    make_pool: PoolFactory, http_server: Server, mock_clock: trio.testing.MockClock
+) -> None:
+    async with make_pool(max_connections=1) as pool:
+        _, _, held, _ = await pool.arequest(b"GET", http_server.url4("/"))
+        async with trio.open_nursery() as nursery:
+            job = start_background(
+                nursery,
+                lambda: pool.arequest(b"GET", http_server.url4("/"), ext={"timeout": {"pool": 2}}),
+            )
+            await trio.testing.wait_all_tasks_blocked()
+            assert pool.statistics().waiting == 1
+            mock_clock.jump(1.5)
+            await trio.testing.wait_all_tasks_blocked()
+            assert not job.done.is_set()
+            mock_clock.jump(1)
+        assert isinstance(job.error, trio_httpcore.PoolTimeout)
+        assert f"http://127.0.0.1:{http_server.port}" in str(job.error)
+        stats = pool.statistics()
+        assert (stats.waiting, stats.active, stats.connecting) == (0, 1, 0)
+        assert await read_all(held) == b"hello"
+        assert await get_body(pool, http_server) == b"hello"
+    assert http_server.counter.total == 1
+
+
+async def test_pool_timeout_zero_with_a_free_slot_succeeds(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    async with make_pool(max_connections=1) as pool:
+        for _ in range(3):
+            _, _, stream, _ = await pool.arequest(
+                b"GET", http_server.url4("/"), ext={"timeout": {"pool": 0}}
+            )
+            assert await read_all(stream) == b"hello"
+
+
+async def test_max_connections_never_exceeded(
+    make_pool: PoolFactory, start_http_server: Any
+) -> None:
+    release = trio.Event()
+    in_handler = 0
+    peak_in_handler = 0
+
+    async def handler(req: H11Request) -> None:
+        nonlocal in_handler, peak_in_handler
+        in_handler += 1
+        peak_in_handler = max(peak_in_handler, in_handler)
+        if in_handler == 5:
+            release.set()  # every slot is busy: from now on let them all through
+        await release.wait()
+        in_handler -= 1
+        await req.respond(200, b"hello")
+
+    server = await start_http_server(handler)
+    results: list[bytes] = []
+
+    async def one(host: str) -> None:
+        _, _, stream, _ = await pool.arequest(b"GET", server.url4("/", host=host), ext=TIMEOUTS)
+        results.append(await read_all(stream))
+
+    async with make_pool(max_connections=5) as pool, trio.open_nursery() as nursery:
+        for i in range(60):
+            # Two origins (same server): the limit is across all origins.
+            nursery.start_soon(one, "127.0.0.1" if i % 2 else "localhost")
+    assert results == [b"hello"] * 60
+    assert server.counter.peak == 5
+    assert peak_in_handler == 5
+
+
+async def test_new_origin_at_the_limit_replaces_an_idle_connection(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    async with make_pool(max_connections=1) as pool:
+        assert await get_body(pool, http_server) == b"hello"
+        assert pool.statistics().idle == 1
+        _, _, stream, _ = await pool.arequest(
+            b"GET", http_server.url4("/", host="localhost"), ext=TIMEOUTS
+        )
+        assert await read_all(stream) == b"hello"
+        assert pool.statistics().idle == 1
+    assert http_server.counter.total == 2
+    assert http_server.counter.peak == 1
+
+
+async def test_waiters_served_first_come_first_served(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    order: list[int] = []
+    async with make_pool(max_connections=1) as pool:
+        _, _, held, _ = await pool.arequest(b"GET", http_server.url4("/"))
+
+        async def waiter(i: int) -> None:
+            _, _, stream, _ = await pool.arequest(b"GET", http_server.url4("/"), ext=TIMEOUTS)
+            order.append(i)
+            await read_all(stream)
+
+        async with trio.open_nursery() as nursery:
+            for i in range(6):
+                nursery.start_soon(waiter, i)
+                await trio.testing.wait_all_tasks_blocked()  # queued in this order
+            assert pool.statistics().waiting == 6
+            await read_all(held)
+    assert order == list(range(6))
+
+
+# -- Connect retries with backoff
+
+
+async def test_retries_connect_until_the_server_listens(
+    make_pool: PoolFactory, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    port = closed_port()
+    async with make_pool(retries=10) as pool:
+        async with trio.open_nursery() as inner:
+            job = start_background(
+                inner, lambda: pool.arequest(b"GET", (b"http", b"127.0.0.1", port, b"/"))
+            )
+            # Refused, and refused again: it waits between attempts, in virtual time.
+            for _ in range(3):
+                await trio.testing.wait_all_tasks_blocked()
+                assert not job.done.is_set()
+                assert pool.statistics().connecting == 1
+                mock_clock.jump(0.3)
+            server = await serve_http(nursery, port=port)
+            while not job.done.is_set():
+                mock_clock.jump(1)
+                await trio.testing.wait_all_tasks_blocked()
+        assert job.error is None
+        status, _, stream, _ = job.result
+        assert (status, await read_all(stream)) == (200, b"hello")
+    assert server.counter.total == 1
+
+
+async def test_retries_exhausted_raise_connect_error_after_backoff(
+    make_pool: PoolFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    port = closed_port()
+    async with make_pool(retries=3) as pool:
+        start = trio.current_time()
+        with pytest.raises(trio_httpcore.ConnectError):
+            await pool.arequest(b"GET", (b"http", b"127.0.0.1", port, b"/"))
+        waited = trio.current_time() - start
+        assert waited > 0  # it backed off between attempts
+        assert math.isfinite(waited)
+
+
+async def test_no_retries_fail_at_once(
+    make_pool: PoolFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    port = closed_port()
+    async with make_pool() as pool:
+        start = trio.current_time()
+        with pytest.raises(trio_httpcore.ConnectError):
+            await pool.arequest(b"GET", (b"http", b"127.0.0.1", port, b"/"))
+        assert trio.current_time() == start
+
+
+async def test_retries_do_not_replay_requests(
+    make_pool: PoolFactory, start_http_server: Any
+) -> None:
+    async def handler(req: H11Request) -> None:
+        req.conn.reset()  # the request arrived; the connection dies without a response
+
+    server = await start_http_server(handler)
+    async with make_pool(retries=3) as pool:
+        with pytest.raises((trio_httpcore.ReadError, trio_httpcore.RemoteProtocolError)):
+            await pool.arequest(b"POST", server.url4("/"), ext=TIMEOUTS)
+    assert len(server.extra["requests"]) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_connections": 0}, {"max_keepalive_connections": -1}, {"retries": -1}],
+)
+def test_invalid_limits(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        trio_httpcore.AsyncConnectionPool(**kwargs)
