@@ -169,6 +169,8 @@ async def test_http2_streams_statistic(make_pool: Any, start_h2_server: Any) -> 
             await server.wait_for(lambda: len(server.requests) == 4)
             stats = pool.statistics()
             assert (stats.active, stats.http2_streams) == (1, 4)
+            (connection,) = pool._connections
+            assert repr(connection.protocol) == f"<HTTP2Connection {server.tcp.url} 4 streams>"
             release.set()
         stats = pool.statistics()
         assert (stats.active, stats.idle, stats.http2_streams) == (0, 1, 0)

@@ -11,7 +11,14 @@ from h2.settings import SettingCodes
 
 from tests._servers import pattern, read_all
 from tests.transport.helpers import NO_TIMEOUTS, TIMEOUTS
-from trio_httpcore import PlainByteStream, ReadTimeout, RemoteProtocolError
+from trio_httpcore import (
+    PlainByteStream,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    TransportError,
+    WriteError,
+)
 
 from ._h2server import H2Server, H2ServerStream
 
@@ -173,3 +180,23 @@ async def test_window_grown_by_settings_wakes_the_sender(
             )
         )
         await server.connections[0].send_settings({SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
+
+
+async def test_server_dropping_the_connection_mid_upload(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    """The server resets the TCP connection while a large body is on its way: the
+    request fails with a transport error naming the origin, and nothing is left over."""
+
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.conn.server.wait_for(lambda: stream.received > 0)
+        stream.conn.raw.reset()
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(**H2C) as pool:
+        with pytest.raises(TransportError, match=r"127\.0\.0\.1") as info:
+            await pool.arequest(
+                b"POST", server.url4("/"), stream=PlainByteStream(pattern(5_000_000)), ext=TIMEOUTS
+            )
+        assert type(info.value) in {ReadError, WriteError, RemoteProtocolError}
+        assert pool.statistics().active == 0

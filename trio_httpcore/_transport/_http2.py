@@ -383,13 +383,10 @@ class HTTP2Connection:
         ):
             stream_id = event.stream_id
             assert stream_id is not None
-            stream = self._streams.get(stream_id)
-            if stream is None:
-                # A stream we reset or gave up on: its data still used the
-                # connection window, which we credit back (RFC 9113 section 6.9).
-                if isinstance(event, h2.events.DataReceived):
-                    self._credit(stream_id, event.flow_controlled_length)
-                return
+            # Every stream h2 routes to is ours: we forget a stream only once
+            # h2 has closed it too, and h2 itself credits the connection window
+            # for DATA that arrives on a closed stream (RFC 9113 section 6.9).
+            stream = self._streams[stream_id]
             stream.deliver(event)
             if isinstance(event, h2.events.StreamEnded):
                 stream.remote_ended = True
@@ -400,9 +397,9 @@ class HTTP2Connection:
             self._stream_reset(event)
         elif isinstance(event, h2.events.WindowUpdated):
             if event.stream_id:
-                stream = self._streams.get(event.stream_id)
-                if stream is not None:
-                    stream.window_open.set()
+                sender = self._streams.get(event.stream_id)
+                if sender is not None:
+                    sender.window_open.set()
             else:
                 self._wake_senders()
         elif isinstance(event, h2.events.RemoteSettingsChanged):
@@ -677,7 +674,7 @@ class HTTP2Connection:
         while True:
             event = await self._next_event(stream, timeout)
             if isinstance(event, h2.events.ResponseReceived):
-                return response_head(event.headers or [], self._origin)
+                return response_head(event.headers or [])
 
 
 def _error_name(code: ErrorCodes | int | None) -> str:
@@ -709,18 +706,11 @@ def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> RawHeaders
     return block
 
 
-def response_head(headers: list[tuple[bytes, bytes]], origin: str) -> tuple[int, RawHeaders]:
+def response_head(headers: list[tuple[bytes, bytes]]) -> tuple[int, RawHeaders]:
     """``(status, headers)`` from a response header block, pseudo-header fields removed."""
-    status = None
-    fields: RawHeaders = []
-    for name, value in headers:
-        if name == b":status":
-            status = int(value)
-        elif not name.startswith(b":"):
-            fields.append((name, value))
-    if status is None:  # h2 checks this; kept so the type is sure
-        raise RemoteProtocolError(f"server {origin} sent a response without :status")
-    return status, fields
+    # h2 checked the block (validate_inbound_headers): exactly one :status, first.
+    status = next(int(value) for name, value in headers if name == b":status")
+    return status, [(name, value) for name, value in headers if not name.startswith(b":")]
 
 
 class HTTP2ResponseStream(AsyncByteStream):
