@@ -19,8 +19,9 @@ Routes (any method):
 from __future__ import annotations
 
 import json
+import threading
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -193,3 +194,36 @@ async def client(server: Server) -> AsyncIterator[AsyncClient]:
     """An open ``AsyncClient`` whose ``base_url`` is :func:`server`."""
     async with AsyncClient(base_url=server.url) as client:
         yield client
+
+
+@pytest.fixture
+def serve_in_thread(client_app: ClientApp) -> Iterator[Callable[..., Server]]:
+    """``server = serve_in_thread(**kwargs)``: :class:`ClientApp` on Hypercorn in a thread.
+
+    For the blocking ``Client``, which can't be used inside the test's trio
+    run: the server gets a trio run of its own, stopped when the test ends.
+    ``kwargs`` go to ``serve_hypercorn`` (e.g. ``certfile``, ``keyfile``).
+    """
+    stops: list[Callable[[], None]] = []
+
+    def serve(**kwargs: Any) -> Server:
+        started = threading.Event()
+        found: list[Server] = []
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                server = await serve_hypercorn(nursery, client_app, **kwargs)
+                found.append(server)
+                token = trio.lowlevel.current_trio_token()
+                stops.append(lambda: token.run_sync_soon(nursery.cancel_scope.cancel))
+                started.set()
+
+        thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
+        thread.start()
+        assert started.wait(30), "the server thread did not start"
+        stops.append(thread.join)
+        return found[0]
+
+    yield serve
+    for stop in stops:
+        stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -25,6 +26,7 @@ from .._exceptions import (
 )
 from .._transport._base import AsyncHTTPTransport
 from .._transport._pool import AsyncConnectionPool
+from .._transport._portal import Portal
 from ._config import (
     UNSET,
     CertTypes,
@@ -37,7 +39,7 @@ from ._config import (
 from ._content import RequestContent, RequestData, as_async_stream
 from ._decoders import ACCEPT_ENCODING
 from ._headers import Headers, HeaderTypes
-from ._models import Portal, Request, Response
+from ._models import Request, Response
 from ._queryparams import QueryParams, QueryParamTypes
 from ._redirects import build_redirect_request
 from ._urls import URL
@@ -67,6 +69,29 @@ class QueryOptions(TypedDict, total=False):
     stream: bool
     query_params: QueryParamTypes | None
     allow_redirects: bool
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments of ``AsyncClient`` and ``Client``."""
+
+    auth: Any
+    params: QueryParamTypes | None
+    headers: HeaderTypes | None
+    cookies: Any
+    verify: VerifyTypes
+    cert: CertTypes | None
+    http1: bool
+    http2: bool
+    proxies: Any
+    timeout: TimeoutTypes
+    limits: Limits
+    max_redirects: int
+    base_url: URL | str | None
+    trust_env: bool
+    transport: AsyncHTTPTransport | None
+    event_hooks: EventHooks | None
+    dispatch: AsyncHTTPTransport | None
+    pool_limits: Limits | None
 
 
 class BodyOptions(QueryOptions, total=False):
@@ -169,8 +194,10 @@ class AsyncClient:
             )
         self._transport = transport
         self._state = "unopened"
-        # Set by the blocking Client: its responses read their bodies through it.
-        self._portal: Portal | None = None
+        # Set by the blocking Client: its responses read their bodies through the
+        # portal. Weak, since the portal's thread holds this client: a Client
+        # nobody holds is collected, and its finaliser stops the thread.
+        self._portal_ref: weakref.ref[Portal] | None = None
 
     # Settings, each normalised on assignment.
 
@@ -478,7 +505,7 @@ class AsyncClient:
             ext=ext,
         )
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
-        response._portal = self._portal
+        response._portal = self._portal_ref() if self._portal_ref is not None else None
         return response
 
     def _transport_for_url(self, url: URL) -> AsyncHTTPTransport:

@@ -7,7 +7,7 @@ import datetime
 import json as jsonlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing, closing
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from .._exceptions import (
     HTTPStatusError,
@@ -16,6 +16,7 @@ from .._exceptions import (
     StreamConsumed,
 )
 from .._streams import AsyncByteStream, PlainByteStream, SyncByteStream
+from .._transport._portal import Portal
 from .._types import Extensions
 from ._content import ByteStream, RequestContent, RequestData, encode_request
 from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encoding
@@ -24,17 +25,9 @@ from ._queryparams import QueryParamTypes
 from ._status_codes import codes, status_of
 from ._urls import DEFAULT_PORTS, URL
 
-T = TypeVar("T")
-
 # Methods whose requests carry a body by convention: without one they say
 # "Content-Length: 0", as some servers insist (411 Length Required).
 _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-
-
-class Portal(Protocol):
-    """Runs an async function on the trio thread that owns a blocking client's I/O."""
-
-    def run(self, afn: Callable[..., Awaitable[T]], *args: Any) -> T: ...
 
 
 def host_header(url: URL) -> str:
@@ -361,12 +354,14 @@ class Response:
         if self.is_closed:
             return
         self._check_sync()
-        self.is_closed = True
         if isinstance(self._stream, SyncByteStream):
+            self.is_closed = True
             self._stream.close()
         else:
             assert self._portal is not None
+            # Closed only once the portal took the call: it refuses calls from a trio run.
             self._portal.run(self._stream.aclose)
+            self.is_closed = True
 
     # The body, async.
 
