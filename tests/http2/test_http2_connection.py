@@ -200,3 +200,18 @@ async def test_server_dropping_the_connection_mid_upload(
             )
         assert type(info.value) in {ReadError, WriteError, RemoteProtocolError}
         assert pool.statistics().active == 0
+
+
+async def test_stream_ids_running_out_means_a_new_connection(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    """RFC 9113 section 5.1.1: client stream ids end at 2**31 - 1."""
+    server: H2Server = await start_h2_server()
+    async with make_pool(**H2C) as pool:
+        for _ in range(3):
+            _, _, response, _ = await pool.arequest(b"GET", server.url4("/ok/1"), ext=TIMEOUTS)
+            assert await read_all(response) == b"/ok/1"
+            if len(server.requests) == 1:
+                (connection,) = pool._connections
+                connection.protocol._h2.highest_outbound_stream_id = 2**31 - 3
+    assert [conn.stream_ids for conn in server.connections] == [[1, 2**31 - 1], [1]]

@@ -152,12 +152,13 @@ async def test_httpx2_1216_peer_lowers_max_concurrent_streams_below_in_flight(
     assert server.errors == []
 
 
-@pytest.mark.parametrize("max_connections", [1, 3])
+@pytest.mark.parametrize(("limit", "max_connections"), [(1, 1), (2, 1), (2, 3)])
 async def test_httpcore_85_max_concurrent_streams_never_exceeded(
-    make_pool: Any, start_h2_server: Any, max_connections: int
+    make_pool: Any, start_h2_server: Any, limit: int, max_connections: int
 ) -> None:
-    """Row 10: MCS=2 and 10 concurrent requests: never more than 2 streams on a connection,
-    and extra connections only within max_connections."""
+    """Row 10: MCS=1 or 2 and 10 concurrent requests: never more streams on a connection
+    than allowed (the server's own h2 would fail the connection), and extra connections
+    only within max_connections."""
     release = trio.Event()
 
     async def handler(stream: H2ServerStream) -> None:
@@ -165,25 +166,26 @@ async def test_httpcore_85_max_concurrent_streams_never_exceeded(
         await stream.respond(200, b"ok")
 
     server: H2Server = await start_h2_server(
-        handler, settings={SettingCodes.MAX_CONCURRENT_STREAMS: 2}
+        handler, settings={SettingCodes.MAX_CONCURRENT_STREAMS: limit}
     )
 
     async def get() -> None:
         _, _, stream, _ = await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUTS)
         assert await read_all(stream) == b"ok"
 
+    in_flight = limit * max_connections
     with trio.fail_after(10):
         pool_kwargs = {"max_connections": max_connections, **H2C}
         async with make_pool(**pool_kwargs) as pool, trio.open_nursery() as nursery:
             for _ in range(10):
                 nursery.start_soon(get)
-            await server.wait_for(lambda: len(server.requests) == 2 * max_connections)
+            await server.wait_for(lambda: len(server.requests) == in_flight)
             await trio.testing.wait_all_tasks_blocked()
-            assert len(server.requests) == 2 * max_connections
-            assert pool.statistics().http2_streams == 2 * max_connections
+            assert len(server.requests) == in_flight
+            assert pool.statistics().http2_streams == in_flight
             release.set()
     assert len(server.connections) == max_connections
-    assert server.peak_open() == 2
+    assert server.peak_open() == limit
     assert len(server.requests) == 10
     assert server.errors == []
 

@@ -72,6 +72,9 @@ MAX_WRITE_ROUND = 1024 * 1024
 # closing connection its GOAWAY (RFC 9113 sections 6.4 and 6.8).
 GOODBYE_GRACE = 1.0
 
+# The last client stream id there is (RFC 9113 section 5.1.1).
+MAX_STREAM_ID = 2**31 - 1
+
 # Streams with these headers would be malformed (RFC 9113 section 8.2.2).
 CONNECTION_SPECIFIC_HEADERS = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
@@ -224,6 +227,8 @@ class HTTP2Connection:
             and len(self._streams) + self._reserved >= self._max_streams()
         ):
             return False
+        if self._h2.highest_outbound_stream_id + 2 * (self._reserved + 1) > MAX_STREAM_ID:
+            return False  # stream ids ran out: the next request needs a new connection
         self._reserved += 1
         self._reader_scope.deadline = math.inf
         return True
