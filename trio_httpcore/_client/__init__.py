@@ -6,11 +6,13 @@ from ._headers import Headers
 from ._models import Request, Response
 from ._queryparams import QueryParams
 from ._status_codes import codes
+from ._sync_client import Client
 from ._urls import URL, Origin
 
 __all__ = [
     "URL",
     "AsyncClient",
+    "Client",
     "Headers",
     "Limits",
     "Origin",
