@@ -286,7 +286,7 @@ class Response:
             raise ResponseClosed("The response was closed before its body was read.")
 
     def _check_sync(self) -> None:
-        if not self._is_sync():
+        if self._portal is None and not isinstance(self._stream, SyncByteStream):
             raise RuntimeError(
                 "This response came from an AsyncClient: use aread(), aiter_*() and aclose()."
             )
