@@ -633,38 +633,46 @@ class HTTP2Connection:
     async def _send_chunk(self, stream: _Stream, data: memoryview, timeout: float | None) -> bool:
         """Send one chunk of the body; ``False`` if the server wants no more of it."""
         while data:
-            window = min(await self._wait_for_window(stream, timeout), MAX_WRITE_ROUND)
-            if not window:
+            if not await self._wait_for_window(stream, timeout):
                 return False
-            self._queue_data(stream, data[:window])
-            data = data[window:]
-            await self._send(timeout)
+            async with self._write_lock:
+                # DATA is queued only by the lock holder, which sends it: the
+                # reader task, which must keep reading, never finds a request
+                # body to write. Other streams may have used the connection
+                # window while we waited for the lock: look again.
+                size = min(self._send_window(stream), MAX_WRITE_ROUND)
+                self._queue_data(stream, data[:size])
+                data = data[size:]
+                await self._send_queued(timeout)
         return True
 
-    async def _wait_for_window(self, stream: _Stream, timeout: float | None) -> int:
-        """Bytes the peer lets us send on ``stream`` now, waiting for some if there are none;
-        0 if it wants no more.
+    def _send_window(self, stream: _Stream) -> int:
+        """Bytes the peer lets us send on ``stream`` now; 0 if it wants no more of the body."""
+        if stream.failure is not None:
+            raise stream.failure.exception() from stream.failure.cause
+        if stream.reset:
+            # Reset without a failure: the complete response came first, so
+            # the server wants no more of the body (RFC 9113 section 8.1).
+            return 0
+        return self._h2.local_flow_control_window(stream.stream_id)
+
+    async def _wait_for_window(self, stream: _Stream, timeout: float | None) -> bool:
+        """Wait until the peer lets us send some of the body; ``False`` if it wants no more.
 
         The reader task sets ``stream.window_open`` when a WINDOW_UPDATE or
         SETTINGS frame may have opened the window: the waiting task never
         reads, so no waiter can take another's update (FIELD-LESSONS 8).
         """
-        while True:
-            if stream.failure is not None:
-                raise stream.failure.exception() from stream.failure.cause
+        while self._send_window(stream) <= 0:
             if stream.reset:
-                # Reset without a failure: the complete response came first, so
-                # the server wants no more of the body (RFC 9113 section 8.1).
-                return 0
-            window = self._h2.local_flow_control_window(stream.stream_id)
-            if window > 0:
-                return window
+                return False
             stream.window_open = trio.Event()
             with (
                 map_exceptions(WRITE_ERRORS, self._origin, "waiting to send the request to"),
                 fail_after(timeout),
             ):
                 await stream.window_open.wait()
+        return True
 
     def _queue_data(self, stream: _Stream, data: memoryview) -> None:
         """Queue ``data`` (within the window) as DATA frames of the peer's maximum size."""
