@@ -356,6 +356,19 @@ async def test_tls_verify_and_cert_options(tls_server: Server, tls: Any) -> None
         assert response.status_code == 200
     async with AsyncClient(verify=tls.client_context(), http2=True) as client:
         response = await client.get(f"https://localhost:{tls_server.port}/")
-        assert response.http_version in ("HTTP/1.1", "HTTP/2")
+        assert response.http_version == "HTTP/2"
     async with AsyncClient(verify=False) as client:
         assert (await client.get(f"https://127.0.0.1:{tls_server.port}/")).status_code == 200
+
+
+async def test_http2_prior_knowledge(server: Server) -> None:
+    async with AsyncClient(http1=False, http2=True, base_url=server.url) as client:
+        response = await client.get("/encoded/gzip,zstd", params={"size": 200_000})
+        assert response.http_version == "HTTP/2"
+        assert response.reason_phrase == "OK"  # HTTP/2 has none: the standard phrase
+        assert response.content == pattern(200_000)
+        echo = (await client.post("/echo", json={"a": 1})).json()
+        assert (echo["http_version"], echo["body"]) == ("2", '{"a":1}')
+        assert (await client.get("/chain/2")).content == b"done"
+        async with client.stream("GET", "/chunks", params={"part": ["x\r", "\ny"]}) as response:
+            assert [line async for line in response.aiter_lines()] == ["x", "y"]
