@@ -6,8 +6,8 @@ end, reset) to that stream's trio memory channel, where the request's own
 task picks them up. It also answers PING and SETTINGS (h2 queues the answers,
 the reader sends them), even while nobody reads a response.
 
-Every write goes through one place, :meth:`HTTP2Connection._send`, under one
-``trio.Lock``: h2 queues frames in order, the lock holder sends all of them.
+Every write happens in one place, :meth:`HTTP2Connection._send_queued`, under
+one ``trio.Lock``: h2 queues frames in order, the lock holder sends all of them.
 
 Flow-control credit for received data is given back as the consumer of a
 response *reads* it, so a slow consumer slows only its own stream; a request
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import h2.config
 import h2.connection
@@ -108,16 +108,19 @@ class _Failure:
     # The server did not process the stream (RFC 9113 section 8.7), so it may be sent again.
     unprocessed: bool = False
 
-    def exception(self) -> TransportError:
-        exc = self.error(self.message)
-        exc.__cause__ = self.cause
-        return exc
+    @classmethod
+    def repeating(cls, exc: TransportError) -> _Failure:
+        """The failure of every stream a connection-wide ``exc`` ends: same type, message, cause."""
+        return cls(type(exc), str(exc), exc.__cause__)
+
+    def raise_error(self) -> NoReturn:
+        raise self.error(self.message) from self.cause
 
 
 class _Stream:
     """Our side of one HTTP/2 stream (RFC 9113 section 5.1).
 
-    The reader task puts h2's events for the stream into ``_events_out``; the
+    The reader task puts h2's events for the stream into ``events_out``; the
     request's task takes them from ``events``. A failure is recorded in
     ``failure`` and ends the channel, so the reading side raises it once it has
     taken everything that arrived before.
@@ -304,7 +307,7 @@ class HTTP2Connection:
                     ):
                         await self._stream.send_all(data)
                 except TransportError as exc:
-                    self._close(_Failure(type(exc), str(exc), exc.__cause__))
+                    self._close(_Failure.repeating(exc))
                     raise
 
     async def _send_goodbye(self) -> None:
@@ -336,7 +339,7 @@ class HTTP2Connection:
                 self._h2.close_connection()
                 await self._send_goodbye()
         except TransportError as exc:
-            self._close(_Failure(type(exc), str(exc), exc.__cause__))
+            self._close(_Failure.repeating(exc))
         finally:
             self.close_now()
 
@@ -440,12 +443,11 @@ class HTTP2Connection:
             return
         stream.reset = True
         code = event.error_code
-        who = "server" if event.remote_reset else "h2, for an error of the server"
+        why = "by the server" if event.remote_reset else "as the server broke the protocol on it"
         stream.fail(
             _Failure(
                 RemoteProtocolError,
-                f"stream {event.stream_id} to {self._origin} was reset by {who} "
-                f"({_error_name(code)})",
+                f"stream {event.stream_id} to {self._origin} was reset {why} ({_error_name(code)})",
                 unprocessed=code == ErrorCodes.REFUSED_STREAM,
             )
         )
@@ -483,8 +485,9 @@ class HTTP2Connection:
             ):
                 return await stream.events.receive()
         except trio.EndOfChannel:
+            # The channel ends early only with a failure; after END_STREAM nobody reads.
             assert stream.failure is not None
-            raise stream.failure.exception() from stream.failure.cause
+            stream.failure.raise_error()
 
     def _credit(self, stream_id: int, size: int) -> None:
         """Give back ``size`` bytes of receive window (h2 batches the WINDOW_UPDATEs)."""
@@ -649,7 +652,7 @@ class HTTP2Connection:
     def _send_window(self, stream: _Stream) -> int:
         """Bytes the peer lets us send on ``stream`` now; 0 if it wants no more of the body."""
         if stream.failure is not None:
-            raise stream.failure.exception() from stream.failure.cause
+            stream.failure.raise_error()
         if stream.reset:
             # Reset without a failure: the complete response came first, so
             # the server wants no more of the body (RFC 9113 section 8.1).
