@@ -215,3 +215,20 @@ async def test_stream_ids_running_out_means_a_new_connection(
                 (connection,) = pool._connections
                 connection.protocol._h2.highest_outbound_stream_id = 2**31 - 3
     assert [conn.stream_ids for conn in server.connections] == [[1, 2**31 - 1], [1]]
+
+
+async def test_leaving_the_pool_ends_open_streams(make_pool: Any, start_h2_server: Any) -> None:
+    """Leaving ``async with`` closes the connection: an unread stream fails to read on."""
+
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.send_headers(200)
+        await stream.send_data(b"first")
+        await stream.reset_received.wait()
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(check_quiescent=False, **H2C) as pool:
+        _, _, response, _ = await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUTS)
+        assert await response.__anext__() == b"first"
+    with pytest.raises(ReadError, match="was closed"):
+        await response.__anext__()
+    await server.connections[0].closed.wait()
