@@ -205,6 +205,7 @@ def test_copy_with() -> None:
         str(url.copy_with(username="a@b", password="")) == "https://a%40b@example.org:8443/p?q=1#f"
     )
     assert str(url.copy_with(params={"x": "1"})) == "https://user:pw@example.org:8443/p?x=1#f"
+    assert url.copy_with(path="relative").path == "/relative"
     assert str(url.copy_with(authority="other:81")) == "https://other:81/p?q=1#f"
     with pytest.raises(TypeError, match="nonsense"):
         url.copy_with(nonsense=1)

@@ -23,7 +23,7 @@ from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encodin
 from ._headers import Headers, HeaderTypes
 from ._queryparams import QueryParamTypes
 from ._status_codes import codes, status_of
-from ._urls import DEFAULT_PORTS, URL
+from ._urls import URL
 
 # Methods whose requests carry a body by convention: without one they say
 # "Content-Length: 0", as some servers insist (411 Length Required).
@@ -35,10 +35,7 @@ def host_header(url: URL) -> str:
     host = url.raw_host.decode("ascii")
     if ":" in host:
         host = f"[{host}]"
-    port = url.port
-    if port is None or port == DEFAULT_PORTS.get(url.scheme):
-        return host
-    return f"{host}:{port}"
+    return host if url.port is None else f"{host}:{url.port}"
 
 
 class Request:

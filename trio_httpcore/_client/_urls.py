@@ -221,8 +221,6 @@ class URL:
         # (RFC 3986 section 6.2.2.3). A relative path keeps them for join().
         if self._scheme or self._host is not None or path.startswith("/"):
             path = remove_dot_segments(path)
-        if self._host is not None and path and not path.startswith("/"):
-            path = "/" + path
         return path
 
     @classmethod
@@ -386,6 +384,9 @@ class URL:
             if port is not None:
                 authority += f":{port}"
         path = kwargs.get("path", self._path)
+        if authority is not None and path and not path.startswith("/"):
+            # After an authority the path is absolute or empty (RFC 3986 section 3.3).
+            path = "/" + path
         query = kwargs.get("query", self._query)
         fragment = kwargs.get("fragment", self._fragment)
         text = f"{scheme}:" if scheme else ""
