@@ -31,6 +31,7 @@ import trio
 import zstandard
 
 from tests._servers import Server, serve_hypercorn
+from tests.conftest import assert_quiescent
 from trio_httpcore._client import AsyncClient
 
 Scope = dict[str, Any]
@@ -191,9 +192,11 @@ async def server(nursery: trio.Nursery, client_app: ClientApp) -> Server:
 
 @pytest.fixture
 async def client(server: Server) -> AsyncIterator[AsyncClient]:
-    """An open ``AsyncClient`` whose ``base_url`` is :func:`server`."""
+    """An open ``AsyncClient`` whose ``base_url`` is :func:`server`, checked for leaks."""
     async with AsyncClient(base_url=server.url) as client:
         yield client
+        # Every response the test got was read or closed: no connection is held.
+        assert_quiescent(client._transport)
 
 
 @pytest.fixture

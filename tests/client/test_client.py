@@ -372,3 +372,37 @@ async def test_http2_prior_knowledge(server: Server) -> None:
         assert (await client.get("/chain/2")).content == b"done"
         async with client.stream("GET", "/chunks", params={"part": ["x\r", "\ny"]}) as response:
             assert [line async for line in response.aiter_lines()] == ["x", "y"]
+
+
+async def test_concurrent_requests_share_the_pool(server: Server) -> None:
+    limits = Limits(max_connections=3)
+    async with AsyncClient(base_url=server.url, limits=limits) as client:
+        queries: list[str] = []
+
+        async def one(i: int) -> None:
+            queries.append((await client.get("/echo", params={"i": i})).json()["query"])
+
+        async with trio.open_nursery() as nursery:
+            for i in range(30):
+                nursery.start_soon(one, i)
+        assert sorted(queries) == sorted(f"i={i}" for i in range(30))
+        stats = client._transport.statistics()  # type: ignore[attr-defined]
+        assert stats.idle <= 3 and stats.active == 0
+
+
+async def test_cancel_while_following_redirects(client: AsyncClient) -> None:
+    seen: list[int] = []
+
+    with trio.CancelScope() as scope:
+
+        def on_response(response: Response) -> None:
+            seen.append(response.status_code)
+            if len(seen) == 2:
+                scope.cancel()
+
+        client.event_hooks = {"response": [on_response]}
+        await client.get("/chain/5")
+    assert scope.cancelled_caught
+    assert seen == [302, 302]
+    client.event_hooks = {}
+    assert (await client.get("/chain/1")).content == b"done"
