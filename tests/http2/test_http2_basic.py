@@ -236,3 +236,19 @@ def test_hyperframe_data_repr_unchanged(size: int) -> None:
     shown = pattern(size).hex()
     body = "None" if not size else f"<hex:{shown[:20]}{'...' if len(shown) > 20 else ''}>"
     assert repr(frame) == f"DataFrame(stream_id=1, flags=[]): {body}"
+
+
+async def test_our_settings_disable_push_and_open_large_windows(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    """RFC 9113 section 6.5.2: ENABLE_PUSH=0; 8 MiB stream windows and a 32 MiB
+    connection window, so downloads are not capped at 64 KiB per round trip."""
+    server: H2Server = await start_h2_server()
+    async with make_pool(**H2C) as pool:
+        await request(pool, server.tcp, "/")  # type: ignore[arg-type]
+        (conn,) = server.connections
+        settings = conn.h2.remote_settings
+        assert settings.enable_push == 0
+        assert settings.initial_window_size == 8 * 1024 * 1024
+        assert settings.max_frame_size == 1024 * 1024
+        assert conn.h2.outbound_flow_control_window == 32 * 1024 * 1024 - len(b"hello")
