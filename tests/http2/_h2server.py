@@ -13,7 +13,7 @@ connection, and the test sees it in ``server.errors``.
 
 What the server saw is recorded for the tests to check: the streams of each
 connection in order, the peak number open at once, every RST_STREAM received,
-PING ACKs, and connection-level WINDOW_UPDATE credit.
+PING ACKs, a GOAWAY, and protocol errors its h2 raised.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ class H2ServerStream:
         self.body_chunks_in, self._body_chunks = trio.open_memory_channel[bytes](math.inf)
         self.reset_code: ErrorCodes | int | None = None
         self.reset_received = trio.Event()  # the client sent RST_STREAM
-        self.finished = trio.Event()  # the handler returned, or the client reset the stream
         self.open_when_received = 0  # streams open on the connection, this one included
         self.received = 0  # request body bytes so far
 
@@ -137,7 +136,6 @@ class H2ServerConnection:
         self.streams: dict[int, H2ServerStream] = {}
         self.stream_ids: list[int] = []  # every stream the client opened, in order
         self.peak_open = 0  # h2's count of open streams, at its highest
-        self.window_credit = 0  # connection-level WINDOW_UPDATE increments received
         self.ping_acks: list[bytes] = []
         self.goaway_received: ErrorCodes | int | None = None
         self.closed = trio.Event()
@@ -236,13 +234,8 @@ class H2ServerConnection:
             self.server.resets.append((self.index, event.stream_id, event.error_code))
             stream.body_chunks_in.close()
             stream.reset_received.set()
-            self._stream_done(stream)
             self._notify_window()
-        elif isinstance(event, h2.events.WindowUpdated):
-            if event.stream_id == 0:
-                self.window_credit += event.delta or 0
-            self._notify_window()
-        elif isinstance(event, h2.events.RemoteSettingsChanged):
+        elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
             self._notify_window()
         elif isinstance(event, h2.events.SettingsAcknowledged):
             self.settings_acked.set()
@@ -256,16 +249,12 @@ class H2ServerConnection:
         """Streams open on this connection, as the server's h2 counts them."""
         return self.h2.open_inbound_streams
 
-    def _stream_done(self, stream: H2ServerStream) -> None:
-        stream.finished.set()
-
     async def _run_handler(self, stream: H2ServerStream) -> None:
         try:
             await self.server.handler(stream)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
             pass  # the client reset the stream, or the connection ended under it
         finally:
-            self._stream_done(stream)
             self.server.changed()
 
 
