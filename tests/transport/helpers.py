@@ -6,8 +6,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
+import trio.testing
 
-from tests._servers import Server, read_all
+import trio_httpcore
+from tests._servers import H11Request, Server, read_all
+from tests.conftest import assert_quiescent
 
 TIMEOUTS: dict[str, Any] = {"timeout": {"connect": 5, "read": 5, "write": 5, "pool": 5}}
 """Generous per-phase limits: a hang fails the test instead of blocking CI (no test relies
@@ -80,3 +83,88 @@ def start_background(nursery: trio.Nursery, fn: Callable[[], Awaitable[Any]]) ->
     job = Background()
     nursery.start_soon(job.run, fn)
     return job
+
+
+class Phases:
+    """Events a stalling server sets as a request reaches each phase."""
+
+    def __init__(self) -> None:
+        self.got_request = trio.Event()  # /headers: whole request read, no response
+        self.sent_part = trio.Event()  # /body: head and 5 of 10 body bytes sent
+        self.got_first_chunk = trio.Event()  # /upload: first body chunk read
+        self.got_head = trio.Event()  # /upload-noread: head read, body never read
+
+
+async def stalling_handler(phases: Phases, req: H11Request) -> None:
+    if req.path == "/headers":
+        await req.read_body()
+        phases.got_request.set()
+        await req.stall()
+    elif req.path == "/body":
+        await req.read_body()
+        await req.start_response(200, [(b"content-length", b"10")])
+        await req.send_data(b"12345")
+        phases.sent_part.set()
+        await req.stall()
+    elif req.path == "/upload":
+        assert await req.read_body_chunk()
+        phases.got_first_chunk.set()
+        await req.stall()
+    elif req.path == "/upload-noread":
+        phases.got_head.set()
+        await trio.sleep_forever()  # reads nothing: the client's send blocks
+    else:
+        await req.respond(200, b"hello")
+
+
+class GatedBody(trio_httpcore.AsyncByteStream):
+    """A request body (a plain async iterator, not a generator): one chunk, then waits."""
+
+    def __init__(self, gate: trio.Event) -> None:
+        self.gate = gate
+        self.sent = 0
+        self.closed = False
+
+    def __aiter__(self) -> GatedBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        self.sent += 1
+        if self.sent == 1:
+            return b"first chunk"
+        if self.sent == 2:
+            await self.gate.wait()
+            return b"second chunk"
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def cancel_when(
+    pool: Any, event: trio.Event, method: bytes, url: Any, **kwargs: Any
+) -> list[Any]:
+    """Start the request; cancel it as soon as ``event`` is set and every task is blocked."""
+    got: list[Any] = []
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+
+            async def canceller() -> None:
+                await event.wait()
+                await trio.testing.wait_all_tasks_blocked()
+                scope.cancel()
+
+            nursery.start_soon(canceller)
+            got.append(await pool.arequest(method, url, ext=TIMEOUTS, **kwargs))
+    assert scope.cancelled_caught, "the request finished before the cancel"
+    return got
+
+
+async def assert_healthy_afterwards(pool: Any, server: Server, closed_index: int) -> None:
+    """The cancelled connection is gone, the pool is clean, the next request gets a new one."""
+    await wait_closed(server, closed_index)
+    await trio.testing.wait_all_tasks_blocked()
+    assert_quiescent(pool)
+    assert pool.statistics().idle == 0
+    assert await get_body(pool, server) == b"hello"
+    assert server.counter.total == closed_index + 2
