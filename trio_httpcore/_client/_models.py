@@ -444,7 +444,7 @@ class Response:
         follow = self._next_step()
         if self._portal is None:
             raise RuntimeError("This response came from an AsyncClient: use 'await anext()'.")
-        return self._portal.run(follow)
+        return self._portal.run(follow, discard=Response.aclose)
 
     async def anext(self) -> Response:
         """Follow the redirect this response asks for, one step (async client)."""

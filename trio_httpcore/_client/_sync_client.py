@@ -5,7 +5,9 @@ portal (``trio_httpcore._transport._portal``) to the one ``AsyncClient``,
 which lives in the portal's trio thread. A response's body is pulled
 through the portal chunk by chunk and decoded in the caller's thread by the
 same code the async client uses. Event hooks, being blocking functions,
-run in a worker thread, so they may read the response.
+run in a worker thread, so they may read the response. A response that
+arrives after its caller was interrupted (Ctrl-C) is closed in the portal
+(its ``discard``), so its connection is not held by nobody.
 """
 
 from __future__ import annotations
@@ -51,11 +53,6 @@ def _in_worker_thread(hook: EventHook) -> Callable[[Any], Awaitable[None]]:
         await trio.to_thread.run_sync(hook, argument)
 
     return run
-
-
-async def _close_response(response: Response) -> None:
-    """Close a response nobody will receive (its caller was interrupted)."""
-    await response.aclose()
 
 
 class Client:
@@ -182,7 +179,7 @@ class Client:
         """Build and send a request; the body is read unless ``stream=True``."""
         client = self._open()
         call = partial(client.request, method, url, **options)
-        return self._portal.run(call, discard=_close_response)
+        return self._portal.run(call, discard=Response.aclose)
 
     def send(
         self,
@@ -205,7 +202,7 @@ class Client:
             timeout=timeout,
             allow_redirects=allow_redirects,
         )
-        return self._portal.run(call, discard=_close_response)
+        return self._portal.run(call, discard=Response.aclose)
 
     @contextmanager
     def stream(
