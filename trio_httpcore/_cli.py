@@ -289,13 +289,18 @@ def read_local(argument: str, stdin: BinaryIO) -> bytes:
         raise CLIError(EXIT_READ_FILE, f"can't read {path!r}: {exc.strerror}") from exc
 
 
+FormPart = tuple[str, tuple[str | None, BinaryIO | bytes, str | None]]
+"""One ``-F`` part: ``(name, (filename or None, file or value, content type or None))``."""
+
+
 @dataclass
 class Body:
     """The request body the options describe, in the shape the client's arguments take."""
 
     content: bytes | None = None
-    data: dict[str, str | list[str]] = field(default_factory=dict)
-    files: list[tuple[str, tuple[str, BinaryIO, str | None]]] = field(default_factory=list)
+    # Every -F part in command-line order, as ``files=`` takes them: a plain field is a
+    # part without a filename, so a form of fields only is still multipart, as in curl.
+    parts: list[FormPart] = field(default_factory=list)
     # Headers the body implies, each sent only if no -H gives the same name.
     headers: list[tuple[str, str]] = field(default_factory=list)
 
@@ -322,14 +327,9 @@ def request_body(options: Options, stdin: BinaryIO) -> Iterator[Body]:
                     file = files.enter_context(open(path, "rb"))
                 except OSError as exc:
                     raise CLIError(EXIT_READ_FILE, f"can't read {path!r}: {exc.strerror}") from exc
-                body.files.append((name, (os.path.basename(path), file, content_type or None)))
+                body.parts.append((name, (os.path.basename(path), file, content_type or None)))
             else:
-                previous = body.data.get(name)
-                if previous is None:
-                    body.data[name] = value
-                else:
-                    listed = previous if isinstance(previous, list) else [previous]
-                    body.data[name] = [*listed, value]
+                body.parts.append((name, (None, value.encode(), None)))
         yield body
 
 
@@ -827,8 +827,7 @@ async def send(options: Options, terminal: Terminal) -> int:
                 options.request_url,
                 headers=headers,
                 content=body.content,
-                data=body.data or None,
-                files=body.files or None,
+                files=body.parts or None,
                 auth=_auth(options),
                 follow_redirects=options.location,
             ) as response,

@@ -160,10 +160,14 @@ def test_body_form(tmp_path: pytest.TempPathFactory) -> None:
          "-F", f"g=@{upload}", "x"]
     )  # fmt: skip
     with _cli.request_body(options, io.BytesIO()) as body:
-        assert body.data == {"a": ["1", "2"], "b": "3"}
-        [(name, (filename, file, content_type)), (_, (_, _, no_type))] = body.files
+        [a1, a2, b, (name, (filename, file, content_type)), (_, (_, _, no_type))] = body.parts
+        assert [a1, a2, b] == [
+            ("a", (None, b"1", None)),
+            ("a", (None, b"2", None)),
+            ("b", (None, b"3", None)),
+        ]
         assert (name, filename, content_type, no_type) == ("f", "up.txt", "text/plain", None)
-        assert file.read() == b"file body"
+        assert isinstance(file, io.BufferedReader) and file.read() == b"file body"
     assert file.closed
 
 
