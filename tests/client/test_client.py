@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from tests._servers import Server
 from trio_httpcore._client import URL, AsyncClient, Limits, Request, Response, Timeout, codes
@@ -22,7 +23,7 @@ from trio_httpcore._exceptions import (
     UnsupportedProtocol,
 )
 
-from .conftest import pattern
+from .conftest import ClientApp, pattern
 from .helpers import MockTransport
 
 
@@ -406,3 +407,20 @@ async def test_cancel_while_following_redirects(client: AsyncClient) -> None:
     assert seen == [302, 302]
     client.event_hooks = {}
     assert (await client.get("/chain/1")).content == b"done"
+
+
+async def test_cancel_client_and_nursery_with_requests_in_flight(
+    server: Server, client_app: ClientApp
+) -> None:
+    # FIELD-LESSONS 5: `async with client, open_nursery()`, cancelled mid-flight, exits cleanly.
+    with trio.CancelScope() as scope:
+        async with AsyncClient(base_url=server.url) as client, trio.open_nursery() as nursery:
+            for _ in range(5):
+                nursery.start_soon(client.get, "/stall")
+            await trio.testing.wait_all_tasks_blocked()
+            assert [s["path"] for s in client_app.requests] == ["/stall"] * 5
+            scope.cancel()
+    assert scope.cancelled_caught
+    assert client.is_closed
+    stats = client._transport.statistics()  # type: ignore[attr-defined]
+    assert (stats.connecting, stats.active, stats.idle, stats.waiting) == (0, 0, 0, 0)
