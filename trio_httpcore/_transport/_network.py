@@ -12,12 +12,17 @@ READ_SIZE = 65536
 
 
 def raw_socket(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
-    """The socket under ``stream``, reached through any TLS layers, or ``None``."""
-    while isinstance(stream, trio.SSLStream):
-        stream = stream.transport_stream
-    if isinstance(stream, trio.SocketStream):
-        return stream.socket
-    return None
+    """The socket under ``stream``, reached through any wrapping layers, or ``None``.
+
+    TLS (``trio.SSLStream``) and our own wrappers expose what they wrap as
+    ``transport_stream``; a stream with neither that nor a socket has none.
+    """
+    while not isinstance(stream, trio.SocketStream):
+        inner = getattr(stream, "transport_stream", None)
+        if not isinstance(inner, trio.abc.Stream):
+            return None
+        stream = inner
+    return stream.socket
 
 
 def close_now(stream: trio.abc.Stream) -> bool:
