@@ -172,7 +172,16 @@ class Options:
     @property
     def request_url(self) -> str:
         """The URL, with ``http://`` in front when it names no scheme (as curl does)."""
-        return self.url if "://" in self.url else f"http://{self.url}"
+        return _with_scheme(self.url)
+
+    @property
+    def proxy_url(self) -> str | None:
+        """``-x``, with ``http://`` in front when it names no scheme (as curl does)."""
+        return None if self.proxy is None else _with_scheme(self.proxy)
+
+
+def _with_scheme(url: str) -> str:
+    return url if "://" in url else f"http://{url}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -814,7 +823,7 @@ async def send(options: Options, terminal: Terminal) -> int:
         verify=context,
         http1=not options.http2_prior_knowledge,
         http2=options.http2 or options.http2_prior_knowledge,
-        proxies=options.proxy,
+        proxies=options.proxy_url,
         timeout=options.timeout if options.timeout is not None else 5.0,
     )
     given = parse_headers(options.headers)

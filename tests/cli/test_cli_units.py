@@ -40,6 +40,12 @@ def test_defaults() -> None:
     assert options.request_url == "http://example.org"
     assert options.request_method == "GET"
     assert not options.location and not options.fail and not options.verbose
+    assert options.proxy_url is None
+
+
+def test_proxy_url_scheme() -> None:
+    assert parse_args(["-x", "proxy.test:3128", "x"]).proxy_url == "http://proxy.test:3128"
+    assert parse_args(["-x", "socks5h://p:1080", "x"]).proxy_url == "socks5h://p:1080"
 
 
 @pytest.mark.parametrize(
