@@ -110,10 +110,16 @@ def test_text_decoder_detects_the_encoding() -> None:
     out += decoder.flush()
     assert out == text
     assert decoder.encoding is not None and decoder.encoding != "utf-8"
+    # UTF-8 text flows at once, even a character split across chunks.
+    streaming = TextDecoder()
+    assert streaming.decode("data: ☃".encode()[:-1]) == "data: "
+    assert streaming.encoding == "utf-8"
+    assert streaming.decode("☃\n".encode()[-2:]) == "☃\n"
+    assert streaming.flush() == ""
     short = TextDecoder()
-    assert short.decode("ü".encode()) == ""
-    assert short.flush() == "ü"
-    assert short.encoding == "utf-8"
+    assert short.decode(b"\xe9t\xe9") == ""  # not UTF-8, and too short to guess yet
+    assert short.flush() != ""
+    assert TextDecoder().flush() == ""
     assert detect_encoding(b"plain ascii") == "utf-8"
 
 

@@ -250,7 +250,16 @@ def content_decoder(content_encoding: list[str]) -> ContentDecoder:
 # Text.
 
 _DETECT_BYTES = 4096
-"""How much of a body without a charset is looked at to guess its encoding."""
+"""How much of a body that is not UTF-8 and has no charset is held to guess its encoding."""
+
+
+def _is_utf8(data: bytes, final: bool) -> bool:
+    """Whether ``data`` is UTF-8 (with ``final=False``, possibly cut inside a character)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def detect_encoding(data: bytes, final: bool = True) -> str:
@@ -259,11 +268,8 @@ def detect_encoding(data: bytes, final: bool = True) -> str:
     Without charset_normalizer installed, or when it has no answer, the guess
     is UTF-8 (RFC 8259 and WHATWG Encoding make it the web's default).
     """
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(data, final)
+    if _is_utf8(data, final):
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
     if charset_normalizer is not None:
         best = charset_normalizer.from_bytes(data).best()
         if best is not None:
@@ -274,9 +280,10 @@ def detect_encoding(data: bytes, final: bool = True) -> str:
 class TextDecoder:
     """Bytes to ``str`` incrementally; a character split across chunks comes out whole.
 
-    With ``encoding=None``, the first few KiB are held to guess the encoding
-    (:func:`detect_encoding`) before any text comes out. Undecodable bytes
-    become U+FFFD rather than an error.
+    With ``encoding=None`` the encoding is guessed (:func:`detect_encoding`)
+    from the first chunk: UTF-8 if it is UTF-8, so a stream of text flows at
+    once. Otherwise the first few KiB are held, for a better guess, before
+    any text comes out. Undecodable bytes become U+FFFD rather than an error.
     """
 
     def __init__(self, encoding: str | None = None) -> None:
@@ -288,22 +295,20 @@ class TextDecoder:
 
     def decode(self, data: bytes) -> str:
         """Text of the next chunk; may hold back the bytes of a split character."""
-        if self._decoder is None:
-            self._held += data
-            if len(self._held) < _DETECT_BYTES:
-                return ""
+        if self._decoder is not None:
+            return self._decoder.decode(data)
+        self._held += data
+        if not self._held:
+            return ""
+        if len(self._held) >= _DETECT_BYTES or _is_utf8(self._held, final=False):
             return self._start(final=False)
-        return self._decoder.decode(data)
+        return ""
 
     def flush(self) -> str:
         """The rest of the text, once the body has ended."""
-        if self._decoder is None:
-            return self._start(final=True) + self._decoder_flush()
-        return self._decoder_flush()
-
-    def _decoder_flush(self) -> str:
+        text = self._start(final=True) if self._decoder is None else ""
         assert self._decoder is not None
-        return self._decoder.decode(b"", True)
+        return text + self._decoder.decode(b"", True)
 
     def _start(self, final: bool) -> str:
         self.encoding = detect_encoding(self._held, final)
