@@ -125,8 +125,6 @@ class Headers(MutableMapping[str, str]):
                 return NotImplemented
         return sorted(self.multi_items()) == sorted(other.multi_items())
 
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         shown = [
             (_to_str(name), "[secure]" if lowered in _SECRET_FIELDS else _to_str(value))
