@@ -45,6 +45,10 @@ autodoc_default_options = {
     "show-inheritance": True,
 }
 autoclass_content = "both"
+# Long signatures (the client's parameters) are shown one parameter a line.
+# (autodoc_type_aliases would shorten them, but Sphinx 9 renders an alias in
+# a union as "TypeAliasForwardRef('...')", so the types are left expanded.)
+maximum_signature_line_length = 90
 
 html_theme = "alabaster"
 html_static_path: list[str] = []
