@@ -1,9 +1,10 @@
 """A custom transport for tests: answer requests from a function, record what was sent.
 
-Code that takes an ``AsyncHTTPTransport`` (a pool, a proxy, or a client's
-``transport=``) can be tested without any network by giving it a transport of
-your own. Subclass ``trio_httpcore.AsyncHTTPTransport`` and implement
-``arequest``; return the body as a byte stream.
+Code that uses an ``AsyncClient`` can be tested without any network by giving
+the client a transport of your own: ``AsyncClient(transport=...)`` takes any
+``trio_httpcore.AsyncHTTPTransport``. Subclass it and implement ``arequest``;
+return the body as a byte stream. (This is what ``httpx.MockTransport`` is to
+httpx.)
 
     python examples/custom_transport.py
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 import trio
 
+import trio_httpcore
 from trio_httpcore import AsyncByteStream, AsyncHTTPTransport, PlainByteStream
 
 URL4 = tuple[bytes, bytes, "int | None", bytes]
@@ -44,21 +46,12 @@ class MockTransport(AsyncHTTPTransport):
         return status, response_headers, PlainByteStream(content), ext
 
 
-# The code under test: it only knows it is given some transport.
-async def create_item(transport: AsyncHTTPTransport, name: str) -> int:
+# The code under test: it is given a client, and doesn't care what is behind it.
+async def create_item(client: trio_httpcore.AsyncClient, name: str) -> int:
     """POST a JSON item to the API and return the id the server gave it."""
-    body = json.dumps({"name": name}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    status, _, stream, _ = await transport.arequest(
-        b"POST", (b"https", b"api.example", None, b"/items"), headers, PlainByteStream(body)
-    )
-    try:
-        payload = b"".join([chunk async for chunk in stream])
-    finally:
-        await stream.aclose()
-    if status != 201:
-        raise RuntimeError(f"unexpected status {status}")
-    return int(json.loads(payload)["id"])
+    response = await client.post("https://api.example/items", json={"name": name})
+    response.raise_for_status()
+    return int(response.json()["id"])
 
 
 def fake_api(method: bytes, url: URL4, headers: RawHeaders, body: bytes):
@@ -69,13 +62,14 @@ def fake_api(method: bytes, url: URL4, headers: RawHeaders, body: bytes):
 
 
 async def main() -> None:
-    async with MockTransport(fake_api) as transport:
-        item_id = await create_item(transport, "teapot")
+    transport = MockTransport(fake_api)
+    async with trio_httpcore.AsyncClient(transport=transport) as client:
+        item_id = await create_item(client, "teapot")
 
     assert item_id == 7
     [(method, url, headers, body)] = transport.requests
-    assert method == b"POST" and url[3] == b"/items"
-    assert (b"content-type", b"application/json") in headers
+    assert method == b"POST" and url == (b"https", b"api.example", None, b"/items")
+    assert (b"content-type", b"application/json") in [(k.lower(), v) for k, v in headers]
     assert json.loads(body) == {"name": "teapot"}
     print(f"created item {item_id}; the transport saw {method.decode()} {url[3].decode()} {body!r}")
 
