@@ -3,7 +3,8 @@
     python examples/sync.py
 
 Starts the standard library's threaded HTTP server, then makes 80 requests
-from 8 threads through one ``SyncConnectionPool`` limited to 4 connections.
+from 8 threads through one ``SyncConnectionPool`` limited to 4 connections,
+and one with the blocking ``Client``.
 The pool runs the async pool on a background thread with its own
 ``trio.run``; each call goes through a trio portal, so all the threads share
 its connections safely.
@@ -77,12 +78,19 @@ def main() -> None:
             with ThreadPoolExecutor(N_THREADS) as executor:
                 futures = [executor.submit(worker, pool, port, t) for t in range(N_THREADS)]
                 done = sum(f.result() for f in futures)
+        pool_connections = len(Handler.connections)
+
+        # The blocking client: the same portal design, requests-style API.
+        with trio_httpcore.Client(timeout=5.0) as client:
+            response = client.get(f"http://127.0.0.1:{port}/client", params={"q": "sync"})
+            response.raise_for_status()
+            print(f"Client: {response.status_code} {response.http_version} {response.text!r}")
     finally:
         server.shutdown()
         server.server_close()
 
-    assert len(Handler.connections) <= MAX_CONNECTIONS
-    print(f"{done} requests from {N_THREADS} threads over {len(Handler.connections)} connections")
+    assert pool_connections <= MAX_CONNECTIONS
+    print(f"{done} requests from {N_THREADS} threads over {pool_connections} connections")
 
 
 if __name__ == "__main__":
