@@ -160,6 +160,7 @@ def test_ipv6() -> None:
         ("http://exa mple.org/", "Invalid host"),
         ("http://exa<mple.org/", "Invalid host"),
         ("1http://example.org/", "Invalid scheme"),
+        ("http://%90/", "not UTF-8"),
         ("http://xn--a.example/\u2603", None),
     ],
 )
@@ -313,3 +314,21 @@ def test_join_agrees_with_the_standard_library(base: str, reference: str) -> Non
     # On plain paths and queries urllib.parse.urljoin implements RFC 3986 section 5.2
     # too; it departs from it on empty segments ("g//h"), which RFC 3986 keeps.
     assert str(URL(base).join(reference)) == urljoin(base, reference)
+
+
+_url_alphabet = st.sampled_from(list(":/?#[]@!$&'()*+,;=%-._~ aZ09\u00fc\u2603\x00\t\\"))
+_url_like = st.builds(
+    lambda scheme, rest: scheme + rest,
+    st.sampled_from(["", "http://", "https://", "HTTP://", "x:", "//"]),
+    st.text(alphabet=_url_alphabet, max_size=30),
+)
+
+
+@given(st.one_of(_url_like, st.text(max_size=30)))
+def test_any_input_parses_or_raises_invalid_url(text: str) -> None:
+    try:
+        url = URL(text, allow_relative=True)
+    except InvalidURL:
+        return
+    assert str(URL(str(url), allow_relative=True)) == str(url)
+    assert str(url).isascii()

@@ -111,7 +111,11 @@ def _encode_host(host: str) -> str:
             return ipaddress.IPv6Address(literal).compressed
         except ValueError as exc:
             raise InvalidURL(f"Invalid IPv6 address {literal!r}: {exc}") from exc
-    host = unquote(host, errors="strict") if "%" in host else host
+    if "%" in host:
+        try:
+            host = unquote(host, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise InvalidURL(f"Invalid host {host!r}: its escapes are not UTF-8.") from exc
     if host.isascii():
         host = host.lower()
         if not all(char in _HOST_SAFE for char in host):
