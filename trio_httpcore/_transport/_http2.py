@@ -209,6 +209,9 @@ class HTTP2Connection:
         self._reserved = 1  # the connection is made for a first request
         self._opened_any = False
         self._settings_received = trio.Event()
+        # The peer's SETTINGS_MAX_CONCURRENT_STREAMS once known; until then
+        # reservations are not limited (see the class docstring).
+        self._stream_limit: float = math.inf
         self._closed = False
         # The reader runs under this scope; its deadline is the keep-alive expiry
         # while the connection is idle, and infinite while it is not.
@@ -221,17 +224,15 @@ class HTTP2Connection:
     # -- Capacity, as the pool sees it.
 
     def try_reserve(self) -> bool:
-        # A keep-alive deadline that already fired means the reader is closing
-        # the connection: refuse rather than race it.
-        if self._closed or self._reader_scope.cancel_called:
-            return False
-        if (
-            self._settings_received.is_set()
-            and len(self._streams) + self._reserved >= self._max_streams()
-        ):
+        # Called for every waiting request whenever the pool dispatches: cheap tests first.
+        if self._closed or len(self._streams) + self._reserved >= self._stream_limit:
             return False
         if self._h2.highest_outbound_stream_id + 2 * (self._reserved + 1) > MAX_STREAM_ID:
             return False  # stream ids ran out: the next request needs a new connection
+        if self._reader_scope.cancel_called:
+            # The keep-alive deadline fired: the reader is closing the
+            # connection; refuse rather than race it.
+            return False
         self._reserved += 1
         self._reader_scope.deadline = math.inf
         return True
@@ -245,9 +246,6 @@ class HTTP2Connection:
 
     def open_streams(self) -> int:
         return len(self._streams)
-
-    def _max_streams(self) -> int:
-        return self._h2.remote_settings.max_concurrent_streams
 
     def _capacity_freed(self) -> None:
         """A stream or reservation ended: start the keep-alive clock if idle; tell the pool."""
@@ -424,6 +422,7 @@ class HTTP2Connection:
     def _settings_changed(self, event: h2.events.RemoteSettingsChanged) -> None:
         """The peer's SETTINGS (RFC 9113 section 6.5): new stream limit, new windows."""
         self._settings_received.set()
+        self._stream_limit = self._h2.remote_settings.max_concurrent_streams
         changed = event.changed_settings
         if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in changed:
             self._wake_senders()
@@ -594,7 +593,7 @@ class HTTP2Connection:
             self.unreserve()
             raise
         self._reserved -= 1
-        if self._closed or len(self._streams) >= self._max_streams():
+        if self._closed or len(self._streams) >= self._stream_limit:
             self._capacity_freed()
             raise RetryOnNewConnection(f"no stream free on the connection to {self._origin}")
         stream_id = self._h2.get_next_available_stream_id()
