@@ -138,3 +138,24 @@ def test_line_decoder_any_split(parts: list[str], data: st.DataObject) -> None:
     if expected[-1] == "":
         expected.pop()
     assert lines == expected
+
+
+@given(st.lists(st.sampled_from(CODINGS), min_size=1, max_size=2), st.data())
+def test_mangled_bodies_decode_or_raise_decoding_error(
+    codings: list[str], data: st.DataObject
+) -> None:
+    encoded = pattern(3000)
+    for coding in codings:
+        encoded = encode(encoded, coding)
+    mangled = bytearray(encoded)
+    for _ in range(data.draw(st.integers(0, 3))):
+        mangled[data.draw(st.integers(0, len(mangled) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(mangled)))
+    body = bytes(mangled[:cut]) + data.draw(st.binary(max_size=5))
+    # Any other error (zlib.error, brotli.error, ZstdError) fails the test.
+    try:
+        decoded = decode_in_chunks(content_decoder(header_for(codings)), body, 7)
+    except DecodingError:
+        assert body != encoded
+    else:
+        assert decoded == pattern(3000) or body != encoded
