@@ -137,7 +137,10 @@ def h11_server(slow: SlowPaths) -> Iterator[ThreadedServer]:
         return await serve_http(nursery, lambda request: sync_test_handler(request, slow))
 
     with ThreadedServer(start) as server:
-        yield server
+        try:
+            yield server
+        finally:
+            slow.release.set()  # a failed test must not leave /gate waiting: it stops the server
 
 
 async def serve_counted_tls_hypercorn(nursery: trio.Nursery, tls: TLSMaterial) -> Server:

@@ -209,17 +209,45 @@ def test_garbage_collected_portal_stops_its_thread() -> None:
     assert not thread.is_alive()
 
 
-def test_run_soon_does_not_wait_and_runs_in_order(portal: Portal) -> None:
+def test_call_soon_does_not_wait(portal: Portal) -> None:
     log: list[int] = []
-
-    async def record(n: int) -> None:
-        log.append(n)
-
-    portal.run_soon(record, 1)  # not started yet: nothing to schedule on, nothing runs
+    portal.call_soon(log.append, 1)  # not started: nothing to schedule on, nothing runs
     portal.start()
-    portal.run_soon(record, 2)
+    portal.call_soon(log.append, 2)
+    portal.call_soon(log.append, 3)
+    portal.run_sync(log.append, 4)  # callbacks run first in, first out
+    assert log == [2, 3, 4]
+
+
+def test_start_task_returns_at_started_and_the_task_goes_on() -> None:
+    portal = Portal("test portal", async_api="the async API")
+    go_on = trio.Event()
+    log: list[str] = []
+
+    async def task(name: str, *, task_status: trio.TaskStatus[str]) -> None:
+        task_status.started(f"{name} started")
+        await go_on.wait()
+        log.append("went on")
+        try:
+            await trio.sleep_forever()
+        finally:
+            log.append("cancelled with the portal")
+
+    assert portal.start_task(task, "t") == "t started"
+    assert log == []
+    portal.run_sync(go_on.set)
     portal.run(trio.testing.wait_all_tasks_blocked)
-    assert log == [2]
+    assert log == ["went on"]
+    portal.close()  # the task ends with the portal
+    assert log == ["went on", "cancelled with the portal"]
+
+
+def test_start_task_errors_before_started_reach_the_caller(portal: Portal) -> None:
+    async def task(*, task_status: trio.TaskStatus[None]) -> None:
+        await fail_with_cause()
+
+    with pytest.raises(Boom, match="the error"):
+        portal.start_task(task)
 
 
 @contextmanager

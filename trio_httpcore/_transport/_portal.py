@@ -25,10 +25,12 @@ Using it::
   (connections, HTTP/2 streams) with trio's own guarantees, and no lock.
 * :meth:`Portal.run_sync` runs a plain function in the trio thread (to read
   state that only the trio thread changes).
-* :meth:`Portal.run_soon` schedules ``async_fn(*args)`` without waiting and
-  without taking any lock: the one call that is safe from ``__del__`` and
-  from garbage collection at any point (errors in it are dropped: nobody is
-  left to receive them).
+* :meth:`Portal.call_soon` schedules a plain function in the trio thread
+  without waiting and without taking any lock: the one call that is safe
+  from ``__del__`` and from garbage collection at any point.
+* :meth:`Portal.start_task` is ``nursery.start()`` across threads: it returns
+  what the task passes to ``task_status.started()``, and the task goes on in
+  the portal (the sync pool's request task goes on reading the response body).
 
 Rules:
 
@@ -76,7 +78,19 @@ T = TypeVar("T")
 # How long a waiting caller sleeps between checks. The wait is a lock acquire,
 # woken at once when the call ends; the slice only bounds how late a signal
 # handler (Ctrl-C) runs on platforms where a lock wait cannot be interrupted.
-_WAIT_SLICE = 0.1
+WAIT_SLICE = 0.1
+
+
+def _current_token_exists() -> bool:
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return False
+    return True
+
+
+# Whether this thread is inside a trio run (in_trio_run() is trio >= 0.26, and cheaper).
+_in_trio_run: Callable[[], bool] = getattr(trio.lowlevel, "in_trio_run", _current_token_exists)
 
 
 class PortalClosed(RuntimeError):
@@ -89,26 +103,39 @@ class _Call(Generic[T]):
     ``done`` is a lock held from creation; the trio thread releases it once
     ``result`` is set (or left ``None``: the caller interrupted the call and
     its own cancel scope caught the cancellation, or it never started).
-    ``spawned`` is set by the trio thread when it takes the call up.
+    ``spawned`` and ``finished`` are set by the trio thread when it takes the
+    call up and when it hands the result over. A call made with
+    :meth:`Portal.start_task` is its own ``task_status``: :meth:`started`
+    hands the result over while the task goes on.
     """
 
-    __slots__ = ("args", "done", "fn", "result", "scope", "spawned")
+    __slots__ = ("args", "done", "finished", "fn", "kwargs", "result", "scope", "spawned")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         self.fn = fn
         self.args = args
+        self.kwargs = kwargs
         self.scope = trio.CancelScope()
         self.spawned = False
+        self.finished = False
         self.result: outcome.Outcome[T] | None = None
         self.done = threading.Lock()
         self.done.acquire()
 
     def finish(self, result: outcome.Outcome[T] | None) -> None:
         self.result = result
+        self.finished = True
         self.done.release()
 
+    def started(self, value: T) -> None:
+        if self.finished:
+            raise RuntimeError("task_status.started() called twice")
+        self.finish(outcome.Value(value))
+
     def wait(self) -> None:
-        while not self.done.acquire(timeout=_WAIT_SLICE):
+        while not self.done.acquire(timeout=WAIT_SLICE):
             pass
 
 
@@ -155,7 +182,7 @@ class _PortalThread:
         self.closed = False
         self.token: trio.lowlevel.TrioToken | None = None
         # Trio-thread state: set in _main, used only by callbacks and tasks there.
-        self._nursery: trio.Nursery | None = None
+        self.nursery: trio.Nursery | None = None
         self._stop_requested: trio.Event | None = None
         self._accepting = False
         self._entered: list[_Entered] = []
@@ -219,7 +246,7 @@ class _PortalThread:
     async def _main(self) -> None:
         self._stop_requested = trio.Event()
         async with trio.open_nursery() as nursery:
-            self._nursery = nursery
+            self.nursery = nursery
             self._accepting = True
             self.token = trio.lowlevel.current_trio_token()
             self._started.set()
@@ -246,8 +273,8 @@ class _PortalThread:
         if not self._accepting:
             call.finish(outcome.Error(PortalClosed(f"{self.name} is closed")))
             return
-        assert self._nursery is not None
-        self._nursery.start_soon(self._run_call, call, name=call.fn)
+        assert self.nursery is not None
+        self.nursery.start_soon(self._run_call, call, name=call.fn)
 
     def abandon(self, call: _Call[Any]) -> None:
         """The caller was interrupted: cancel its call, or end it if it never got here.
@@ -262,40 +289,36 @@ class _PortalThread:
             call.finish(None)
 
     def run_sync_now(self, call: _Call[Any]) -> None:
+        call.spawned = True
         call.finish(outcome.capture(call.fn, *call.args))
-
-    def spawn_quiet(
-        self, async_fn: Callable[..., Awaitable[object]], args: tuple[Any, ...]
-    ) -> None:
-        if self._accepting:
-            assert self._nursery is not None
-            self._nursery.start_soon(self._run_quiet, async_fn, args, name=async_fn)
 
     # -- Tasks.
 
     async def _run_call(self, call: _Call[Any]) -> None:
-        result: outcome.Outcome[Any] | None = None
         try:
             with call.scope:
-                result = outcome.Value(await call.fn(*call.args))
+                value = await call.fn(*call.args, **call.kwargs)
+                if not call.finished:
+                    call.finish(outcome.Value(value))
         except trio.Cancelled:
             # Not the call's own scope (that one catches its Cancelled): the portal is closing.
-            result = outcome.Error(PortalClosed(f"{self.name} was closed while the call ran"))
+            if not call.finished:
+                call.finish(
+                    outcome.Error(PortalClosed(f"{self.name} was closed while the call ran"))
+                )
             raise
         except BaseException as exc:
-            result = outcome.Error(exc)
+            if call.finished:
+                raise  # a started task's own error: nobody is left to hand it to
+            call.finish(outcome.Error(exc))
         finally:
-            call.finish(result)
-
-    @staticmethod
-    async def _run_quiet(async_fn: Callable[..., Awaitable[object]], args: tuple[Any, ...]) -> None:
-        with suppress(Exception):  # fire and forget: see Portal.run_soon
-            await async_fn(*args)
+            if not call.finished:
+                call.finish(None)  # cancelled by its own scope: the caller was interrupted
 
     async def enter(self, manager: AbstractAsyncContextManager[T]) -> T:
-        assert self._nursery is not None
+        assert self.nursery is not None
         entered = _Entered(manager)
-        value: T = await self._nursery.start(entered.hold)
+        value: T = await self.nursery.start(entered.hold)
         self._entered.append(entered)
         return value
 
@@ -323,9 +346,7 @@ class Portal:
         return self._thread.closed
 
     def _check_not_in_trio(self) -> None:
-        try:
-            trio.lowlevel.current_trio_token()  # (in_trio_run() needs trio 0.26)
-        except RuntimeError:
+        if not _in_trio_run():
             return
         raise RuntimeError(
             f"{self._name} blocks the calling thread, so it cannot be used inside a trio "
@@ -357,10 +378,31 @@ class Portal:
         ``discard`` handles a value produced although the caller was
         interrupted (see the module docstring).
         """
+        result: T = self._call(_Call(async_fn, args, {}), discard)
+        return result
+
+    def start_task(
+        self,
+        async_fn: Callable[..., Awaitable[object]],
+        *args: object,
+        discard: Callable[[Any], Awaitable[object]] | None = None,
+    ) -> Any:
+        """``nursery.start()`` across threads: run ``async_fn(*args, task_status=...)`` in
+        the trio thread, and return the value it passes to ``task_status.started()``.
+
+        The task goes on in the portal after that, under the cancel scope of the
+        call (an interrupt before ``started`` cancels it, as in :meth:`run`),
+        until it returns or the portal closes. After ``started`` it must handle
+        its own errors: nobody is left to receive them, so one would stop the portal.
+        """
+        return self._call(_Call(async_fn, args, {"task_status": None}), discard)
+
+    def _call(self, call: _Call[T], discard: Callable[[T], Awaitable[object]] | None) -> T:
         self._check_not_in_trio()
         thread = self._thread
         token = thread.start()
-        call: _Call[T] = _Call(async_fn, args)
+        if "task_status" in call.kwargs:
+            call.kwargs["task_status"] = call
         try:
             try:
                 token.run_sync_soon(thread.spawn, call)
@@ -388,7 +430,7 @@ class Portal:
         self._check_not_in_trio()
         thread = self._thread
         token = thread.start()
-        call: _Call[T] = _Call(fn, args)
+        call: _Call[T] = _Call(fn, args, {})
         try:
             token.run_sync_soon(thread.run_sync_now, call)
         except trio.RunFinishedError:
@@ -397,19 +439,17 @@ class Portal:
         assert call.result is not None
         return call.result.unwrap()
 
-    def run_soon(
-        self, async_fn: Callable[[Unpack[PosArgsT]], Awaitable[object]], *args: Unpack[PosArgsT]
-    ) -> None:
-        """Schedule ``async_fn(*args)`` in the trio thread and return at once.
+    def call_soon(self, fn: Callable[[Unpack[PosArgsT]], object], *args: Unpack[PosArgsT]) -> None:
+        """Schedule ``fn(*args)`` in the trio thread and return at once.
 
         Takes no lock and never raises, so ``__del__`` may call it from any
-        thread, the portal's own included. Does nothing once the portal is
-        closed (it closed whatever the call would have closed); errors the
-        call raises are dropped.
+        thread, the portal's own included. Does nothing unless the portal is
+        running (a closed portal closed whatever the call would close).
+        ``fn`` must not raise: trio would stop the portal with a TrioInternalError.
         """
         thread = self._thread
         token = thread.token
         if token is None or thread.closed:
             return
         with suppress(trio.RunFinishedError):
-            token.run_sync_soon(thread.spawn_quiet, async_fn, args)
+            token.run_sync_soon(fn, *args)

@@ -2,10 +2,17 @@
 
 ``SyncConnectionPool`` (and the sync proxies) hold their async counterpart,
 entered in the trio thread of a :class:`~._portal.Portal` of their own, and
-call into it: one portal call per request, one per response body chunk.
-Any number of threads may call :meth:`request` at once; their requests run
-side by side in the one trio loop, so they share connections (and HTTP/2
-streams of one connection) with no lock on the sync side.
+call into it: one portal call per request. Any number of threads may call
+:meth:`request` at once; their requests run side by side in the one trio
+loop, so they share connections (and HTTP/2 streams of one connection) with
+no lock on the sync side.
+
+A response body is read in the trio thread by the request's own task, once
+the response is handed over, up to ``READ_AHEAD`` bytes ahead of the caller, into a
+queue the caller's thread takes the chunks from: a small body costs no portal
+call at all, and a large one streams with bounded memory (the caller says
+how much it took, once per half window). Reading it to the end, or an error,
+closes the async body in the trio thread, returning its connection.
 
 The client layer's blocking ``Client`` reaches the async transport of a
 facade it is given through ``facade._portal`` and ``facade._async_transport``.
@@ -13,6 +20,7 @@ facade it is given through ``facade._portal`` and ``facade._async_transport``.
 
 from __future__ import annotations
 
+import queue
 import ssl
 import threading
 import warnings
@@ -20,18 +28,22 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+import outcome
 import trio
 
 from .._streams import AsyncByteStream, SyncByteStream
 from .._types import URL4, Extensions, RawHeaders
-from ._base import AsyncHTTPTransport, AsyncResponse, SyncHTTPTransport, SyncResponse
+from ._base import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
 from ._pool import AsyncConnectionPool, PoolStatistics, _check_backend
-from ._portal import Portal, PortalClosed
+from ._portal import WAIT_SLICE, Portal, PortalClosed
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 AsyncTransportT = TypeVar("AsyncTransportT", bound=AsyncHTTPTransport)
+
+READ_AHEAD = 256 * 1024
+"""How many bytes of a response body are read ahead of the caller, at most (plus one chunk)."""
 
 
 class _SyncTransportFacade(SyncHTTPTransport, Generic[AsyncTransportT]):
@@ -77,16 +89,32 @@ class _SyncTransportFacade(SyncHTTPTransport, Generic[AsyncTransportT]):
         ext: Extensions | None = None,
     ) -> SyncResponse:
         portal = self._open()
-        status, response_headers, response_stream, response_ext = portal.run(
-            self._async_transport.arequest,
-            method,
-            url,
-            headers,
-            _to_async(stream),
-            ext,
-            discard=_close_response,
+        status, response_headers, body, response_ext = portal.start_task(
+            self._request_task, method, url, headers, _to_async(stream), ext, discard=_discard
         )
-        return status, response_headers, _PortalByteStream(portal, response_stream), response_ext
+        return status, response_headers, _PortalByteStream(portal, body), response_ext
+
+    async def _request_task(
+        self,
+        method: bytes,
+        url: URL4,
+        headers: RawHeaders | None,
+        stream: AsyncByteStream | None,
+        ext: Extensions | None,
+        *,
+        task_status: trio.TaskStatus[tuple[int, RawHeaders, _BodyReader, Extensions]],
+    ) -> None:
+        """In the trio thread: the request; once its response is handed over, the reading
+        of its body (one task per request, no second one to spawn)."""
+        (
+            status,
+            response_headers,
+            response_stream,
+            response_ext,
+        ) = await self._async_transport.arequest(method, url, headers, stream, ext)
+        body = _BodyReader(response_stream)
+        task_status.started((status, response_headers, body, response_ext))
+        await body.run()
 
     def close(self) -> None:
         """Close every connection and response, then stop the thread; later requests fail."""
@@ -169,57 +197,147 @@ class _ThreadedByteStream(AsyncByteStream):
             yield chunk
 
 
-async def _close_response(response: AsyncResponse) -> None:
-    await response[2].aclose()
+async def _discard(response: tuple[int, RawHeaders, _BodyReader, Extensions]) -> None:
+    """A response whose caller was interrupted: stop reading it (which closes it)."""
+    response[2].scope.cancel()
 
 
-async def _next_chunk(chunks: AsyncIterator[bytes], stream: AsyncByteStream) -> bytes | None:
-    """The next chunk, or ``None`` at the end. Whatever ends the iteration closes the stream,
-    in the same portal call: at the end (saving a call), or on an error or cancellation."""
-    try:
-        return await chunks.__anext__()
-    except StopAsyncIteration:
-        await stream.aclose()
-        return None
-    except BaseException:
-        with trio.CancelScope() as scope:
-            scope.cancel()  # close forcefully: we may be cancelled already
-            await stream.aclose()
-        raise
+class _End:
+    """The last item of a body's queue: how the reading ended (``Value(None)`` or an error)."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self, result: outcome.Outcome[None]) -> None:
+        self.outcome = result
+
+
+class _BodyReader:
+    """Reads one response body in the trio thread into ``queue``, ``READ_AHEAD`` bytes ahead.
+
+    :meth:`run` runs in the request's task, in the portal. It always ends by closing the async
+    body (normally at its end; forcefully on an error or when ``scope`` is
+    cancelled) and then putting an :class:`_End` on the queue, so a caller
+    that sees ``_End`` knows the connection was released. ``SimpleQueue.put``
+    never blocks and takes no lock that ``__del__`` could re-enter.
+    """
+
+    def __init__(self, stream: AsyncByteStream) -> None:
+        self.stream = stream
+        self.queue: queue.SimpleQueue[bytes | _End] = queue.SimpleQueue()
+        self.scope = trio.CancelScope()
+        # Trio-thread state: bytes put but not yet acknowledged, and a wait for more room.
+        self._unacknowledged = 0
+        self._room: trio.Event | None = None
+
+    async def run(self) -> None:
+        end: outcome.Outcome[None] = outcome.Value(None)
+        closed = False
+        try:
+            with self.scope:
+                async for chunk in self.stream:
+                    self.queue.put(chunk)
+                    self._unacknowledged += len(chunk)
+                    while self._unacknowledged >= READ_AHEAD:
+                        self._room = trio.Event()
+                        await self._room.wait()
+                await self.stream.aclose()
+                closed = True
+            # Otherwise our scope was cancelled: the caller closed the body, or gave up on it.
+        except trio.Cancelled:
+            # Not our scope's (it catches its own): the portal is closing.
+            end = outcome.Error(PortalClosed("the transport was closed while reading the body"))
+            raise
+        except Exception as exc:
+            end = outcome.Error(exc)
+        finally:
+            # Put _End even if the forced close is cancelled again (portal closing).
+            try:
+                if not closed:
+                    with trio.CancelScope() as forced, suppress(Exception):
+                        # Abandoned mid-body: close at once (an HTTP/1.1 connection in an
+                        # unknown state is dropped); a failure here leaves nothing to do.
+                        forced.cancel()
+                        await self.stream.aclose()
+            finally:
+                self.queue.put(_End(end))
+
+    def acknowledge(self, taken: int) -> None:
+        """In the trio thread: the caller took ``taken`` more bytes; read on if there is room."""
+        self._unacknowledged -= taken
+        if self._room is not None and self._unacknowledged < READ_AHEAD:
+            self._room.set()
 
 
 class _PortalByteStream(SyncByteStream):
-    """A response body in the trio thread, read from this one: one portal call per chunk.
+    """A response body read in the trio thread (by a :class:`_BodyReader`), taken from here.
 
     It holds its connection until read to the end or closed. One dropped
-    unclosed warns (``ResourceWarning``) and is closed in the trio thread,
-    scheduled without a lock or a wait: ``__del__`` may run in any thread, at
-    any point, even inside the pool's own code.
+    while neither warns (``ResourceWarning``) and has its reading stopped,
+    which closes it: scheduled on the trio thread without a lock or a wait,
+    since ``__del__`` may run in any thread, at any point, even inside the
+    pool's own code.
     """
 
-    def __init__(self, portal: Portal, stream: AsyncByteStream) -> None:
+    def __init__(self, portal: Portal, body: _BodyReader) -> None:
         self._portal = portal
-        self._stream = stream
-        self._closed = False
+        self._body = body
+        self._ended = False  # the caller took the _End, or gave up: the body is closed
+        self._taken = 0  # bytes taken and not yet acknowledged to the reader
 
     def __iter__(self) -> Iterator[bytes]:
-        chunks = self._stream.__aiter__()
-        while (chunk := self._portal.run(_next_chunk, chunks, self._stream)) is not None:
-            yield chunk
-        self._closed = True  # _next_chunk closed it
+        while not self._ended:
+            item = self._take()
+            if isinstance(item, _End):
+                self._ended = True
+                item.outcome.unwrap()  # the error that ended the body, as it was raised
+                return
+            yield item
+
+    def _take(self) -> bytes | _End:
+        body = self._body
+        with suppress(queue.Empty):
+            item = body.queue.get_nowait()
+            self._count(item)
+            return item
+        try:
+            # About to wait: the reader may be waiting for room, tell it what we took.
+            self._acknowledge()
+            item = _wait_for_item(body.queue)
+        except BaseException:
+            # Interrupted (Ctrl-C): stop the reading, which closes the body, then go.
+            self._stop()
+            raise
+        self._count(item)
+        return item
+
+    def _count(self, item: bytes | _End) -> None:
+        if isinstance(item, bytes):
+            self._taken += len(item)
+            if self._taken >= READ_AHEAD // 2:
+                self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        if self._taken:
+            taken, self._taken = self._taken, 0
+            self._portal.call_soon(self._body.acknowledge, taken)
+
+    def _stop(self) -> None:
+        """Stop the reader and wait until it closed the body."""
+        self._ended = True
+        self._portal.call_soon(self._body.scope.cancel)
+        while not isinstance(_wait_for_item(self._body.queue), _End):
+            pass
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        with suppress(PortalClosed):  # the transport closed, and every response with it
-            self._portal.run(self._stream.aclose)
+        """Release the body's connection; what was not read is dropped (errors included)."""
+        if not self._ended:
+            self._stop()
 
     def __del__(self) -> None:
-        if self._closed:
+        if self._ended:
             return
-        self._closed = True
-        self._portal.run_soon(self._stream.aclose)
+        self._ended = True
+        self._portal.call_soon(self._body.scope.cancel)
         warnings.warn(
             "a response stream was garbage-collected without being read to the end or "
             "closed: close it (`stream.close()`) to free its connection promptly",
@@ -227,3 +345,10 @@ class _PortalByteStream(SyncByteStream):
             source=self,
             stacklevel=1,
         )
+
+
+def _wait_for_item(items: queue.SimpleQueue[bytes | _End]) -> bytes | _End:
+    """The next item, waiting in slices so that a signal handler (Ctrl-C) gets to run."""
+    while True:
+        with suppress(queue.Empty):
+            return items.get(timeout=WAIT_SLICE)
