@@ -1,9 +1,9 @@
 """Streaming decoders: content codings (RFC 9110 section 8.4), text and lines.
 
 Every decoder is fed one chunk at a time and yields output as it goes, so a
-body is never held whole. The zlib-based ones also bound each output piece
-(``CHUNK_LIMIT``): a highly compressed chunk does not turn into one huge
-``bytes``. Errors from the codecs surface as :class:`DecodingError`.
+body is never held whole. The gzip, deflate and br decoders also bound each
+output piece (``CHUNK_LIMIT``): a highly compressed chunk does not turn into
+one huge ``bytes``. Errors from the codecs surface as :class:`DecodingError`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ zstandard = _optional_module("zstandard")
 charset_normalizer = _optional_module("charset_normalizer")
 
 CHUNK_LIMIT = 256 * 1024
-"""The most bytes a zlib-based decoder emits at once."""
+"""The most bytes the gzip, deflate and br decoders emit at once."""
 
 
 class ContentDecoder:
@@ -123,26 +123,37 @@ def _is_zlib_header(data: bytes) -> bool:
 
 
 class BrotliDecoder(ContentDecoder):
-    """``br`` (RFC 7932), with the ``brotli`` or ``brotlicffi`` package."""
+    """``br`` (RFC 7932), with the ``brotli`` or ``brotlicffi`` package.
+
+    With ``brotli`` 1.2 or newer the output pieces are bounded like zlib's
+    (give or take a block); older versions and brotlicffi return each chunk's
+    output whole.
+    """
 
     def __init__(self) -> None:
         self._decompressor: Any = brotli.Decompressor()
-        # brotli calls it process(), brotlicffi decompress().
-        self._process: Callable[[bytes], bytes] = (
-            getattr(self._decompressor, "process", None) or self._decompressor.decompress
-        )
+        self._bounded = hasattr(self._decompressor, "can_accept_more_data")
         self._started = False
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         if not data:
             return
         self._started = True
+        out = self._process(data)
+        # With its output bounded, the decoder holds the rest until asked again.
+        while out:
+            yield out
+            out = self._process(b"") if self._bounded else b""
+
+    def _process(self, data: bytes) -> bytes:
         try:
-            out = self._process(data)
+            if self._bounded:
+                return bytes(self._decompressor.process(data, output_buffer_limit=CHUNK_LIMIT))
+            # Older brotli calls it process(), brotlicffi decompress().
+            process = getattr(self._decompressor, "process", None)  # pragma: no cover
+            return bytes((process or self._decompressor.decompress)(data))  # pragma: no cover
         except brotli.error as exc:
             raise DecodingError(f"Invalid br body: {exc}") from exc
-        if out:
-            yield out
 
     def flush(self) -> Iterator[bytes]:
         if self._started and not self._decompressor.is_finished():
