@@ -142,9 +142,12 @@ async def test_dispatch_and_pool_limits_aliases(server: Server) -> None:
     from trio_httpcore._transport._pool import AsyncConnectionPool
 
     pool = AsyncConnectionPool()
-    async with AsyncClient(dispatch=pool, pool_limits=Limits(max_connections=1)) as client:
+    async with AsyncClient(dispatch=pool) as client:
         assert client._transport is pool
         assert (await client.get(f"{server.url}/status/204")).status_code == 204
+    limited = AsyncClient(pool_limits=Limits(max_connections=1, max_keepalive_connections=0))
+    assert limited._transport._max_connections == 1  # type: ignore[attr-defined]
+    assert limited._transport._max_keepalive == 0  # type: ignore[attr-defined]
 
 
 async def test_raise_for_status(client: AsyncClient, server: Server) -> None:
