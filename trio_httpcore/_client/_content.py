@@ -70,7 +70,7 @@ def encode_request(
     """The headers and stream of a request body given the ``request()`` arguments.
 
     ``data`` that is not a mapping is raw content, as the seed API took it.
-    No body at all gives ``(\\{}, None)``.
+    No body at all gives ``({}, None)``.
     """
     if files:
         # Multipart bodies come with the client's second issue (cookies, auth, multipart).
