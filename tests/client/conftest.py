@@ -69,6 +69,8 @@ class ClientApp:
 
     def __init__(self) -> None:
         self.requests: list[Scope] = []
+        # Set once a request reached /stall; a thread may wait for it.
+        self.stalled = threading.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -176,6 +178,7 @@ class ClientApp:
         self, scope: Scope, send: Send, rest: str, query: dict[str, list[str]], body: bytes
     ) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
+        self.stalled.set()
         await trio.sleep_forever()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import gc
 import threading
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from trio_httpcore._client._sync_client import Client
 from trio_httpcore._exceptions import ResponseClosed, StreamConsumed, TooManyRedirects
 from trio_httpcore._streams import AsyncIteratorByteStream, PlainByteStream
 
-from .conftest import pattern
+from .conftest import ClientApp, pattern
 
 ServeInThread = Callable[..., Server]
 
@@ -166,3 +167,20 @@ async def test_refused_inside_a_trio_run() -> None:
 
 def test_async_client_on_its_own_is_not_portal_bound() -> None:
     assert AsyncClient()._portal_ref is None
+
+
+def test_ctrl_c_cancels_the_request(server: Server, client_app: ClientApp) -> None:
+    def press_ctrl_c_once_stalled() -> None:
+        client_app.stalled.wait()
+        _thread.interrupt_main()
+
+    with Client(base_url=server.url) as client:
+        helper = threading.Thread(target=press_ctrl_c_once_stalled)
+        helper.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.get("/stall")
+        helper.join()
+        # The interrupted request released its connection; the client goes on.
+        stats = client._portal.run_sync(client._client._transport.statistics)  # type: ignore[attr-defined]
+        assert (stats.active, stats.waiting) == (0, 0)
+        assert client.get("/status/200").content == b"status 200"
