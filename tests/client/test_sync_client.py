@@ -184,3 +184,21 @@ def test_ctrl_c_cancels_the_request(server: Server, client_app: ClientApp) -> No
         stats = client._portal.run_sync(client._client._transport.statistics)  # type: ignore[attr-defined]
         assert (stats.active, stats.waiting) == (0, 0)
         assert client.get("/status/200").content == b"status 200"
+
+
+def test_http2_streams_and_threads(server: Server) -> None:
+    with Client(http1=False, http2=True, base_url=server.url) as client:
+        with client.stream("GET", "/encoded/gzip?size=2000000") as response:
+            assert response.http_version == "HTTP/2"
+            assert b"".join(response.iter_bytes()) == pattern(2_000_000)
+        results: list[bytes] = []
+
+        def worker() -> None:
+            results.extend(client.get("/chain/1").content for _ in range(10))
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [b"done"] * 80
