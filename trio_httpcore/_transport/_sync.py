@@ -299,9 +299,10 @@ class _PortalByteStream(SyncByteStream):
             item = body.queue.get_nowait()
             self._count(item)
             return item
+        # No acknowledgement is due before waiting: the reader waits for room only
+        # with READ_AHEAD bytes unacknowledged, and we acknowledge every half of
+        # that, so it never waits while the queue is empty.
         try:
-            # About to wait: the reader may be waiting for room, tell it what we took.
-            self._acknowledge()
             item = _wait_for_item(body.queue)
         except BaseException:
             # Interrupted (Ctrl-C): stop the reading, which closes the body, then go.
@@ -311,15 +312,12 @@ class _PortalByteStream(SyncByteStream):
         return item
 
     def _count(self, item: bytes | _End) -> None:
+        """Acknowledge what we took to the reader, once per half window (not per chunk)."""
         if isinstance(item, bytes):
             self._taken += len(item)
             if self._taken >= READ_AHEAD // 2:
-                self._acknowledge()
-
-    def _acknowledge(self) -> None:
-        if self._taken:
-            taken, self._taken = self._taken, 0
-            self._portal.call_soon(self._body.acknowledge, taken)
+                taken, self._taken = self._taken, 0
+                self._portal.call_soon(self._body.acknowledge, taken)
 
     def _stop(self) -> None:
         """Stop the reader and wait until it closed the body."""
