@@ -255,10 +255,12 @@ async def test_httpcore_730_goaway_does_not_replay_a_one_shot_body(
     async with make_pool(**H2C) as pool, trio.open_nursery() as nursery:
         nursery.start_soon(processed)
         await server.wait_for(lambda: len(server.requests) == 1)
+        chunks = body()
         with pytest.raises(RemoteProtocolError, match="before processing stream 3"):
             await pool.arequest(
-                b"POST", server.url4("/echo_body"), [], AsyncIteratorByteStream(body()), TIMEOUTS
+                b"POST", server.url4("/echo_body"), [], AsyncIteratorByteStream(chunks), TIMEOUTS
             )
+        await chunks.aclose()  # the caller's generator, left half-read by the failure
     assert len(server.connections) == 1
 
 
