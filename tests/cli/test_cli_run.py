@@ -127,7 +127,8 @@ async def test_content_encoding_decoded(redirect_server: Server) -> None:
 
 
 async def test_timeout(app: TestApp, hypercorn_server: Server) -> None:
-    result = await run_cli("--timeout", "0.2", f"{hypercorn_server.url}/gate/slow")
+    # 1 s, so that even on a loaded machine it is the read (after b"first") that times out.
+    result = await run_cli("--timeout", "1", f"{hypercorn_server.url}/gate/slow")
     app.gate("slow").release.set()
     assert result.status == 28
     assert "timed out" in result.error_line
