@@ -247,7 +247,10 @@ async def test_tls_handshake_timeout_is_connect_timeout(
     tls: TLSMaterial,
     mock_clock: trio.testing.MockClock,
 ) -> None:
+    accepted = trio.Event()
+
     async def handler(conn: RawConn) -> None:
+        accepted.set()
         await conn.wait_closed_by_peer()  # accepts TCP, never answers the ClientHello
 
     server = await start_raw_server(handler)
@@ -257,10 +260,11 @@ async def test_tls_handshake_timeout_is_connect_timeout(
                 nursery,
                 lambda: pool.arequest(
                     b"GET",
-                    (b"https", b"localhost", server.port, b"/"),
+                    (b"https", b"127.0.0.1", server.port, b"/"),
                     ext={"timeout": {"connect": 3}},
                 ),
             )
+            await accepted.wait()
             await trio.testing.wait_all_tasks_blocked()
             assert pool.statistics().connecting == 1
             mock_clock.jump(3.5)
