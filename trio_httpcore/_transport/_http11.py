@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 import h11
 import trio
@@ -12,12 +12,13 @@ import trio
 from .._exceptions import (
     READ_ERRORS,
     WRITE_ERRORS,
+    ExceptionMapping,
     ReadError,
     RemoteProtocolError,
     map_exceptions,
 )
 from .._streams import AsyncByteStream
-from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
+from .._types import URL4, Extensions, RawHeaders, get_timeout
 from ._base import AsyncResponse
 from ._interfaces import ConnectionListener
 from ._network import READ_SIZE, close_now, raw_socket
@@ -31,6 +32,19 @@ if TYPE_CHECKING:
 # RFC 9110 section 10.1.1 lets a client send the body after "some reasonable
 # period"; one second is what curl waits.
 EXPECT_CONTINUE_DEFAULT_WAIT = 1.0
+
+
+def _raise_mapped(exc: Exception, mapping: ExceptionMapping, origin: str, doing: str) -> NoReturn:
+    """Raise ``exc`` as ``map_exceptions(mapping, origin, doing)`` would have.
+
+    The hot path (every send, every event read) enters no context manager:
+    the mapping is applied only once something has gone wrong.
+    """
+    try:
+        with map_exceptions(mapping, origin, doing):
+            raise exc
+    finally:
+        del exc  # no cycle through this frame: the traceback holds it
 
 
 class _State(enum.Enum):
@@ -256,15 +270,22 @@ class HTTP11Connection:
     async def _send(self, data: bytes | None, timeout: float | None) -> None:
         if not data:
             return
-        with (
-            map_exceptions(WRITE_ERRORS, self._origin, "sending the request to"),
-            fail_after(timeout),
-        ):
-            await self._stream.send_all(data)
+        try:
+            if timeout is None:
+                await self._stream.send_all(data)
+            else:
+                # trio.fail_after without its generator-based context manager.
+                scope = trio.move_on_after(timeout)
+                with scope:
+                    await self._stream.send_all(data)
+                if scope.cancelled_caught:
+                    raise trio.TooSlowError
+        except Exception as exc:
+            _raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
 
     async def _next_event(self, timeout: float | None) -> h11.Event | type[h11.PAUSED]:
         """The next event from the server, reading from the socket as h11 needs."""
-        with map_exceptions(READ_ERRORS, self._origin, "reading the response from"):
+        try:
             while True:
                 try:
                     event = self._h11.next_event()
@@ -277,10 +298,18 @@ class HTTP11Connection:
                     raise
                 if event is not h11.NEED_DATA:
                     return cast("h11.Event | type[h11.PAUSED]", event)
-                with fail_after(timeout):
+                if timeout is None:
                     data = await self._stream.receive_some(READ_SIZE)
+                else:
+                    scope = trio.move_on_after(timeout)  # trio.fail_after, as in _send
+                    with scope:
+                        data = await self._stream.receive_some(READ_SIZE)
+                    if scope.cancelled_caught:
+                        raise trio.TooSlowError
                 self._eof = not data
                 self._h11.receive_data(bytes(data))
+        except Exception as exc:
+            _raise_mapped(exc, READ_ERRORS, self._origin, "reading the response from")
 
     def _next_buffered_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
         """The next event from what h11 already holds, without reading; errors count as none."""
