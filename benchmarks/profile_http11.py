@@ -1,8 +1,9 @@
 """Profile trio_httpcore's HTTP/1.1 hot path against the benchmark server.
 
-Usage: python benchmarks/profile_http11.py [--workload seq|c50|dl] [--layer pool|client] [--n N]
+Usage: python benchmarks/profile_http11.py [--workload seq|c50|dl|h2] [--layer pool|client] [--n N]
                                            [--tool pyinstrument|cprofile] [--html FILE]
 
+``h2`` is 100 GETs in flight over one HTTP/2 connection (TLS), for comparison.
 Runs the workload once on a warm ``AsyncConnectionPool`` or ``AsyncClient`` (same server setup
 as bench.py: nginx if on PATH, pinned) and prints the profile of the timed part.
 """
@@ -22,7 +23,10 @@ from _server import start_server
 
 
 async def run(server, workload: str, n: int, layer: str, profile_start, profile_stop) -> float:
-    cfg = ConnCfg("h1", server.http_port, 100)
+    if workload == "h2":
+        cfg = ConnCfg("h2", server.tls_port, 1)
+    else:
+        cfg = ConnCfg("h1", server.http_port, 100)
     opener = th_pool if layer == "pool" else th_client
     async with opener(cfg, server) as session:
         for _ in range(50):
@@ -32,7 +36,7 @@ async def run(server, workload: str, n: int, layer: str, profile_start, profile_
         if workload == "seq":
             for _ in range(n):
                 await session.get("/")
-        elif workload == "c50":
+        elif workload in ("c50", "h2"):
             remaining = n
 
             async def worker() -> None:
@@ -42,7 +46,7 @@ async def run(server, workload: str, n: int, layer: str, profile_start, profile_
                     await session.get("/")
 
             async with trio.open_nursery() as nursery:
-                for _ in range(50):
+                for _ in range(100 if workload == "h2" else 50):
                     nursery.start_soon(worker)
         else:
             for _ in range(n):
@@ -54,13 +58,13 @@ async def run(server, workload: str, n: int, layer: str, profile_start, profile_
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", choices=["seq", "c50", "dl"], default="seq")
+    parser.add_argument("--workload", choices=["seq", "c50", "dl", "h2"], default="seq")
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--layer", choices=["pool", "client"], default="pool")
     parser.add_argument("--tool", choices=["pyinstrument", "cprofile"], default="pyinstrument")
     parser.add_argument("--html", default="", help="also write pyinstrument's HTML here")
     args = parser.parse_args()
-    n = args.n or {"seq": 5000, "c50": 5000, "dl": 4}[args.workload]
+    n = args.n or {"seq": 5000, "c50": 5000, "dl": 4, "h2": 5000}[args.workload]
 
     pin = (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
     server = start_server(0 if pin else None)
