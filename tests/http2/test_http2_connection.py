@@ -232,3 +232,34 @@ async def test_leaving_the_pool_ends_open_streams(make_pool: Any, start_h2_serve
     with pytest.raises(ReadError, match="was closed"):
         await response.__anext__()
     await server.connections[0].closed.wait()
+
+
+async def test_a_raised_stream_limit_lets_waiting_requests_in(
+    make_pool: Any, start_h2_server: Any
+) -> None:
+    """The server raises MAX_CONCURRENT_STREAMS from 1 to 10: requests waiting in the
+    pool are dispatched at once (the connection tells the pool), not when a stream ends."""
+    release = trio.Event()
+
+    async def handler(stream: H2ServerStream) -> None:
+        await release.wait()
+        await stream.respond(200, b"ok")
+
+    server: H2Server = await start_h2_server(
+        handler, settings={SettingCodes.MAX_CONCURRENT_STREAMS: 1}
+    )
+
+    async def get() -> None:
+        _, _, response, _ = await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUTS)
+        assert await read_all(response) == b"ok"
+
+    async with make_pool(max_connections=1, **H2C) as pool, trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(get)
+        await server.wait_for(lambda: len(server.requests) == 1)
+        await trio.testing.wait_all_tasks_blocked()
+        assert pool.statistics().waiting == 2
+        await server.connections[0].send_settings({SettingCodes.MAX_CONCURRENT_STREAMS: 10})
+        await server.wait_for(lambda: len(server.requests) == 3)
+        release.set()
+    assert server.peak_open() == 3
