@@ -13,11 +13,15 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 import trio
 
 from tests._servers import (
     ConnectionCounter,
+    CountedConn,
     H11Request,
     Server,
     TLSMaterial,
@@ -157,7 +161,60 @@ async def serve_counted_tls_hypercorn(nursery: trio.Nursery, tls: TLSMaterial) -
 
 
 @pytest.fixture
-def tls_h2_server(tls: TLSMaterial) -> Iterator[ThreadedServer]:
-    """Hypercorn TLS with HTTP/2 in a thread, its TCP connections counted."""
+def tls_h2_server(tls: TLSMaterial, monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadedServer]:
+    """Hypercorn TLS with HTTP/2 in a thread, its TCP connections counted.
+
+    Hypercorn ends a connection with GOAWAY after 1000 requests by default
+    (``keep_alive_max_requests``, like nginx's ``keepalive_requests``); the
+    tests here count connections over more requests than that, so it is raised.
+    """
+    from hypercorn.config import Config
+
+    monkeypatch.setattr(Config, "keep_alive_max_requests", 1_000_000)
     with ThreadedServer(lambda nursery: serve_counted_tls_hypercorn(nursery, tls)) as server:
+        yield server
+
+
+async def serve_h2(nursery: trio.Nursery, tls: TLSMaterial) -> Server:
+    """A minimal HTTP/2 server over TLS (ALPN h2) on h2: every request gets 200 b"hello".
+
+    ``server.extra["stream_ids"]`` lists the stream ids of the requests in the
+    order their HEADERS arrived on the wire, across all connections.
+    """
+    counter = ConnectionCounter()
+    stop = trio.Event()
+    listener = await _open_listener()
+    context = tls.server_context(alpn=["h2"])
+    stream_ids: list[int] = []
+
+    async def handle(stream: trio.SocketStream, counted: CountedConn) -> None:
+        tls_stream = trio.SSLStream(stream, context, server_side=True)
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        try:
+            await tls_stream.send_all(conn.data_to_send())
+            while data := await tls_stream.receive_some(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        stream_ids.append(event.stream_id)
+                        counted.requests += 1
+                        conn.send_headers(
+                            event.stream_id, [(":status", "200"), ("content-length", "5")]
+                        )
+                        conn.send_data(event.stream_id, b"hello", end_stream=True)
+                    elif isinstance(event, h2.events.ConnectionTerminated):
+                        return
+                await tls_stream.send_all(conn.data_to_send())
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+
+    await nursery.start(_serve_listener, listener, handle, counter, stop)
+    port = listener.socket.getsockname()[1]
+    return Server("https", "127.0.0.1", port, counter, stop, {"stream_ids": stream_ids})
+
+
+@pytest.fixture
+def h2_server(tls: TLSMaterial) -> Iterator[ThreadedServer]:
+    """:func:`serve_h2` in a thread."""
+    with ThreadedServer(lambda nursery: serve_h2(nursery, tls)) as server:
         yield server
