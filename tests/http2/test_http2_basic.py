@@ -195,6 +195,23 @@ async def test_must_show_500_concurrent_gets_over_one_connection(
     assert len(app.requests) == 500
 
 
+async def test_500_concurrent_gets_are_multiplexed(make_pool: Any, start_h2_server: Any) -> None:
+    """The same against the scripted server, which also sees them in flight at once."""
+    server: H2Server = await start_h2_server()
+
+    async def one(i: int) -> None:
+        _, _, body, _ = await request(pool, server.tcp, f"/bytes/{i}")  # type: ignore[arg-type]
+        assert body == pattern(i)
+
+    async with make_pool(**H2C) as pool, trio.open_nursery() as nursery:
+        for i in range(500):
+            nursery.start_soon(one, i)
+    (conn,) = server.connections
+    assert conn.stream_ids == list(range(1, 1000, 2))
+    assert server.peak_open() > 100
+    assert server.errors == []
+
+
 async def test_more_requests_than_the_stream_limit_queue_on_one_connection(
     make_pool: Any, counted_hypercorn_server: Server
 ) -> None:
