@@ -48,14 +48,24 @@ class Scenario:
     latency: bool = False  # report seconds, lower is better
     reps: int | None = None  # override of the run's repetitions
 
+    def title_for(self, n: int) -> str:
+        return self.title.format(n=n, ideal=n * 0.01 / self.concurrency)
+
 
 SCENARIOS = [
     Scenario(
-        "seq", "HTTP/1.1 sequential keep-alive GETs", "seq", "h1", "http_port", "/", 2000, 300
+        "seq",
+        "HTTP/1.1 sequential keep-alive GETs ({n:,} per repetition)",
+        "seq",
+        "h1",
+        "http_port",
+        "/",
+        2000,
+        300,
     ),
     Scenario(
         "c50",
-        "HTTP/1.1, 1,000 GETs, 50 in flight",
+        "HTTP/1.1, {n:,} GETs, 50 in flight",
         "conc",
         "h1",
         "http_port",
@@ -66,7 +76,7 @@ SCENARIOS = [
     ),
     Scenario(
         "h2",
-        "HTTP/2 (TLS), 1,000 GETs, 100 streams on one connection",
+        "HTTP/2 (TLS), {n:,} GETs, 100 streams on one connection",
         "conc",
         "h2",
         "tls_port",
@@ -76,10 +86,19 @@ SCENARIOS = [
         concurrency=100,
         max_connections=1,
     ),
-    Scenario("dl", "64 MiB download, HTTP/1.1", "download", "h1", "http_port", "/64MiB", 2, 1),
+    Scenario(
+        "dl",
+        "64 MiB download (x{n} per repetition), HTTP/1.1",
+        "download",
+        "h1",
+        "http_port",
+        "/64MiB",
+        2,
+        1,
+    ),
     Scenario(
         "dl_tls",
-        "64 MiB download, HTTP/1.1 over TLS",
+        "64 MiB download (x{n} per repetition), HTTP/1.1 over TLS",
         "download",
         "h1-tls",
         "tls_port",
@@ -88,11 +107,18 @@ SCENARIOS = [
         1,
     ),
     Scenario(
-        "dl_h2", "64 MiB download, HTTP/2 (TLS)", "download", "h2", "tls_port", "/64MiB", 2, 1
+        "dl_h2",
+        "64 MiB download (x{n} per repetition), HTTP/2 (TLS)",
+        "download",
+        "h2",
+        "tls_port",
+        "/64MiB",
+        2,
+        1,
     ),
     Scenario(
         "dl_h2c",
-        "64 MiB download, HTTP/2 prior knowledge (h2c)",
+        "64 MiB download (x{n} per repetition), HTTP/2 prior knowledge (h2c)",
         "download",
         "h2c",
         "h2c_port",
@@ -102,7 +128,7 @@ SCENARIOS = [
     ),
     Scenario(
         "sync",
-        "sync sequential keep-alive GETs (HTTP/1.1)",
+        "sync sequential keep-alive GETs, HTTP/1.1 ({n:,} per repetition)",
         "seq",
         "h1",
         "http_port",
@@ -113,7 +139,7 @@ SCENARIOS = [
     ),
     Scenario(
         "latency",
-        "latency-bound: 5,000 GETs, 20 in flight, server waits 10 ms (ideal 2.5 s)",
+        "latency-bound: {n:,} GETs, 20 in flight, server waits 10 ms (ideal {ideal:g} s)",
         "conc",
         "h1",
         "delay_port",
@@ -319,9 +345,9 @@ def block_rows(
     return rows
 
 
-def print_table(header: list[str], rows: list[list[str]]) -> None:
+def print_table(header: list[str], rows: list[list[str]], right: set[int] | None = None) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    right = {2, 3, 4, 5}
+    right = {2, 3, 4, 5} if right is None else right
 
     def line(cells: list[str]) -> str:
         return "  ".join(
@@ -416,6 +442,54 @@ def rst_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out) + "\n"
 
 
+SUMMARY_HEADS = {
+    "seq": "seq req/s",
+    "c50": "50 in flight req/s",
+    "h2": "h2, 100 streams req/s",
+    "dl": "64 MiB MB/s",
+    "dl_tls": "64 MiB TLS MB/s",
+    "dl_h2": "64 MiB h2 MB/s",
+    "dl_h2c": "64 MiB h2c MB/s",
+    "latency": "latency-bound s",
+    "sync": "sync seq req/s",
+}
+
+
+def summary_cell(scenario: Scenario, cells: dict[str, Cell], key: str) -> str:
+    cell = cells.get(key)
+    if cell is None or not cell.rates:
+        return "n/a"
+    r = ratio(cells, key, baseline_key(scenario))
+    shown = f"{statistics.median(cell.seconds):.2f}" if scenario.latency else fmt(cell.median)
+    return f"{shown} ({r:.2f}x)" if r is not None else shown
+
+
+def summary_tables(
+    scenarios: list[Scenario], results: dict[str, dict[str, Cell]], wanted: set[str] | None
+) -> list[tuple[list[str], list[list[str]]]]:
+    """Medians, with the ratio to httpx in brackets: async clients, then sync ones."""
+    out = []
+    for sync in (False, True):
+        chosen = [s for s in scenarios if s.sync == sync and s.key in results]
+        if not chosen:
+            continue
+        pool = SYNC_CLIENTS if sync else ASYNC_CLIENTS
+        clients = [c for c in pool if wanted is None or c.key in wanted]
+        header = ["client", *(SUMMARY_HEADS[s.key] for s in chosen)]
+        rows = [
+            [c.label, *(summary_cell(s, results[s.key], c.key) for s in chosen)] for c in clients
+        ]
+        out.append((header, rows))
+    return out
+
+
+def rst_summary(
+    scenarios: list[Scenario], results: dict[str, dict[str, Cell]], wanted: set[str] | None
+) -> str:
+    tables = summary_tables(scenarios, results, wanted)
+    return "\n".join(rst_table(header, rows) for header, rows in tables)
+
+
 # -- Main.
 
 
@@ -486,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
             header = ["client", "layer", unit, "min-max", "vs httpx", "CPU us/req"]
             rows = block_rows(scenario, clients, results[scenario.key])
             print()
-            print(f"{scenario.title} [{scenario.key}]")
+            print(f"{scenario.title_for(n)} [{scenario.key}]")
             print_table(header, rows)
             sys.stdout.flush()
     finally:
@@ -494,6 +568,10 @@ def main(argv: list[str] | None = None) -> int:
 
     load_after = os.getloadavg()
     print()
+    print("Summary: medians (ratio to httpx; sync rows to httpx.Client)")
+    for header, rows in summary_tables(scenarios, results, wanted):
+        print_table(header, rows, right=set(range(1, len(header))))
+        print()
     print("Targets (issue 10), like for like:")
     for line in targets_lines(results):
         print(f"  {line}")
@@ -522,24 +600,10 @@ def main(argv: list[str] | None = None) -> int:
                 indent=1,
             )
     if args.rst:
-        parts = []
-        for scenario in scenarios:
-            clients = SYNC_CLIENTS if scenario.sync else ASYNC_CLIENTS
-            clients = [c for c in clients if wanted is None or c.key in wanted]
-            unit = "MB/s" if scenario.kind == "download" else "req/s"
-            if scenario.latency:
-                unit = "time"
-            header = ["client", "layer", unit, "min-max", "vs httpx", "CPU us/req"]
-            title = scenario.title
-            parts.append(
-                f"**{title}**\n\n"
-                + rst_table(header, block_rows(scenario, clients, results[scenario.key]))
-            )
         with open(args.rst, "w") as f:
-            f.write("\n".join(parts))
-            f.write(
-                "\nTargets:\n\n" + "\n".join(f"* {line}" for line in targets_lines(results)) + "\n"
-            )
+            f.write(rst_summary(scenarios, results, wanted))
+            f.write("\nTargets:\n\n")
+            f.write("\n".join(f"* {line}" for line in targets_lines(results)) + "\n")
     return 0
 
 
