@@ -97,47 +97,12 @@ class PortalClosed(RuntimeError):
     """The portal was closed: before the call, or while it ran."""
 
 
-class _Wakeups(trio.abc.Instrument):
-    """Wakes waiting callers when the trio thread is about to wait, not the moment a result is set.
-
-    A caller woken at once would contend for the GIL with the trio thread
-    while that one still works towards its next wait (reading the rest of a
-    small body, say), and often block again: two sleeps and wakes per call
-    instead of one. Trio calls :meth:`before_io_wait` every turn of its loop;
-    with ``timeout > 0`` nothing is runnable, the work is done. A busy loop
-    still wakes its callers every few turns.
-    """
-
-    MAX_DEFERRED_TURNS = 3
-
-    def __init__(self) -> None:
-        self._pending: list[threading.Lock] = []
-        self._deferred_turns = 0
-
-    def release_soon(self, lock: threading.Lock) -> None:
-        self._pending.append(lock)
-
-    def before_io_wait(self, timeout: float) -> None:
-        if not self._pending:
-            return
-        if timeout > 0 or self._deferred_turns >= self.MAX_DEFERRED_TURNS:
-            self.release_all()
-        else:
-            self._deferred_turns += 1
-
-    def release_all(self) -> None:
-        pending, self._pending = self._pending, []
-        self._deferred_turns = 0
-        for lock in pending:
-            lock.release()
-
-
 class _Call(Generic[T]):
     """One blocking call: what to run, its cancel scope, and how the caller learns the end.
 
-    ``done`` is a lock held from creation; the trio thread releases it (through
-    ``wakeups``) once ``result`` is set (or left ``None``: the caller interrupted
-    the call and its own cancel scope caught the cancellation, or it never started).
+    ``done`` is a lock held from creation; the trio thread releases it once
+    ``result`` is set (or left ``None``: the caller interrupted the call and its
+    own cancel scope caught the cancellation, or it never started).
     ``spawned`` and ``finished`` are set by the trio thread when it takes the
     call up and when it hands the result over. A call made with
     :meth:`Portal.start_task` is its own ``task_status``: :meth:`started`
@@ -153,17 +118,11 @@ class _Call(Generic[T]):
         "result",
         "scope",
         "spawned",
-        "wakeups",
     )
 
     def __init__(
-        self,
-        wakeups: _Wakeups,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
-        self.wakeups = wakeups
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
@@ -177,7 +136,7 @@ class _Call(Generic[T]):
     def finish(self, result: outcome.Outcome[T] | None) -> None:
         self.result = result
         self.finished = True
-        self.wakeups.release_soon(self.done)
+        self.done.release()
 
     def started(self, value: T) -> None:
         if self.finished:
@@ -239,7 +198,6 @@ class _PortalThread:
         self._idle_workers: list[trio.lowlevel.Task] = []
         self._errors: list[Exception] = []
         self._crash: BaseException | None = None
-        self.wakeups = _Wakeups()
 
     # -- From any thread.
 
@@ -289,11 +247,10 @@ class _PortalThread:
 
     def _thread_main(self) -> None:
         try:
-            trio.run(self._main, instruments=[self.wakeups])
+            trio.run(self._main)
         except BaseException as exc:  # kept for stop()/start() to raise in a caller
             self._crash = exc
         finally:
-            self.wakeups.release_all()  # calls that ended as the run did
             self._started.set()  # also when the run failed before starting
 
     async def _main(self) -> None:
@@ -451,7 +408,7 @@ class Portal:
         ``discard`` handles a value produced although the caller was
         interrupted (see the module docstring).
         """
-        result: T = self._call(_Call(self._thread.wakeups, async_fn, args, {}), discard)
+        result: T = self._call(_Call(async_fn, args, {}), discard)
         return result
 
     def start_task(
@@ -468,9 +425,7 @@ class Portal:
         until it returns or the portal closes. After ``started`` it must handle
         its own errors: nobody is left to receive them, so one would stop the portal.
         """
-        return self._call(
-            _Call(self._thread.wakeups, async_fn, args, {"task_status": None}), discard
-        )
+        return self._call(_Call(async_fn, args, {"task_status": None}), discard)
 
     def _call(self, call: _Call[T], discard: Callable[[T], Awaitable[object]] | None) -> T:
         self._check_not_in_trio()
@@ -505,7 +460,7 @@ class Portal:
         self._check_not_in_trio()
         thread = self._thread
         token = thread.start()
-        call: _Call[T] = _Call(thread.wakeups, fn, args, {})
+        call: _Call[T] = _Call(fn, args, {})
         try:
             token.run_sync_soon(thread.run_sync_now, call)
         except trio.RunFinishedError:
