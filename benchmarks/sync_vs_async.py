@@ -1,12 +1,19 @@
 """The sync facade's cost per request beside the async pool's, same server, same run.
 
-Usage: python benchmarks/sync_vs_async.py [--requests N] [--rounds R] [--path /]
+Usage: python benchmarks/sync_vs_async.py [--requests N] [--rounds R]
 
-One keep-alive connection, requests one after another, each body read to
-its end and the stream closed: ``SyncConnectionPool`` from this thread
-against ``AsyncConnectionPool`` inside ``trio.run``. Rounds alternate
-between the two so that drift in machine load hits both; the figure is the
-best round of each (the least disturbed), and the ratio sync / async.
+Workloads, each body read to its end and the stream closed, over keep-alive
+HTTP/1.1 connections:
+
+* ``seq``: requests one after another, a 14-byte body;
+* ``seq-64k``: the same with a 64 KiB body;
+* ``conc8``: 8 threads (sync) against 8 tasks (async), a 14-byte body.
+
+``SyncConnectionPool`` is used from plain threads, ``AsyncConnectionPool``
+inside ``trio.run``. Rounds alternate between the two so that drift in the
+machine's load hits both; each figure is the best round (the least
+disturbed): wall time and process CPU time per request (this process only:
+the client's threads, not the server), and the ratio sync / async.
 
 The server is nginx when it is installed (a generated config, one worker),
 else a small trio + h11 server in a subprocess: a separate process either
@@ -22,9 +29,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
@@ -32,7 +41,9 @@ import trio
 from trio_httpcore import AsyncConnectionPool, SyncConnectionPool
 
 HOST = "127.0.0.1"
-BODY = b"Hello, world!\n"
+SMALL = b"Hello, world!\n"
+BIG = bytes(range(256)) * 256  # 64 KiB
+BODIES = {"/": SMALL, "/64k": BIG}
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -51,18 +62,20 @@ http {{
     keepalive_timeout 60s;
     server {{
         listen {host}:{port};
-        location / {{ default_type text/plain; return 200 "{body}"; }}
+        location = / {{ default_type text/plain; return 200 "{small}"; }}
+        location = /64k {{ alias {dir}/64k; }}
     }}
 }}
 """
 
-# The fallback server: HTTP/1.1 keep-alive, BODY for every request.
+# The fallback server: HTTP/1.1 keep-alive, BODIES by path.
 H11_SERVER = """
 import sys, h11, trio
-BODY = sys.argv[2].encode()
+BODIES = {b"/": b"Hello, world!\\n", b"/64k": bytes(range(256)) * 256}
 
 async def handle(stream):
     conn = h11.Connection(h11.SERVER)
+    body = b""
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
@@ -71,12 +84,12 @@ async def handle(stream):
                 return
             conn.receive_data(data)
         elif isinstance(event, h11.Request):
-            pass
+            body = BODIES[event.target]
         elif isinstance(event, h11.EndOfMessage):
-            headers = [("content-length", str(len(BODY))), ("content-type", "text/plain")]
+            headers = [("content-length", str(len(body)))]
             await stream.send_all(
                 conn.send(h11.Response(status_code=200, headers=headers))
-                + conn.send(h11.Data(data=BODY))
+                + conn.send(h11.Data(data=body))
                 + conn.send(h11.EndOfMessage())
             )
             conn.start_next_cycle()
@@ -113,13 +126,15 @@ def server() -> Iterator[tuple[str, int]]:
     )
     with tempfile.TemporaryDirectory() as tmp:
         if nginx is not None:
+            os.chmod(tmp, 0o755)  # nginx's workers may run as another user
+            Path(tmp, "64k").write_bytes(BIG)
+            small = SMALL.decode().replace("\n", "\\n")
             conf = Path(tmp, "nginx.conf")
-            body = BODY.decode().replace("\n", "\\n")
-            conf.write_text(NGINX_CONF.format(dir=tmp, host=HOST, port=port, body=body))
+            conf.write_text(NGINX_CONF.format(dir=tmp, host=HOST, port=port, small=small))
             command = [nginx, "-c", str(conf), "-p", tmp, "-e", f"{tmp}/error.log"]
             description = "nginx (1 worker)"
         else:
-            command = [sys.executable, "-c", H11_SERVER, str(port), BODY.decode()]
+            command = [sys.executable, "-c", H11_SERVER, str(port)]
             description = "trio + h11 subprocess"
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         try:
@@ -130,62 +145,113 @@ def server() -> Iterator[tuple[str, int]]:
             process.wait()
 
 
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    path: str
+    concurrency: int
+
+
+WORKLOADS = [Workload("seq", "/", 1), Workload("seq-64k", "/64k", 1), Workload("conc8", "/", 8)]
+
+
 def url(port: int, path: str) -> tuple[bytes, bytes, int, bytes]:
     return (b"http", HOST.encode(), port, path.encode())
 
 
-async def async_round(port: int, path: str, n: int) -> float:
-    async with AsyncConnectionPool() as pool:
-        await read(pool, port, path)  # connect outside the timing
-        start = time.perf_counter()
-        for _ in range(n):
-            await read(pool, port, path)
-        return (time.perf_counter() - start) / n
-
-
-async def read(pool: AsyncConnectionPool, port: int, path: str) -> None:
+async def async_get(pool: AsyncConnectionPool, port: int, path: str) -> None:
     status, _, stream, _ = await pool.arequest(b"GET", url(port, path))
     body = b"".join([chunk async for chunk in stream])
     await stream.aclose()
-    assert status == 200 and body == BODY, (status, body)
+    assert status == 200 and body == BODIES[path], (status, len(body))
 
 
-def sync_round(port: int, path: str, n: int) -> float:
-    with SyncConnectionPool() as pool:
-        sync_read(pool, port, path)  # start the thread and connect outside the timing
-        start = time.perf_counter()
-        for _ in range(n):
-            sync_read(pool, port, path)
-        return (time.perf_counter() - start) / n
-
-
-def sync_read(pool: SyncConnectionPool, port: int, path: str) -> None:
+def sync_get(pool: SyncConnectionPool, port: int, path: str) -> None:
     status, _, stream, _ = pool.request(b"GET", url(port, path))
     body = b"".join(stream)
     stream.close()
-    assert status == 200 and body == BODY, (status, body)
+    assert status == 200 and body == BODIES[path], (status, len(body))
+
+
+Timing = tuple[float, float]
+"""Wall and CPU seconds per request."""
+
+
+def timed(n: int, run: Callable[[], None]) -> Timing:
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
+
+
+async def async_round(port: int, work: Workload, n: int) -> Timing:
+    per_task = n // work.concurrency
+    async with AsyncConnectionPool() as pool:
+
+        async def loop() -> None:
+            for _ in range(per_task):
+                await async_get(pool, port, work.path)
+
+        async def run_all() -> None:
+            async with trio.open_nursery() as nursery:
+                for _ in range(work.concurrency):
+                    nursery.start_soon(loop)
+
+        await run_all_connected(pool, port, work)
+        wall, cpu = time.perf_counter(), time.process_time()
+        await run_all()
+        return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
+
+
+async def run_all_connected(pool: AsyncConnectionPool, port: int, work: Workload) -> None:
+    """Open the connections before the timing starts."""
+    async with trio.open_nursery() as nursery:
+        for _ in range(work.concurrency):
+            nursery.start_soon(async_get, pool, port, work.path)
+
+
+def sync_round(port: int, work: Workload, n: int) -> Timing:
+    per_thread = n // work.concurrency
+    with SyncConnectionPool() as pool:
+
+        def loop() -> None:
+            for _ in range(per_thread):
+                sync_get(pool, port, work.path)
+
+        def in_threads(target: Callable[[], None]) -> None:
+            threads = [threading.Thread(target=target) for _ in range(work.concurrency)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        in_threads(lambda: sync_get(pool, port, work.path))  # start, connect
+        return timed(n, loop if work.concurrency == 1 else lambda: in_threads(loop))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--path", default="/")
     args = parser.parse_args()
-    with server() as (description, port):
-        async_times: list[float] = []
-        sync_times: list[float] = []
-        for _ in range(args.rounds):
-            async_times.append(trio.run(async_round, port, args.path, args.requests))
-            sync_times.append(sync_round(port, args.path, args.requests))
-    best_async, best_sync = min(async_times), min(sync_times)
-    print(f"server: {description}; {args.rounds} rounds x {args.requests} sequential requests")
-    print("async per request: " + " ".join(f"{t * 1e6:.0f}" for t in async_times) + " us")
-    print("sync  per request: " + " ".join(f"{t * 1e6:.0f}" for t in sync_times) + " us")
+    print(f"{args.rounds} rounds x {args.requests} requests per workload, best round shown")
     print(
-        f"best: async {best_async * 1e6:.1f} us, sync {best_sync * 1e6:.1f} us, "
-        f"sync/async = {best_sync / best_async:.2f}x (target <= 1.30x)"
+        f"{'workload':10} {'async wall/cpu us':>18} {'sync wall/cpu us':>18} {'ratio wall/cpu':>16}"
     )
+    with server() as (description, port):
+        for work in WORKLOADS:
+            async_times: list[Timing] = []
+            sync_times: list[Timing] = []
+            for _ in range(args.rounds):
+                async_times.append(trio.run(async_round, port, work, args.requests))
+                sync_times.append(sync_round(port, work, args.requests))
+            a_wall, a_cpu = min(t[0] for t in async_times), min(t[1] for t in async_times)
+            s_wall, s_cpu = min(t[0] for t in sync_times), min(t[1] for t in sync_times)
+            print(
+                f"{work.name:10} {a_wall * 1e6:8.0f} /{a_cpu * 1e6:6.0f}    "
+                f"{s_wall * 1e6:8.0f} /{s_cpu * 1e6:6.0f}    "
+                f"{s_wall / a_wall:6.2f}x /{s_cpu / a_cpu:5.2f}x"
+            )
+    print(f"server: {description}; target: sync within 1.30x of async")
 
 
 if __name__ == "__main__":
