@@ -25,6 +25,7 @@ from trio_httpcore import (
     SyncConnectionPool,
     SyncHTTPTransport,
 )
+from trio_httpcore._transport._sync import READ_AHEAD
 
 from .conftest import TIMEOUTS, SlowPaths, ThreadedServer
 
@@ -117,6 +118,20 @@ def test_large_body_in_many_chunks(pool: SyncConnectionPool, h11_server: Threade
     chunks = list(stream)
     assert len(chunks) > 1
     assert b"".join(chunks) == pattern(3_000_000)
+
+
+def test_body_read_ahead_is_bounded(pool: SyncConnectionPool, h11_server: ThreadedServer) -> None:
+    """The trio thread reads a body ahead of the caller by READ_AHEAD bytes (plus a chunk),
+    not to its end: a slow reader of a large download holds bounded memory."""
+    _, _, stream, _ = pool.request(b"GET", h11_server.url4("/bytes/3000000"), ext=TIMEOUTS)
+    pool._portal.run(trio.testing.wait_all_tasks_blocked)  # the reader is waiting for room
+    queued = stream._body.queue.qsize()  # type: ignore[attr-defined]
+    unacknowledged = stream._body._unacknowledged  # type: ignore[attr-defined]
+    chunks = list(stream)
+    assert b"".join(chunks) == pattern(3_000_000)
+    # It stopped at the first chunk that reached the limit.
+    assert READ_AHEAD <= unacknowledged < READ_AHEAD + max(map(len, chunks))
+    assert 1 <= queued < len(chunks)
 
 
 def test_reading_to_the_end_returns_the_connection(

@@ -17,8 +17,9 @@ Using it::
   entered managers last-in first-out. This is how a nursery-owning object
   (``AsyncConnectionPool``) is kept open: trio requires a nursery to be
   exited by the task that entered it.
-* :meth:`Portal.run` runs ``await async_fn(*args)`` in a new task of the
-  portal, under a cancel scope of its own, and returns its result or raises
+* :meth:`Portal.run` runs ``await async_fn(*args)`` in a task of the portal
+  (tasks are reused from call to call: a call must not leave context
+  variables set), under a cancel scope of its own, and returns its result or raises
   its exception: the same object, so class, ``__cause__`` and traceback are
   kept. Any number of threads may call it at once: the calls run
   concurrently in the one trio loop, so they share the objects living there

@@ -106,12 +106,8 @@ class _SyncTransportFacade(SyncHTTPTransport, Generic[AsyncTransportT]):
     ) -> None:
         """In the trio thread: the request; once its response is handed over, the reading
         of its body (one task per request, no second one to spawn)."""
-        (
-            status,
-            response_headers,
-            response_stream,
-            response_ext,
-        ) = await self._async_transport.arequest(method, url, headers, stream, ext)
+        response = await self._async_transport.arequest(method, url, headers, stream, ext)
+        status, response_headers, response_stream, response_ext = response
         body = _BodyReader(response_stream)
         task_status.started((status, response_headers, body, response_ext))
         await body.run()
