@@ -109,7 +109,8 @@ async def sync_test_handler(request: H11Request, slow: SlowPaths) -> None:
     * ``/echo``: the request body back;
     * ``/slow``: sets ``slow.arrived``, then never answers (until the client goes away);
     * ``/gate``: sends headers and b"first", sets ``slow.arrived``, waits for
-      ``slow.release``, sends b"last".
+      ``slow.release``, sends b"last";
+    * ``/truncated``: promises 100 bytes, sends 10, closes the connection.
     """
     if request.path == "/echo":
         await request.respond(200, await request.read_body())
@@ -124,6 +125,9 @@ async def sync_test_handler(request: H11Request, slow: SlowPaths) -> None:
         await trio.to_thread.run_sync(slow.release.wait)
         await request.send_data(b"last")
         await request.end()
+    elif request.path == "/truncated":
+        await request.start_response(200, [(b"content-length", b"100")])
+        await request.send_data(b"0123456789")  # and return: the server closes
     else:
         await default_h11_handler(request)
 

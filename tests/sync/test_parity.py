@@ -20,6 +20,7 @@ from trio_httpcore import (
     IteratorByteStream,
     PlainByteStream,
     ReadTimeout,
+    RemoteProtocolError,
     SyncByteStream,
     SyncConnectionPool,
     UnsupportedProtocol,
@@ -63,6 +64,7 @@ CASES = [
         error=(ReadTimeout, None),
     ),
     Case("bad scheme", url=(b"ftp", b"127.0.0.1", 21, b"/"), error=(UnsupportedProtocol, None)),
+    Case("truncated body", path="/truncated", error=(RemoteProtocolError, Exception)),
 ]
 
 

@@ -155,6 +155,19 @@ def test_close_unread_response_releases_the_connection(
     assert get(pool, h11_server) == (200, b"hello")
 
 
+def test_closed_or_consumed_body_iterates_empty(
+    pool: SyncConnectionPool, h11_server: ThreadedServer
+) -> None:
+    _, _, stream, _ = pool.request(b"GET", h11_server.url4("/bytes/3000000"), ext=TIMEOUTS)
+    stream.close()
+    assert list(stream) == []
+    _, _, stream, _ = pool.request(b"GET", h11_server.url4("/"), ext=TIMEOUTS)
+    assert b"".join(stream) == b"hello"
+    assert list(stream) == []
+    stream.close()  # nothing left to do
+    assert_quiescent(pool)
+
+
 def test_request_bodies(pool: SyncConnectionPool, h11_server: ThreadedServer) -> None:
     body = pattern(200_000)
     plain = PlainByteStream(body)
