@@ -92,7 +92,8 @@ class Phases:
         self.got_request = trio.Event()  # /headers: whole request read, no response
         self.sent_part = trio.Event()  # /body: head and 5 of 10 body bytes sent
         self.got_first_chunk = trio.Event()  # /upload: first body chunk read
-        self.got_head = trio.Event()  # /upload-noread: head read, body never read
+        self.got_head = trio.Event()  # /upload-noread: head read, body not read...
+        self.drain = trio.Event()  # ...until the test sets this
 
 
 async def stalling_handler(phases: Phases, req: H11Request) -> None:
@@ -112,7 +113,8 @@ async def stalling_handler(phases: Phases, req: H11Request) -> None:
         await req.stall()
     elif req.path == "/upload-noread":
         phases.got_head.set()
-        await trio.sleep_forever()  # reads nothing: the client's send blocks
+        await phases.drain.wait()  # reads nothing till then: the client's send blocks
+        await req.stall()
     else:
         await req.respond(200, b"hello")
 
