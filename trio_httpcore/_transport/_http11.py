@@ -28,6 +28,13 @@ from ._response import ConnectionBoundStream
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+# Reads while a response body streams in are larger than READ_SIZE (which the
+# head is read with): fewer trips through trio and h11 per megabyte. 256 KiB
+# measured 15-30% faster than 64 KiB on a 64 MiB download over loopback, at
+# no cost to small responses (their body usually comes with the head); 1 MiB
+# was slower, h11 copying more per read.
+BODY_READ_SIZE = 4 * READ_SIZE
+
 # How long to wait for "100 Continue" when the request sets no read timeout.
 # RFC 9110 section 10.1.1 lets a client send the body after "some reasonable
 # period"; one second is what curl waits.
@@ -283,7 +290,9 @@ class HTTP11Connection:
         except Exception as exc:
             _raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
 
-    async def _next_event(self, timeout: float | None) -> h11.Event | type[h11.PAUSED]:
+    async def _next_event(
+        self, timeout: float | None, read_size: int = READ_SIZE
+    ) -> h11.Event | type[h11.PAUSED]:
         """The next event from the server, reading from the socket as h11 needs."""
         try:
             while True:
@@ -299,11 +308,11 @@ class HTTP11Connection:
                 if event is not h11.NEED_DATA:
                     return cast("h11.Event | type[h11.PAUSED]", event)
                 if timeout is None:
-                    data = await self._stream.receive_some(READ_SIZE)
+                    data = await self._stream.receive_some(read_size)
                 else:
                     scope = trio.move_on_after(timeout)  # trio.fail_after, as in _send
                     with scope:
-                        data = await self._stream.receive_some(READ_SIZE)
+                        data = await self._stream.receive_some(read_size)
                     if scope.cancelled_caught:
                         raise trio.TooSlowError
                 self._eof = not data
@@ -364,7 +373,7 @@ class HTTP11ResponseStream(ConnectionBoundStream):
         if connection._state is not _State.BUSY:
             raise ReadError(f"the connection to {connection._origin} was closed")
         try:
-            event = await connection._next_event(self._read_timeout)
+            event = await connection._next_event(self._read_timeout, BODY_READ_SIZE)
         except BaseException:
             self._done = True
             connection.close_now()
