@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
 
 
 class AsyncByteStream:
@@ -33,15 +34,27 @@ class SyncByteStream:
         """Release what the stream holds; the base class holds nothing."""
 
 
+class _OneChunk(AsyncIterator[bytes]):
+    """Yields one chunk. Not an async generator: nothing to finalise if left unfinished."""
+
+    def __init__(self, chunk: bytes) -> None:
+        self._chunk = chunk
+
+    async def __anext__(self) -> bytes:
+        chunk, self._chunk = self._chunk, b""
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
+
+
 class PlainByteStream(AsyncByteStream, SyncByteStream):
     """A body held in memory: usable as both a sync and an async stream, any number of times."""
 
     def __init__(self, content: bytes) -> None:
         self.content = content
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        if self.content:
-            yield self.content
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _OneChunk(self.content)
 
     def __iter__(self) -> Iterator[bytes]:
         if self.content:
@@ -86,3 +99,20 @@ class IteratorByteStream(SyncByteStream):
     def close(self) -> None:
         if self._close_func is not None:
             self._close_func()
+
+
+@asynccontextmanager
+async def body_chunks(stream: AsyncByteStream) -> AsyncIterator[AsyncIterator[bytes]]:
+    """Iterate a request body so that an interrupted send still closes its iterator.
+
+    A body's iterator is often an async generator; one abandoned mid-way (a
+    write timeout, a cancelled request) would be finalised by the garbage
+    collector, late and with a ResourceWarning, so it is closed here at once.
+    """
+    iterator = aiter(stream)
+    try:
+        yield iterator
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()

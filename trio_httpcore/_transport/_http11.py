@@ -17,7 +17,7 @@ from .._exceptions import (
     RemoteProtocolError,
     map_exceptions,
 )
-from .._streams import AsyncByteStream
+from .._streams import AsyncByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, get_timeout
 from ._base import AsyncResponse
 from ._interfaces import ConnectionListener
@@ -241,9 +241,10 @@ class HTTP11Connection:
             early = await self._wait_for_continue(read_timeout)
             if early is not None:
                 return early
-        async for chunk in stream:
-            if chunk:
-                await self._send(self._h11.send(h11.Data(data=chunk)), write_timeout)
+        async with body_chunks(stream) as chunks:
+            async for chunk in chunks:
+                if chunk:
+                    await self._send(self._h11.send(h11.Data(data=chunk)), write_timeout)
         await self._send(self._h11.send(h11.EndOfMessage()), write_timeout)
         return None
 
@@ -363,6 +364,9 @@ class HTTP11ResponseStream(ConnectionBoundStream):
     def _abandon(self) -> None:
         self._connection.close_now()
 
+    def _holds_connection(self) -> bool:
+        return self._connection._state is _State.BUSY
+
     def __aiter__(self) -> Self:
         return self
 
@@ -371,6 +375,7 @@ class HTTP11ResponseStream(ConnectionBoundStream):
             raise StopAsyncIteration
         connection = self._connection
         if connection._state is not _State.BUSY:
+            self._done = True
             raise ReadError(f"the connection to {connection._origin} was closed")
         try:
             event = await connection._next_event(self._read_timeout, BODY_READ_SIZE)

@@ -28,10 +28,17 @@ class ConnectionBoundStream(AsyncByteStream):
         """Release the connection of a body nobody will read (subclasses say how)."""
         raise NotImplementedError()
 
+    def _holds_connection(self) -> bool:
+        """Whether the connection is still held for this body (not yet released or closed)."""
+        raise NotImplementedError()
+
     def __del__(self) -> None:
-        if self._done:
+        if self._done or not self._holds_connection():
             return
         self._done = True
+        # Release first: under an "error" warnings filter the warning raises.
+        with suppress(trio.RunFinishedError):
+            self._trio_token.run_sync_soon(self._abandon)
         warnings.warn(
             f"a response stream from {self._origin} was garbage-collected without being "
             "read to the end or closed: close it (`await stream.aclose()`) to free its "
@@ -40,5 +47,3 @@ class ConnectionBoundStream(AsyncByteStream):
             source=self,
             stacklevel=1,
         )
-        with suppress(trio.RunFinishedError):
-            self._trio_token.run_sync_soon(self._abandon)
