@@ -195,6 +195,26 @@ async def test_cancel_mid_request_body_from_async_generator(
         await assert_healthy_afterwards(pool, server, 0)
 
 
+async def test_cancel_while_sending_plain_body_blocked(
+    make_pool: PoolFactory, stalling: Any
+) -> None:
+    # The server reads the head and never the body: the client's send blocks on a
+    # full socket buffer; cancel there. PlainByteStream.__aiter__ is an async generator.
+    server, phases = stalling
+    body = trio_httpcore.PlainByteStream(b"x" * 32 * 1024 * 1024)
+    async with make_pool() as pool:
+        await cancel_when(
+            pool,
+            phases.got_head,
+            b"POST",
+            server.url4("/upload-noread"),
+            stream=body,
+            headers=[(b"Content-Length", str(len(body)).encode())],
+        )
+        phases.drain.set()
+        await assert_healthy_afterwards(pool, server, 0)
+
+
 # -- The Must-show: 200 cancellations at random points, then 100 normal requests
 
 

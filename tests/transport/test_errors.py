@@ -347,3 +347,40 @@ async def test_errors_leave_pool_usable(
                 await pool.arequest(b"GET", (b"http", b"127.0.0.1", closed_port(), b"/"))
             assert await get_body(pool, http_server) == b"hello"
     assert http_server.counter.total == 1
+
+
+@pytest.mark.parametrize("host", [b"", b"a b", b"a\r\nb", b"a\x00b"])
+async def test_invalid_host_is_local_protocol_error(make_pool: PoolFactory, host: bytes) -> None:
+    async with make_pool() as pool:
+        with pytest.raises(trio_httpcore.LocalProtocolError):
+            await pool.arequest(b"GET", (b"http", host, 80, b"/"))
+
+
+async def test_write_timeout(
+    make_pool: PoolFactory, start_raw_server: Any, mock_clock: trio.testing.MockClock
+) -> None:
+    async def handler(conn: RawConn) -> None:
+        await conn.read_request_head()
+        await trio.sleep_forever()  # never reads the body
+
+    server = await start_raw_server(handler)
+    body = trio_httpcore.PlainByteStream(b"x" * 32 * 1024 * 1024)
+    async with make_pool() as pool:
+        async with trio.open_nursery() as nursery:
+            job = start_background(
+                nursery,
+                lambda: pool.arequest(
+                    b"POST",
+                    server.url4("/"),
+                    headers=[(b"Content-Length", str(len(body)).encode())],
+                    stream=body,
+                    ext={"timeout": {"write": 2, "read": None}},
+                ),
+            )
+            await trio.testing.wait_all_tasks_blocked()
+            assert pool.statistics().active == 1
+            mock_clock.jump(2.5)
+        assert isinstance(job.error, trio_httpcore.WriteTimeout)
+        assert f"127.0.0.1:{server.port}" in str(job.error)
+        assert pool.statistics().active == 0
+    server.stop.set()

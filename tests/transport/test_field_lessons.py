@@ -255,6 +255,23 @@ async def test_httpcore_564_cancel_nursery_with_requests_in_flight_exits_cleanly
         await wait_closed(server, i)
 
 
+async def test_httpcore_564_leaving_the_pool_with_open_streams(
+    stalling: tuple[Server, Phases],
+) -> None:
+    server, _ = stalling
+    async with trio_httpcore.AsyncConnectionPool() as pool:
+        streams = [
+            (await pool.arequest(b"GET", server.url4("/body"), ext=TIMEOUTS))[2] for _ in range(3)
+        ]
+        assert pool.statistics().active == 3
+    assert_empty(pool)
+    for i in range(3):
+        await wait_closed(server, i)
+    for stream in streams:
+        with pytest.raises(trio_httpcore.TransportError):
+            await read_all(stream)
+
+
 # -- Row 6: encode/httpcore#642
 
 

@@ -475,3 +475,47 @@ async def test_max_keepalive_is_a_deprecated_alias(
         assert pool.statistics().idle == 1
     finally:
         await pool_cm.__aexit__(None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        (b"example.org", None, "example.org"),
+        (b"example.org", 80, "example.org"),
+        (b"example.org", 8080, "example.org:8080"),
+        (b"::1", 8080, "[::1]:8080"),
+        (b"::1", None, "[::1]"),
+    ],
+)
+async def test_host_header_forms(
+    make_pool: PoolFactory,
+    nursery: trio.Nursery,
+    tmp_path: Any,
+    host: bytes,
+    port: int | None,
+    expected: str,
+) -> None:
+    # Over a Unix socket, so any host and port can be named without a network.
+    path = str(tmp_path / "server.sock")
+    await serve_hypercorn(nursery, bind=f"unix:{path}")
+    async with make_pool(uds=path) as pool:
+        _, _, stream, _ = await pool.arequest(b"GET", (b"http", host, port, b"/echo"), ext=TIMEOUTS)
+        doc = json.loads(await read_all(stream))
+    assert [v for k, v in doc["headers"] if k == "host"] == [expected]
+
+
+async def test_aclose_with_garbage_already_buffered_closes_connection(
+    make_pool: PoolFactory, start_raw_server: Any
+) -> None:
+    async def handler(conn: RawConn) -> None:
+        await conn.read_request()
+        await conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnonsense")
+        await conn.wait_closed_by_peer()
+
+    server = await start_raw_server(handler)
+    async with make_pool() as pool:
+        status, _, stream, _ = await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUTS)
+        assert status == 200
+        await stream.aclose()
+        assert pool.statistics().idle == 0
+        await wait_closed(server, 0)

@@ -3,6 +3,7 @@ and connect retries with backoff."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -11,9 +12,17 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import H11Request, Server, closed_port, read_all, serve_http
+from tests._servers import (
+    H11Request,
+    RawConn,
+    Server,
+    TLSMaterial,
+    closed_port,
+    read_all,
+    serve_http,
+)
 from tests.conftest import PoolFactory
-from tests.transport.helpers import TIMEOUTS, get_body, start_background
+from tests.transport.helpers import TIMEOUTS, get_body, start_background, wait_closed
 
 
 async def test_pool_timeout(
@@ -193,3 +202,89 @@ async def test_retries_do_not_replay_requests(
 def test_invalid_limits(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         trio_httpcore.AsyncConnectionPool(**kwargs)
+
+
+# -- Leaving the pool while requests wait or connect
+
+
+async def test_waiter_when_the_pool_exits_gets_an_error(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    async with trio.open_nursery() as outer:
+        async with make_pool(max_connections=1, check_quiescent=False) as pool:
+            _, _, held, _ = await pool.arequest(b"GET", http_server.url4("/"), ext=TIMEOUTS)
+            job = start_background(
+                outer, lambda: pool.arequest(b"GET", http_server.url4("/"), ext=TIMEOUTS)
+            )
+            await trio.testing.wait_all_tasks_blocked()
+            assert pool.statistics().waiting == 1
+        await job.done.wait()
+    assert isinstance(job.error, trio_httpcore.TransportError)
+    assert not isinstance(job.error, trio_httpcore.PoolTimeout)
+    assert "closed" in str(job.error)
+    await held.aclose()
+
+
+async def test_request_connecting_when_the_pool_exits_gets_connect_error(
+    make_pool: PoolFactory, start_raw_server: Any, tls: TLSMaterial
+) -> None:
+    accepted = trio.Event()
+    go = trio.Event()
+
+    async def handler(conn: RawConn) -> None:
+        accepted.set()
+        await go.wait()
+        stream = trio.SSLStream(conn.stream, tls.server_context(), server_side=True)
+        with contextlib.suppress(trio.BrokenResourceError):
+            await stream.do_handshake()
+        await conn.wait_closed_by_peer()
+
+    server = await start_raw_server(handler)
+    async with trio.open_nursery() as outer:
+        async with make_pool(ssl_context=tls.client_context(), check_quiescent=False) as pool:
+            job = start_background(
+                outer,
+                lambda: pool.arequest(
+                    b"GET", (b"https", b"127.0.0.1", server.port, b"/"), ext=TIMEOUTS
+                ),
+            )
+            await accepted.wait()
+            await trio.testing.wait_all_tasks_blocked()
+            assert pool.statistics().connecting == 1
+        go.set()  # the handshake completes after the pool has gone
+        await job.done.wait()
+    assert isinstance(job.error, trio_httpcore.ConnectError)
+    assert "closed" in str(job.error)
+    await wait_closed(server, 0)
+
+
+async def test_waiter_handed_a_connection_at_its_deadline_keeps_it(
+    make_pool: PoolFactory, http_server: Server, mock_clock: trio.testing.MockClock
+) -> None:
+    async with make_pool(max_connections=1) as pool:
+        _, _, held, _ = await pool.arequest(b"GET", http_server.url4("/"))
+        async with trio.open_nursery() as nursery:
+            job = start_background(
+                nursery,
+                lambda: pool.arequest(b"GET", http_server.url4("/"), ext={"timeout": {"pool": 2}}),
+            )
+            await trio.testing.wait_all_tasks_blocked()
+            mock_clock.jump(2)  # the deadline is due...
+            await held.aclose()  # ...and in the same instant the connection frees up
+        assert job.error is None
+        _, _, stream, _ = job.result
+        assert await read_all(stream) == b"hello"
+    assert http_server.counter.total == 1
+
+
+async def test_pool_can_be_entered_only_once(http_server: Server) -> None:
+    pool = trio_httpcore.AsyncConnectionPool()
+    async with pool:
+        with pytest.raises(RuntimeError):
+            async with pool:
+                pass  # pragma: no cover
+
+
+def test_no_protocol_enabled_is_refused() -> None:
+    with pytest.raises(ValueError, match="http1"):
+        trio_httpcore.AsyncConnectionPool(http1=False, http2=False)
