@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,7 +18,10 @@ import trio.testing
 
 from tests._servers import closed_port, pattern
 from trio_httpcore import (
+    AsyncByteStream,
     AsyncConnectionPool,
+    AsyncHTTPTransport,
+    AsyncIteratorByteStream,
     ConnectError,
     IteratorByteStream,
     PlainByteStream,
@@ -25,7 +29,7 @@ from trio_httpcore import (
     SyncConnectionPool,
     SyncHTTPTransport,
 )
-from trio_httpcore._transport._sync import READ_AHEAD
+from trio_httpcore._transport._sync import READ_AHEAD, _SyncTransportFacade
 
 from .conftest import TIMEOUTS, SlowPaths, ThreadedServer
 
@@ -120,18 +124,47 @@ def test_large_body_in_many_chunks(pool: SyncConnectionPool, h11_server: Threade
     assert b"".join(chunks) == pattern(3_000_000)
 
 
-def test_body_read_ahead_is_bounded(pool: SyncConnectionPool, h11_server: ThreadedServer) -> None:
+class EndlessBody(AsyncHTTPTransport):
+    """Every response has an endless body of 10,000-byte chunks, produced without I/O."""
+
+    async def arequest(
+        self,
+        method: bytes,
+        url: tuple[bytes, bytes, int | None, bytes],
+        headers: Any = None,
+        stream: Any = None,
+        ext: Any = None,
+    ) -> tuple[int, list[tuple[bytes, bytes]], AsyncByteStream, dict[str, Any]]:
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                await trio.lowlevel.checkpoint()
+                yield b"x" * 10_000
+
+        return 200, [], AsyncIteratorByteStream(chunks()), {}
+
+
+class SyncEndlessBody(_SyncTransportFacade[EndlessBody]):
+    def __init__(self) -> None:
+        super().__init__(EndlessBody())
+
+
+def test_body_read_ahead_is_bounded() -> None:
     """The trio thread reads a body ahead of the caller by READ_AHEAD bytes (plus a chunk),
-    not to its end: a slow reader of a large download holds bounded memory."""
-    _, _, stream, _ = pool.request(b"GET", h11_server.url4("/bytes/3000000"), ext=TIMEOUTS)
-    pool._portal.run(trio.testing.wait_all_tasks_blocked)  # the reader is waiting for room
-    queued = stream._body.queue.qsize()  # type: ignore[attr-defined]
-    unacknowledged = stream._body._unacknowledged  # type: ignore[attr-defined]
-    chunks = list(stream)
-    assert b"".join(chunks) == pattern(3_000_000)
-    # It stopped at the first chunk that reached the limit.
-    assert READ_AHEAD <= unacknowledged < READ_AHEAD + max(map(len, chunks))
-    assert 1 <= queued < len(chunks)
+    not to its end: a slow reader of a large download holds bounded memory. The body here
+    never ends and costs no I/O, so once every task is blocked the reader waits for room."""
+    with SyncEndlessBody() as transport:
+        _, _, stream, _ = transport.request(b"GET", (b"http", b"example.org", None, b"/"))
+        reader = stream._body  # type: ignore[attr-defined]
+        settle = partial(transport._portal.run, trio.testing.wait_all_tasks_blocked)
+        settle()
+        assert READ_AHEAD <= reader._unacknowledged < READ_AHEAD + 10_000
+        chunks = iter(stream)
+        for _ in range(READ_AHEAD // 2 // 10_000 + 1):  # half the window: acknowledged
+            assert next(chunks) == b"x" * 10_000
+        settle()
+        assert READ_AHEAD <= reader._unacknowledged < READ_AHEAD + 10_000
+        assert reader.queue.qsize() == reader._unacknowledged // 10_000
+        stream.close()
 
 
 def test_reading_to_the_end_returns_the_connection(

@@ -20,6 +20,7 @@ facade it is given through ``facade._portal`` and ``facade._async_transport``.
 
 from __future__ import annotations
 
+import inspect
 import queue
 import ssl
 import threading
@@ -228,9 +229,10 @@ class _BodyReader:
     async def run(self) -> None:
         end: outcome.Outcome[None] = outcome.Value(None)
         closed = False
+        chunks = self.stream.__aiter__()
         try:
             with self.scope:
-                async for chunk in self.stream:
+                async for chunk in chunks:
                     self.queue.put(chunk)
                     self._unacknowledged += len(chunk)
                     while self._unacknowledged >= READ_AHEAD:
@@ -253,6 +255,10 @@ class _BodyReader:
                         # Abandoned mid-body: close at once (an HTTP/1.1 connection in an
                         # unknown state is dropped); a failure here leaves nothing to do.
                         forced.cancel()
+                        if inspect.isasyncgen(chunks):
+                            # A body that is an async generator, left suspended: finish
+                            # it here, not in the garbage collector (trio warns there).
+                            await chunks.aclose()
                         await self.stream.aclose()
             finally:
                 self.queue.put(_End(end))
