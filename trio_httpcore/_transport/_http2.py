@@ -39,12 +39,13 @@ from .._exceptions import (
     TransportError,
     map_exceptions,
 )
-from .._streams import AsyncByteStream, PlainByteStream
+from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._base import AsyncResponse
 from ._interfaces import ConnectionListener, RetryOnNewConnection
 from ._network import READ_SIZE, close_now
 from ._request import authority, header_value
+from ._response import ConnectionBoundStream
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -500,10 +501,19 @@ class HTTP2Connection:
     async def _abandon(self, stream: _Stream) -> None:
         """The request's task is done with ``stream`` before its end (cancelled, failed, closed).
 
-        Resets it with RST_STREAM(CANCEL) if it is still open on the wire (RFC
-        9113 section 8.7), credits the connection window for data that arrived
-        unread, and forgets it: the connection and other streams go on. Safe
-        to call in a cancelled scope.
+        :meth:`_release_stream`, then the RST_STREAM goes out within a short
+        grace. Safe to call in a cancelled scope.
+        """
+        self._release_stream(stream)
+        await self._send_goodbye()
+
+    def _release_stream(self, stream: _Stream) -> None:
+        """Let go of ``stream`` without an await: reset, credited, forgotten.
+
+        Queues RST_STREAM(CANCEL) if it is still open on the wire (RFC 9113
+        section 8.7), credits the connection window for data that arrived
+        unread, and forgets it: the connection and other streams go on. The
+        queued frames go out with the next write on the connection.
         """
         stream.events_out.close()
         unread = 0
@@ -523,7 +533,6 @@ class HTTP2Connection:
         # After the reset h2 credits only the connection window, which is what we want.
         self._credit(stream.stream_id, unread)
         self._forget(stream)
-        await self._send_goodbye()
 
     # -- One request.
 
@@ -555,7 +564,7 @@ class HTTP2Connection:
                 and failure.unprocessed
                 and replayable
             ):
-                raise RetryOnNewConnection(failure.message) from exc
+                raise RetryOnNewConnection(failure.message, refused_by_server=True) from exc
             raise
         response_ext: Extensions = {"http_version": "HTTP/2", "reason": ""}
         return (
@@ -615,17 +624,10 @@ class HTTP2Connection:
         self, stream: _Stream, body: AsyncByteStream, timeout: float | None
     ) -> None:
         """Send the body as the peer's windows allow (RFC 9113 section 5.2), then END_STREAM."""
-        chunks = aiter(body)
-        try:
+        async with body_chunks(body) as chunks:
             async for chunk in chunks:
                 if not await self._send_chunk(stream, memoryview(chunk), timeout):
                     return
-        finally:
-            # Close the body's iterator now (cancelled or not), not when the
-            # garbage collector finds it half-read.
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
         if not stream.closed:
             self._h2.end_stream(stream.stream_id)
             stream.local_ended = True
@@ -728,7 +730,7 @@ def response_head(headers: list[tuple[bytes, bytes]]) -> tuple[int, RawHeaders]:
     return status, [(name, value) for name, value in headers if not name.startswith(b":")]
 
 
-class HTTP2ResponseStream(AsyncByteStream):
+class HTTP2ResponseStream(ConnectionBoundStream):
     """The body of one HTTP/2 response; its stream stays open until read or closed.
 
     Each chunk read gives its flow-control credit back. Closing before the
@@ -738,10 +740,16 @@ class HTTP2ResponseStream(AsyncByteStream):
     def __init__(
         self, connection: HTTP2Connection, stream: _Stream, read_timeout: float | None
     ) -> None:
+        super().__init__(connection._origin)
         self._connection = connection
         self._stream = stream
         self._read_timeout = read_timeout
-        self._done = False
+
+    def _abandon(self) -> None:
+        self._connection._release_stream(self._stream)
+
+    def _holds_connection(self) -> bool:
+        return not self._stream.closed and not self._connection._closed
 
     def __aiter__(self) -> Self:
         return self

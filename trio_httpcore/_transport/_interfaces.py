@@ -27,7 +27,15 @@ class RetryOnNewConnection(Exception):
     Raised by a protocol for an HTTP/2 stream above a GOAWAY's last-stream-id or
     refused with REFUSED_STREAM (RFC 9113 sections 6.8 and 8.7); the pool
     catches it and queues the request again. It never reaches a user.
+
+    ``refused_by_server`` tells a refusal by the server (GOAWAY, REFUSED_STREAM)
+    from a request that found its connection full before sending anything:
+    the pool bounds how often the former may repeat.
     """
+
+    def __init__(self, message: str, *, refused_by_server: bool = False) -> None:
+        super().__init__(message)
+        self.refused_by_server = refused_by_server
 
 
 class ConnectionListener(Protocol):

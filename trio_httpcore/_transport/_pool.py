@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import ssl
 import sys
 import warnings
 from collections import deque
-from contextlib import AbstractAsyncContextManager, suppress
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import trio
 
-from .._exceptions import PoolTimeout, TransportError
+from .._exceptions import PoolTimeout, RemoteProtocolError, TransportError
 from .._streams import AsyncByteStream
 from .._tls import alpn_protocols, default_ssl_context
 from .._types import (
@@ -50,13 +52,22 @@ class PoolStatistics:
     http2_streams: int
 
 
+# How often one request may be refused by servers (GOAWAY above its stream,
+# REFUSED_STREAM) and sent again on another connection before it fails.
+MAX_REFUSED_RETRIES = 3
+
+
 class _Waiter:
-    """A request queued for a connection; the pool hands it one and sets ``event``."""
+    """A request queued for a connection; the pool hands it one and sets ``event``.
 
-    __slots__ = ("connection", "event", "origin")
+    ``ticket`` numbers waiters in arrival order, across origins.
+    """
 
-    def __init__(self, origin: Origin) -> None:
+    __slots__ = ("connection", "event", "origin", "ticket")
+
+    def __init__(self, origin: Origin, ticket: int) -> None:
         self.origin = origin
+        self.ticket = ticket
         self.event = trio.Event()
         self.connection: AsyncHTTPConnection | None = None
 
@@ -148,7 +159,11 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         # Connections still connecting that may turn out HTTP/2, per origin:
         # other requests to the origin wait for them rather than open their own.
         self._connecting_multiplexable: dict[Origin, set[AsyncHTTPConnection]] = {}
-        self._waiters: deque[_Waiter] = deque()
+        # Waiting requests, per origin in arrival order; dispatch serves the
+        # origins by their first waiter's ticket.
+        self._waiters: dict[Origin, deque[_Waiter]] = {}
+        self._waiting = 0
+        self._tickets = itertools.count()
         self._dispatching = False
 
     # -- Lifetime.
@@ -188,9 +203,10 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         self._closing = True
         for connection in list(self._connections):
             connection.close_now()
-        waiters, self._waiters = self._waiters, deque()
-        for waiter in waiters:
-            waiter.event.set()  # with no connection: it raises that the pool closed
+        queues, self._waiters, self._waiting = self._waiters, {}, 0
+        for queue in queues.values():
+            for waiter in queue:
+                waiter.event.set()  # with no connection: it raises that the pool closed
 
     def _running_nursery(self) -> trio.Nursery:
         if self._nursery is None:
@@ -216,25 +232,37 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         check_request(method, url, headers)
         origin = url_origin(url)
         pool_timeout = get_timeout(ext, "pool")
+        refusals = 0
         while True:
             connection = await self._acquire(origin, pool_timeout)
             if connection.protocol is None:
                 await connection.connect(ext, self._opener, nursery)
             try:
                 return await connection.handle_request(method, url, headers, stream, ext)
-            except RetryOnNewConnection:
-                continue
+            except RetryOnNewConnection as retry:
+                refusals += retry.refused_by_server
+                if refusals > MAX_REFUSED_RETRIES:
+                    raise RemoteProtocolError(
+                        f"{origin_text(origin)} refused the request {refusals} times "
+                        f"without processing it: {retry}"
+                    ) from retry
 
     async def _acquire(self, origin: Origin, timeout: float | None) -> AsyncHTTPConnection:
         """A connection reserved for one request: free, new, or the first to free up."""
         if self._closing:
             raise TransportError(f"the pool is closed: no request to {origin_text(origin)}")
-        if not self._waiters:
+        queue = self._waiters.get(origin)
+        if queue is None:
+            # Nobody waits for this origin: take what is free now. (Whatever
+            # is free could not serve the waiters of other origins, or
+            # dispatch would have handed it to them already.)
             connection = self._try_acquire(origin)
             if connection is not None:
                 return connection
-        waiter = _Waiter(origin)
-        self._waiters.append(waiter)
+            queue = self._waiters[origin] = deque()
+        waiter = _Waiter(origin, next(self._tickets))
+        queue.append(waiter)
+        self._waiting += 1
         self._dispatch()
         try:
             with fail_after(timeout):
@@ -261,8 +289,12 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         if connection is not None:
             connection.unreserve()
         else:
-            with suppress(ValueError):  # not queued: the pool closed and cleared the queue
-                self._waiters.remove(waiter)
+            queue = self._waiters.get(waiter.origin)
+            if queue is not None:  # else the pool closed and cleared the queues
+                queue.remove(waiter)
+                self._waiting -= 1
+                if not queue:
+                    del self._waiters[waiter.origin]
 
     def _try_acquire(self, origin: Origin) -> AsyncHTTPConnection | None:
         """Reserve capacity for one request to ``origin`` now, or ``None``.
@@ -299,31 +331,38 @@ class AsyncConnectionPool(AsyncHTTPTransport):
     def _dispatch(self) -> None:
         """Hand whatever is free to the waiting requests, first come first served.
 
-        A waiter that nothing free can serve (its origin's HTTP/2 connection is
-        still connecting, say) keeps its place while later ones are served.
+        Origins are served in the order their first waiters arrived. An origin
+        that nothing free can serve (its HTTP/2 connection is still connecting,
+        say) keeps its place while later ones are served; serving one origin
+        never frees anything for another, so each is tried until it fails once
+        per pass: a release costs O(origins waiting), not O(requests waiting).
         """
-        if self._dispatching or self._closing or not self._waiters:
+        if self._dispatching or self._closing or not self._waiting:
             return
         self._dispatching = True
         try:
-            waiting: deque[_Waiter] = deque()
-            queue = self._waiters
-            while queue:
+            heads = [(queue[0].ticket, origin) for origin, queue in self._waiters.items()]
+            heapq.heapify(heads)
+            while heads:
                 if not (
                     len(self._connections) < self._max_connections
                     or self._idle
                     or self._multiplexed
                 ):
                     break
-                waiter = queue.popleft()
-                connection = self._try_acquire(waiter.origin)
+                _, origin = heapq.heappop(heads)
+                connection = self._try_acquire(origin)
                 if connection is None:
-                    waiting.append(waiter)
+                    continue
+                queue = self._waiters[origin]
+                waiter = queue.popleft()
+                self._waiting -= 1
+                waiter.connection = connection
+                waiter.event.set()
+                if queue:
+                    heapq.heappush(heads, (queue[0].ticket, origin))
                 else:
-                    waiter.connection = connection
-                    waiter.event.set()
-            waiting.extend(queue)
-            self._waiters = waiting
+                    del self._waiters[origin]
         finally:
             self._dispatching = False
 
@@ -392,6 +431,6 @@ class AsyncConnectionPool(AsyncHTTPTransport):
             connecting=connecting,
             active=active,
             idle=idle,
-            waiting=len(self._waiters),
+            waiting=self._waiting,
             http2_streams=streams,
         )
