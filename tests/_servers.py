@@ -261,6 +261,8 @@ async def _serve_listener(
         counted = counter.opened(stream.socket)
         try:
             await handler(stream, counted)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the client went away while the handler wrote: normal for a server
         finally:
             await trio.aclose_forcefully(stream)
             counter.closed(counted)
