@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import re
 
 import pytest
 import trio
 
 from tests._servers import H11Request, RawConn, Server, serve_http, serve_raw
 
+DIGEST_REALM = "cli"
+DIGEST_NONCE = "5ca1ab1e"
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def digest_ok(request: H11Request, username: str, password: str) -> bool:
+    """Whether the request's Authorization answers our challenge (RFC 7616, MD5, qop=auth)."""
+    field = (request.header(b"authorization") or b"").decode()
+    if not field.startswith("Digest "):
+        return False
+    params = dict(re.findall(r'(\w+)="?([^",]*)"?', field[len("Digest ") :]))
+    ha1 = _md5(f"{username}:{DIGEST_REALM}:{password}")
+    ha2 = _md5(f"{request.method.decode()}:{params.get('uri')}")
+    expected = _md5(f"{ha1}:{DIGEST_NONCE}:{params.get('nc')}:{params.get('cnonce')}:auth:{ha2}")
+    return params.get("username") == username and params.get("response") == expected
+
 
 async def _redirecting(request: H11Request) -> None:
-    """``/redirect/N``: N redirects, then 200 b"landed"; ``/loop``: redirects to itself."""
+    """``/redirect/N``: N redirects, then 200 b"landed"; ``/loop``: redirects to itself;
+    ``/digest``: Digest auth for alice with password s:cret, then 200 b"welcome"."""
     path = request.path
-    if path.startswith("/redirect/"):
+    if path == "/digest":
+        if digest_ok(request, "alice", "s:cret"):
+            await request.respond(200, b"welcome")
+        else:
+            challenge = f'Digest realm="{DIGEST_REALM}", nonce="{DIGEST_NONCE}", qop="auth"'
+            await request.respond(401, b"", [(b"www-authenticate", challenge.encode())])
+    elif path.startswith("/redirect/"):
         left = int(path.rsplit("/", 1)[1])
         if left:
             await request.respond(302, b"", [(b"location", f"/redirect/{left - 1}".encode())])
@@ -31,7 +59,7 @@ async def _redirecting(request: H11Request) -> None:
 
 @pytest.fixture
 async def redirect_server(nursery: trio.Nursery) -> Server:
-    """An h11 server with ``/redirect/N``, ``/loop``, ``/gzip`` and ``/bad-gzip``."""
+    """An h11 server with ``/redirect/N``, ``/loop``, ``/digest``, ``/gzip`` and ``/bad-gzip``."""
     return await serve_http(nursery, _redirecting)
 
 
