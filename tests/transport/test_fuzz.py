@@ -12,6 +12,7 @@ import itertools
 import socket
 from typing import Any
 
+import pytest
 import trio
 import trio.lowlevel
 from hypothesis import HealthCheck, given, settings
@@ -137,3 +138,59 @@ def test_valid_response_split_anywhere_is_read_exactly(
     result, error = run_exchange(split(response, cuts))
     assert error is None, error
     assert result == (200, body)
+
+
+@SETTINGS
+@given(
+    cases=st.lists(
+        st.tuples(
+            st.sampled_from(["name", "value", "method", "target"]),
+            st.binary(max_size=8),
+            st.sampled_from([b"\r", b"\n", b"\x00", b"\r\n", b"\r\n\r\n"]),
+            st.binary(max_size=8),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_hostile_request_input_is_refused_before_any_byte(
+    cases: list[tuple[str, bytes, bytes, bytes]],
+) -> None:
+    async def main() -> None:
+        received: list[bytes] = []
+
+        async def handler(conn: RawConn) -> None:
+            while data := await conn.receive_some():
+                received.append(data)
+
+        async with trio.open_nursery() as nursery:
+            server = await serve_raw(nursery, handler)
+            async with trio_httpcore.AsyncConnectionPool() as pool:
+                for where, before, bad, after in cases:
+                    evil = before + bad + after
+                    method, target = b"GET", b"/"
+                    headers: list[tuple[bytes, bytes]] = []
+                    if where == "name":
+                        headers = [(b"X-" + evil, b"v")]
+                    elif where == "value":
+                        headers = [(b"X-Evil", evil)]
+                    elif where == "method":
+                        method = b"GET" + evil
+                    else:
+                        target = b"/" + evil
+                    with pytest.raises(trio_httpcore.LocalProtocolError):
+                        await pool.arequest(
+                            method, (b"http", b"127.0.0.1", server.port, target), headers=headers
+                        )
+                assert_empty(pool)
+            assert server.counter.total == 0
+            assert received == []
+            server.stop.set()
+
+    run_exchange_free(main)
+
+
+def run_exchange_free(main: Any) -> None:
+    before = set(socket_fds())
+    trio.run(main)
+    assert set(socket_fds()) <= before
