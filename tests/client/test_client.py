@@ -337,14 +337,6 @@ async def test_client_lifetime(server: Server) -> None:
     await client.aclose()
 
 
-async def test_not_yet_supported_arguments() -> None:
-    with pytest.raises(NotImplementedError, match="auth=, cookies="):
-        AsyncClient(auth=("a", "b"), cookies={"a": "b"})
-    async with AsyncClient(transport=MockTransport()) as client:
-        with pytest.raises(NotImplementedError, match="files="):
-            await client.post("http://example.org/", files={"f": b"x"})
-
-
 async def test_cancelling_a_request_leaves_the_client_usable(client: AsyncClient) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(client.get, "/stall")

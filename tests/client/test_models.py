@@ -138,8 +138,10 @@ def test_request_headers_and_bodies() -> None:
         Request("POST", "http://a/", json=float("nan"))
     with pytest.raises(TypeError, match="content="):
         Request("POST", "http://a/", content=42)  # type: ignore[arg-type]
-    with pytest.raises(NotImplementedError, match="files="):
-        Request("POST", "http://a/", files={"f": b""})
+    form = Request("POST", "http://a/", data={"a": "1"}, files={"f": b""})
+    assert form.headers["content-type"].startswith("multipart/form-data; boundary=")
+    with pytest.raises(TypeError, match="data= must be a mapping"):
+        Request("POST", "http://a/", data=b"raw", files={"f": b""})
 
 
 def test_request_read() -> None:

@@ -1,7 +1,9 @@
 """The client layer: URLs, headers, requests and responses, and the clients that send them."""
 
+from ._auth import Auth, BasicAuth, DigestAuth
 from ._client import AsyncClient
 from ._config import Limits, PoolLimits, Timeout
+from ._cookies import Cookies
 from ._headers import Headers
 from ._models import Request, Response
 from ._queryparams import QueryParams
@@ -12,7 +14,11 @@ from ._urls import URL, Origin
 __all__ = [
     "URL",
     "AsyncClient",
+    "Auth",
+    "BasicAuth",
     "Client",
+    "Cookies",
+    "DigestAuth",
     "Headers",
     "Limits",
     "Origin",

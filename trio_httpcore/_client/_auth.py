@@ -49,7 +49,7 @@ class FunctionAuth(Auth):
         yield self._func(request)
 
 
-def _basic_credentials(username: str | bytes, password: str | bytes) -> str:
+def basic_credentials(username: str | bytes, password: str | bytes) -> str:
     """``Basic <base64(user:pass)>``, UTF-8 encoded (RFC 7617 section 2.1)."""
     user = username.encode("utf-8") if isinstance(username, str) else username
     secret = password.encode("utf-8") if isinstance(password, str) else password
@@ -60,7 +60,7 @@ class BasicAuth(Auth):
     """HTTP Basic authentication (RFC 7617), sent with the first request."""
 
     def __init__(self, username: str | bytes, password: str | bytes) -> None:
-        self._header = _basic_credentials(username, password)
+        self._header = basic_credentials(username, password)
 
     def auth_flow(self, request: Request) -> AuthFlow:
         request.headers["Authorization"] = self._header
@@ -82,7 +82,7 @@ class NetRCAuth(Auth):
         entry = self._netrc.authenticators(request.url.host)
         if entry is not None:
             login, _, password = entry
-            request.headers["Authorization"] = _basic_credentials(login, password or "")
+            request.headers["Authorization"] = basic_credentials(login, password or "")
         yield request
 
     @staticmethod

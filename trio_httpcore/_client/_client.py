@@ -1,18 +1,22 @@
-"""``AsyncClient``: requests with merged defaults, redirects and hooks over a transport.
+"""``AsyncClient``: requests with merged defaults, auth, redirects, cookies and hooks.
 
-The pipeline of :meth:`AsyncClient.send` is ``_send_handling_redirects``
-(hooks, redirects, history) over ``_send_single_request`` (one exchange with
-the transport that :meth:`AsyncClient._transport_for_url` picks). Cookies,
-auth and proxies (API.md section 2) plug in at these three places.
+The pipeline of :meth:`AsyncClient.send` is ``_send_handling_auth`` (the
+auth flow's steps) over ``_send_handling_redirects`` (hooks, redirects,
+history) over ``_send_single_request`` (one exchange with the transport that
+:meth:`AsyncClient._transport_for_url` picks: the default pool, or the pool
+of the proxy the most specific ``proxies=`` pattern names). Cookies go on in
+:meth:`AsyncClient.build_request` and on every redirect, and come back from
+every response.
 """
 
 from __future__ import annotations
 
 import inspect
+import ssl
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -21,12 +25,16 @@ from .._exceptions import (
     InvalidURL,
     RedirectBodyUnavailable,
     RemoteProtocolError,
+    StreamConsumed,
     TooManyRedirects,
     UnsupportedProtocol,
 )
 from .._transport._base import AsyncHTTPTransport
 from .._transport._pool import AsyncConnectionPool
 from .._transport._portal import Portal
+from .._transport._proxy import AsyncHTTPProxy
+from .._transport._socks import AsyncSOCKSProxy
+from ._auth import Auth, BasicAuth, FunctionAuth, NetRCAuth, basic_credentials
 from ._config import (
     UNSET,
     CertTypes,
@@ -36,10 +44,12 @@ from ._config import (
     VerifyTypes,
     create_ssl_context,
 )
-from ._content import RequestContent, RequestData, as_async_stream
+from ._content import ByteStream, RequestContent, RequestData, as_async_stream, is_replayable
+from ._cookies import Cookies, CookieTypes
 from ._decoders import ACCEPT_ENCODING
 from ._headers import Headers, HeaderTypes
 from ._models import Request, Response
+from ._proxies import URLPattern, environment_proxies, sorted_patterns
 from ._queryparams import QueryParams, QueryParamTypes
 from ._redirects import build_redirect_request
 from ._urls import URL
@@ -49,6 +59,8 @@ if TYPE_CHECKING:
 
 EventHook = Callable[[Any], Awaitable[None] | None]
 EventHooks = Mapping[str, Sequence[EventHook]]
+AuthTypes = tuple[str | bytes, str | bytes] | Auth | Callable[[Request], Request]
+ProxyTypes = URL | str | Mapping[str, URL | str | None]
 
 USE_CLIENT_DEFAULT: Any = UNSET
 """A request argument left to the client's setting."""
@@ -62,8 +74,8 @@ class QueryOptions(TypedDict, total=False):
 
     params: QueryParamTypes | None
     headers: HeaderTypes | None
-    cookies: Any
-    auth: Any
+    cookies: CookieTypes | None
+    auth: AuthTypes | None
     follow_redirects: bool
     timeout: TimeoutTypes
     stream: bool
@@ -74,15 +86,15 @@ class QueryOptions(TypedDict, total=False):
 class ClientOptions(TypedDict, total=False):
     """The keyword arguments of ``AsyncClient`` and ``Client``."""
 
-    auth: Any
+    auth: AuthTypes | None
     params: QueryParamTypes | None
     headers: HeaderTypes | None
-    cookies: Any
+    cookies: CookieTypes | None
     verify: VerifyTypes
     cert: CertTypes | None
     http1: bool
     http2: bool
-    proxies: Any
+    proxies: ProxyTypes | None
     timeout: TimeoutTypes
     limits: Limits
     max_redirects: int
@@ -112,12 +124,79 @@ def _seed_alias(name: str, value: Any, alias: str, alias_value: Any, default: An
     return alias_value
 
 
-def _not_yet(**arguments: Any) -> None:
-    """Refuse the arguments of features that are not built yet, by name."""
-    given = [name for name, value in arguments.items() if value is not None]
-    if given:
-        names = ", ".join(f"{name}=" for name in given)
-        raise NotImplementedError(f"{names} not supported yet (cookies, auth, proxies).")
+def _build_auth(auth: AuthTypes | None) -> Auth | None:
+    """An :class:`Auth` for ``auth=``: a ``(user, password)`` pair is Basic, a callable
+    ``(Request) -> Request`` is applied to each request."""
+    if auth is None or isinstance(auth, Auth):
+        return auth
+    if isinstance(auth, tuple):
+        return BasicAuth(*auth)
+    if callable(auth):
+        return FunctionAuth(auth)
+    raise TypeError(
+        f"auth= takes a (username, password) tuple, an Auth or a callable, not {auth!r}."
+    )
+
+
+def _proxy_map(proxies: ProxyTypes | None, from_environment: bool) -> dict[str, str | None]:
+    """``proxies=`` as ``{pattern: proxy URL or None}``; one URL is the proxy of ``all://``.
+
+    With no ``proxies=`` they come from the environment when ``from_environment``.
+    """
+    if proxies is None:
+        return environment_proxies() if from_environment else {}
+    if isinstance(proxies, Mapping):
+        return {key: None if url is None else str(url) for key, url in proxies.items()}
+    return {"all://": str(proxies)}
+
+
+def _proxy_pool(
+    proxy: URL, ssl_context: ssl.SSLContext, limits: Limits, http1: bool, http2: bool
+) -> AsyncHTTPTransport:
+    """The pool of connections through the proxy at ``proxy``.
+
+    ``http``/``https`` proxies forward ``http`` requests and tunnel ``https``
+    ones (CONNECT); credentials in the URL go to the proxy as Basic
+    ``Proxy-Authorization`` (RFC 9110 section 11.7.2). ``socks5``/``socks5h``
+    proxies get them as the username/password of RFC 1929.
+    """
+    options: dict[str, Any] = {
+        "ssl_context": ssl_context,
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+        "http2": http2,
+    }
+    has_credentials = bool(proxy.username or proxy.password)
+    if proxy.scheme in ("socks5", "socks5h"):
+        credentials = (proxy.username.encode(), proxy.password.encode())
+        return AsyncSOCKSProxy(
+            proxy.raw, proxy_auth=credentials if has_credentials else None, http1=http1, **options
+        )
+    if proxy.scheme in ("http", "https"):
+        headers = []
+        if has_credentials:
+            value = basic_credentials(proxy.username, proxy.password)
+            headers.append((b"Proxy-Authorization", value.encode("ascii")))
+        return AsyncHTTPProxy(proxy.raw, proxy_headers=headers, **options)
+    raise UnsupportedProtocol(
+        f"Unsupported proxy URL scheme {proxy.scheme!r} for the proxy at {proxy.host}: "
+        "use http, https, socks5 or socks5h."
+    )
+
+
+def _check_replay(request: Request, auth: Auth, sent: list[ByteStream]) -> None:
+    """Refuse to send a one-shot body that an auth flow already sent once."""
+    stream = request.stream
+    if stream is None or is_replayable(stream):
+        return
+    if any(stream is earlier for earlier in sent):
+        raise StreamConsumed(
+            f"{type(auth).__name__} sends {request.method} {request.url} again, but its body "
+            "was a one-shot stream, already sent: pass the body as bytes, or give the auth "
+            "class requires_request_body = True so the client reads the body in first."
+        )
+    sent.append(stream)
 
 
 def _default_headers() -> Headers:
@@ -147,20 +226,33 @@ class AsyncClient:
     it is used as an ``async with`` block, which opens and closes the pool.
     ``params`` and ``headers`` are defaults merged into every request;
     ``base_url`` is the base of relative URLs. See API.md section 2.
+
+    ``auth`` authenticates every request that gives none of its own: a
+    ``(username, password)`` pair (Basic), an :class:`Auth` such as
+    ``DigestAuth``, or a callable ``(Request) -> Request``. Without it,
+    credentials in the URL are sent as Basic, else, with ``trust_env``,
+    those of ``.netrc`` for the host. ``cookies`` seeds :attr:`cookies`,
+    the jar that every response's cookies go into and every request's come
+    from. ``proxies`` is one proxy URL for every request, or a mapping from
+    URL patterns (``"http://"``, ``"all://*.example.org"``...) to proxy
+    URLs, ``None`` meaning "no proxy"; without it, with ``trust_env``, the
+    ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
+    variables decide. A proxy URL is ``http``, ``https``, ``socks5`` or
+    ``socks5h``, with credentials as its userinfo if needed.
     """
 
     def __init__(
         self,
         *,
-        auth: Any = None,
+        auth: AuthTypes | None = None,
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
-        cookies: Any = None,
+        cookies: CookieTypes | None = None,
         verify: VerifyTypes = True,
         cert: CertTypes | None = None,
         http1: bool = True,
         http2: bool = False,
-        proxies: Any = None,
+        proxies: ProxyTypes | None = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         limits: Limits = DEFAULT_LIMITS,
         max_redirects: int = 20,
@@ -171,21 +263,26 @@ class AsyncClient:
         dispatch: AsyncHTTPTransport | None = None,
         pool_limits: Limits | None = None,
     ) -> None:
-        _not_yet(auth=auth, cookies=cookies, proxies=proxies)
         transport = _seed_alias("transport", transport, "dispatch", dispatch)
         if pool_limits is not None:
             limits = pool_limits
+        self.auth = auth
         self.params = QueryParams(params)
         self.headers = headers
+        self.cookies = cookies
         self.timeout = timeout
         self.max_redirects = max_redirects
         self.base_url = base_url
         self.trust_env = trust_env
         self.event_hooks = event_hooks
+        self._netrc: NetRCAuth | None = None
+        ssl_context = create_ssl_context(verify, cert, trust_env)
+        # The environment's proxies apply to the client's own pool only, as in httpx.
+        proxy_map = _proxy_map(proxies, from_environment=trust_env and transport is None)
         self._owns_pool = transport is None
         if transport is None:
             transport = AsyncConnectionPool(
-                ssl_context=create_ssl_context(verify, cert, trust_env),
+                ssl_context=ssl_context,
                 max_connections=limits.max_connections,
                 max_keepalive_connections=limits.max_keepalive_connections,
                 keepalive_expiry=limits.keepalive_expiry,
@@ -193,6 +290,16 @@ class AsyncClient:
                 http2=http2,
             )
         self._transport = transport
+        # One pool per distinct proxy URL; each pattern maps to one, or to None
+        # (the default transport). Most specific pattern first.
+        self._proxy_pools: dict[str, AsyncHTTPTransport] = {}
+        for url in dict.fromkeys(url for url in proxy_map.values() if url is not None):
+            self._proxy_pools[url] = _proxy_pool(URL(url), ssl_context, limits, http1, http2)
+        self._mounts: list[tuple[URLPattern, AsyncHTTPTransport | None]] = [
+            (pattern, self._proxy_pools.get(proxy_map[pattern.pattern] or ""))
+            for pattern in sorted_patterns(proxy_map)
+        ]
+        self._exit_stack = AsyncExitStack()
         self._state = "unopened"
         # Set by the blocking Client: its responses read their bodies through the
         # portal. Weak, since the portal's thread holds this client: a Client
@@ -215,6 +322,24 @@ class AsyncClient:
         for raw_name, value in given.raw:
             merged.add(raw_name, value)
         self._headers = merged
+
+    @property
+    def auth(self) -> Auth | None:
+        """How requests that don't give their own ``auth=`` are authenticated."""
+        return self._auth
+
+    @auth.setter
+    def auth(self, auth: AuthTypes | None) -> None:
+        self._auth = _build_auth(auth)
+
+    @property
+    def cookies(self) -> Cookies:
+        """The client's cookie jar: every response's cookies go in, requests' come out."""
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, cookies: CookieTypes | None) -> None:
+        self._cookies = Cookies(cookies)
 
     @property
     def timeout(self) -> Timeout:
@@ -262,9 +387,13 @@ class AsyncClient:
     # Lifetime.
 
     async def __aenter__(self) -> Self:
+        """Open the transport and the proxies' pools (closed again if one fails to open)."""
         if self._state != "unopened":
             raise RuntimeError(f"This {type(self).__name__} was opened already; open a new one.")
-        await self._transport.__aenter__()
+        async with AsyncExitStack() as stack:
+            for transport in (self._transport, *self._proxy_pools.values()):
+                await stack.enter_async_context(transport)
+            self._exit_stack = stack.pop_all()
         self._state = "opened"
         return self
 
@@ -275,18 +404,21 @@ class AsyncClient:
         traceback: TracebackType | None = None,
     ) -> None:
         self._state = "closed"
-        await self._transport.__aexit__(exc_type, exc_value, traceback)
+        await self._exit_stack.__aexit__(exc_type, exc_value, traceback)
 
     async def aclose(self) -> None:
-        """Close the transport and every connection; the same as leaving ``async with``."""
-        if self._state != "closed":
+        """Close the transports and every connection; the same as leaving ``async with``."""
+        if self._state == "opened":
+            self._state = "closed"
+            await self._exit_stack.aclose()
+        elif self._state == "unopened":
             self._state = "closed"
             await self._transport.aclose()
 
     def _check_open(self) -> None:
         if self._state == "closed":
             raise RuntimeError(f"This {type(self).__name__} is closed: open a new one.")
-        if self._state == "unopened" and self._owns_pool:
+        if self._state == "unopened" and (self._owns_pool or self._proxy_pools):
             name = type(self).__name__
             raise RuntimeError(
                 f"Use 'async with {name}() as client:' to send requests: the client's "
@@ -306,11 +438,15 @@ class AsyncClient:
         data: RequestData | RequestContent | None = None,
         files: Any = None,
         json: Any = None,
-        cookies: Any = None,
+        cookies: CookieTypes | None = None,
         timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
     ) -> Request:
-        """A request with the client's defaults merged in: base URL, params, headers, timeout."""
-        _not_yet(cookies=cookies)
+        """A request with the client's defaults merged in: base URL, params, headers, timeout.
+
+        Its ``Cookie`` field holds the cookies of the client's jar that apply
+        to its URL (RFC 6265 section 5.4), with ``cookies`` added, unless
+        ``headers`` give a ``Cookie`` field of their own.
+        """
         request = Request(
             method,
             self._merge_url(url),
@@ -323,6 +459,12 @@ class AsyncClient:
         )
         timeout = self.timeout if timeout is USE_CLIENT_DEFAULT else Timeout(timeout)
         request.ext["timeout"] = timeout.as_dict()
+        jar = self._cookies
+        if cookies:
+            jar = Cookies(jar)
+            jar.update(cookies)
+        if jar:
+            jar.set_cookie_header(request)
         return request
 
     def _merge_url(self, url: URL | str) -> URL:
@@ -376,7 +518,7 @@ class AsyncClient:
         return await self.send(
             request,
             stream=options.get("stream", False),
-            auth=options.get("auth"),
+            auth=options.get("auth", USE_CLIENT_DEFAULT),
             follow_redirects=options.get("follow_redirects", USE_CLIENT_DEFAULT),
             allow_redirects=options.get("allow_redirects", USE_CLIENT_DEFAULT),
         )
@@ -402,7 +544,7 @@ class AsyncClient:
         request: Request,
         *,
         stream: bool = False,
-        auth: Any = None,
+        auth: AuthTypes | None = USE_CLIENT_DEFAULT,
         follow_redirects: bool = USE_CLIENT_DEFAULT,
         timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
         allow_redirects: bool = USE_CLIENT_DEFAULT,
@@ -410,9 +552,9 @@ class AsyncClient:
         """Send ``request``, following redirects unless told not to (and never for HEAD).
 
         With ``stream=False`` the body is read before this returns; with
-        ``stream=True`` it is not, and the response must be closed.
+        ``stream=True`` it is not, and the response must be closed. ``auth``
+        replaces the client's (``None``: none but the URL's or ``.netrc``'s).
         """
-        _not_yet(auth=auth)
         self._check_open()
         follow = _seed_alias(
             "follow_redirects", follow_redirects, "allow_redirects", allow_redirects, UNSET
@@ -421,7 +563,8 @@ class AsyncClient:
             follow = request.method != "HEAD"
         if timeout is not USE_CLIENT_DEFAULT:
             request.ext["timeout"] = Timeout(timeout).as_dict()
-        response = await self._send_handling_redirects(request, follow, [], stream)
+        flow_auth = self._build_request_auth(request, auth)
+        response = await self._send_handling_auth(request, flow_auth, follow, stream)
         if not stream:
             try:
                 await response.aread()
@@ -429,6 +572,60 @@ class AsyncClient:
                 await response.aclose()
                 raise
         return response
+
+    def _build_request_auth(self, request: Request, auth: AuthTypes | None) -> Auth:
+        """The auth of ``request``: its own, else the client's, else the URL's
+        credentials (Basic), else, with ``trust_env`` and no ``Authorization``
+        field, ``.netrc``'s entry for the host; else none (a plain :class:`Auth`)."""
+        given = self._auth if auth is USE_CLIENT_DEFAULT else _build_auth(auth)
+        if given is not None:
+            return given
+        url = request.url
+        if url.username or url.password:
+            return BasicAuth(url.username, url.password)
+        if self.trust_env and "authorization" not in request.headers:
+            if self._netrc is None and NetRCAuth.available():
+                self._netrc = NetRCAuth()
+            if self._netrc is not None:
+                return self._netrc
+        return Auth()
+
+    async def _send_handling_auth(
+        self, request: Request, auth: Auth, follow: bool, stream: bool
+    ) -> Response:
+        """Drive ``auth``'s flow: send each request it yields (following redirects),
+        give it the response, until it yields no more; return the last response.
+
+        Each response the flow answers with another request is read, closed
+        and added to the history, as is each redirect. A flow that may send
+        the request again (``requires_request_body``) gets a body it can
+        replay: a one-shot stream is read into memory first. A flow that
+        sends a one-shot body twice without saying so raises
+        :class:`StreamConsumed`.
+        """
+        if auth.requires_request_body and not is_replayable(request.stream):
+            await request.aread()
+        history: list[Response] = []
+        sent: list[ByteStream] = []
+        flow = auth.auth_flow(request)
+        try:
+            request = next(flow)
+            while True:
+                _check_replay(request, auth, sent)
+                response = await self._send_handling_redirects(request, follow, history, stream)
+                try:
+                    try:
+                        next_request = flow.send(response)
+                    except StopIteration:
+                        return response
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+                history.append(response)
+                request = next_request
+        finally:
+            flow.close()
 
     async def _send_handling_redirects(
         self, request: Request, follow: bool, history: list[Response], stream: bool
@@ -451,7 +648,7 @@ class AsyncClient:
                     raise TooManyRedirects(
                         f"Exceeded max_redirects={self.max_redirects} following {request.url}."
                     )
-                next_request = build_redirect_request(request, response)
+                next_request = self._build_redirect_request(request, response)
                 # Read the redirect's body so its connection is free for the next request.
                 await response.aread()
             except BaseException:
@@ -460,17 +657,29 @@ class AsyncClient:
             history.append(response)
             request = next_request
 
+    def _build_redirect_request(self, request: Request, response: Response) -> Request:
+        """The request a redirect asks for, with the jar's cookies for its URL.
+
+        Its ``Cookie`` field comes from the jar, which holds by now what the
+        redirect itself set, never from the request redirected: the new URL
+        may be another host or path (RFC 6265 section 5.4).
+        """
+        next_request = build_redirect_request(request, response)
+        if self._cookies:
+            self._cookies.set_cookie_header(next_request)
+        return next_request
+
     def _leave_redirect(self, request: Request, response: Response, stream: bool) -> None:
         """Let ``response.next()``/``anext()`` follow the redirect later, one step."""
         try:
-            response.next_request = build_redirect_request(request, response)
+            response.next_request = self._build_redirect_request(request, response)
         except (RemoteProtocolError, RedirectBodyUnavailable, UnsupportedProtocol):
             # Raised again if the redirect is followed.
             response.next_request = None
 
         async def follow() -> Response:
             await response.aclose()
-            next_request = response.next_request or build_redirect_request(request, response)
+            next_request = response.next_request or self._build_redirect_request(request, response)
             history = [*response.history, response]
             following = await self._send_handling_redirects(next_request, False, history, stream)
             if not stream:
@@ -506,10 +715,15 @@ class AsyncClient:
         )
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
         response._portal = self._portal_ref() if self._portal_ref is not None else None
+        self._cookies.extract_cookies(response)
         return response
 
     def _transport_for_url(self, url: URL) -> AsyncHTTPTransport:
-        """The transport that carries requests to ``url``; proxies will choose here."""
+        """The transport that carries requests to ``url``: the proxy pool of the most
+        specific ``proxies=`` pattern ``url`` matches, else the default transport."""
+        for pattern, transport in self._mounts:
+            if pattern.matches(url):
+                return self._transport if transport is None else transport
         return self._transport
 
     # Shorthands.

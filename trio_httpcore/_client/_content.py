@@ -1,4 +1,4 @@
-"""Request bodies: ``content=``, ``data=`` and ``json=`` turned into a stream and headers."""
+"""Request bodies: ``content=``, ``data=``, ``files=``, ``json=`` as a stream and headers."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from .._streams import (
     PlainByteStream,
     SyncByteStream,
 )
+from ._multipart import MultipartStream, RequestFiles
 from ._queryparams import flatten_items
 
 RequestContent = str | bytes | Iterable[bytes] | AsyncIterable[bytes]
@@ -50,6 +51,18 @@ def encode_urlencoded(data: RequestData) -> tuple[dict[str, str], ByteStream]:
     }, PlainByteStream(body)
 
 
+def encode_multipart(
+    data: RequestData | None, files: RequestFiles
+) -> tuple[dict[str, str], ByteStream]:
+    """A ``multipart/form-data`` body (RFC 7578): the ``data`` fields, then the ``files``.
+
+    Files are streamed as the body is sent (:class:`MultipartStream`);
+    ``Content-Length`` is given when every part's size is known.
+    """
+    stream = MultipartStream(data, files)
+    return stream.headers(), stream
+
+
 def encode_json(value: Any) -> tuple[dict[str, str], ByteStream]:
     """``value`` as compact UTF-8 JSON (RFC 8259 section 8.1); NaN and Infinity refused."""
     body = jsonlib.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
@@ -69,14 +82,18 @@ def encode_request(
 ) -> tuple[dict[str, str], ByteStream | None]:
     """The headers and stream of a request body given the ``request()`` arguments.
 
-    ``data`` that is not a mapping is raw content, as the seed API took it.
+    ``data`` that is not a mapping is raw content, as the seed API took it,
+    except with ``files``, which make a multipart form of ``data``'s fields.
     No body at all gives ``({}, None)``.
     """
-    if files:
-        # Multipart bodies come with the client's second issue (cookies, auth, multipart).
-        raise NotImplementedError("files= (multipart/form-data) is not supported yet.")
     if content is not None:
         return encode_content(content)
+    if files:
+        if data is not None and not isinstance(data, Mapping):
+            raise TypeError(
+                f"With files=, data= must be a mapping of form fields, not {type(data).__name__}."
+            )
+        return encode_multipart(data, files)
     if data is not None:
         if isinstance(data, Mapping):
             return encode_urlencoded(data)
@@ -113,5 +130,11 @@ def as_async_stream(stream: ByteStream | None) -> AsyncByteStream | None:
 
 
 def is_replayable(stream: ByteStream | None) -> bool:
-    """Whether ``stream`` can be sent again, as a 307/308 redirect needs."""
+    """Whether ``stream`` can be sent again, as a 307/308 redirect or an auth retry needs.
+
+    Bytes can; so can a multipart body whose files are all seekable (each is
+    rewound). An iterator can't: it is consumed by the first send.
+    """
+    if isinstance(stream, MultipartStream):
+        return stream.is_replayable()
     return stream is None or isinstance(stream, PlainByteStream)

@@ -48,10 +48,7 @@ class Cookies(MutableMapping[str, str]):
     and ``path`` tells them apart. The jar itself is :attr:`jar`.
     """
 
-    def __init__(
-        self,
-        cookies: Cookies | CookieJar | Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-    ) -> None:
+    def __init__(self, cookies: CookieTypes | None = None) -> None:
         if isinstance(cookies, CookieJar):
             self.jar = cookies
             return
@@ -70,6 +67,8 @@ class Cookies(MutableMapping[str, str]):
 
     def extract_cookies(self, response: Response) -> None:
         """Store the cookies a response sets (``Set-Cookie``), as the jar's rules allow."""
+        if "set-cookie" not in response.headers and "set-cookie2" not in response.headers:
+            return  # the common case, without building the jar's view of the exchange
         self.jar.extract_cookies(_JarResponse(response), _JarRequest(response.request))  # type: ignore[arg-type]
 
     def set_cookie_header(self, request: Request) -> None:
@@ -179,3 +178,7 @@ class Cookies(MutableMapping[str, str]):
             f"<Cookie {cookie.name}=... for {cookie.domain}{cookie.path}>" for cookie in self.jar
         )
         return f"<Cookies[{shown}]>"
+
+
+CookieTypes = Cookies | CookieJar | Mapping[str, str] | Sequence[tuple[str, str]]
+"""What ``cookies=`` takes: a :class:`Cookies`, a ``CookieJar``, a mapping or pairs."""

@@ -7,7 +7,7 @@ import datetime
 import json as jsonlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing, closing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import (
     HTTPStatusError,
@@ -18,12 +18,15 @@ from .._exceptions import (
 from .._streams import AsyncByteStream, PlainByteStream, SyncByteStream
 from .._transport._portal import Portal
 from .._types import Extensions
-from ._content import ByteStream, RequestContent, RequestData, encode_request
+from ._content import ByteStream, RequestContent, RequestData, as_async_stream, encode_request
 from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encoding
 from ._headers import Headers, HeaderTypes
 from ._queryparams import QueryParamTypes
 from ._status_codes import codes, status_of
 from ._urls import URL
+
+if TYPE_CHECKING:
+    from ._cookies import Cookies
 
 # Methods whose requests carry a body by convention: without one they say
 # "Content-Length: 0", as some servers insist (411 Length Required).
@@ -93,12 +96,16 @@ class Request:
         return self.content
 
     async def aread(self) -> bytes:
-        """Read a streamed body into memory, so it can be sent again."""
-        if isinstance(self.stream, AsyncByteStream) and not isinstance(
-            self.stream, PlainByteStream
-        ):
-            self.stream = PlainByteStream(b"".join([chunk async for chunk in self.stream]))
-        return self.read()
+        """Read a streamed body into memory, so it can be sent again.
+
+        A blocking stream (a file, a generator) is read in a worker thread,
+        never in the trio thread.
+        """
+        if self.stream is not None and not isinstance(self.stream, PlainByteStream):
+            stream = as_async_stream(self.stream)
+            assert stream is not None
+            self.stream = PlainByteStream(b"".join([chunk async for chunk in stream]))
+        return self.content
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}({self.method!r}, {str(self.url)!r})>"
@@ -167,6 +174,7 @@ class Response:
         # client, the portal through which the async stream is read.
         self._follow: Callable[[], Awaitable[Response]] | None = None
         self._portal: Portal | None = None
+        self._cookies: Cookies | None = None
 
     # The head.
 
@@ -190,6 +198,20 @@ class Response:
     def url(self) -> URL:
         """The URL of the request this response answers."""
         return self.request.url
+
+    @property
+    def cookies(self) -> Cookies:
+        """The cookies this response sets (``Set-Cookie``) that the jar's rules accept.
+
+        They are judged against :attr:`request` (RFC 6265 section 5.3): a
+        cookie for another domain, say, is not among them.
+        """
+        if self._cookies is None:
+            from ._cookies import Cookies  # _cookies builds on this module
+
+            self._cookies = Cookies()
+            self._cookies.extract_cookies(self)
+        return self._cookies
 
     @property
     def is_success(self) -> bool:

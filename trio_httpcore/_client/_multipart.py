@@ -67,6 +67,9 @@ class _DataField:
     def size(self) -> int:
         return len(self._head) + len(self._value)
 
+    def is_replayable(self) -> bool:
+        return True
+
     def chunks(self) -> Iterator[bytes]:
         yield self._head
         yield self._value
@@ -111,6 +114,10 @@ class _FileField:
 
     def size(self) -> int | None:
         return None if self._length is None else len(self._head) + self._length
+
+    def is_replayable(self) -> bool:
+        """Bytes, or a file that can be rewound to where it started."""
+        return isinstance(self._content, bytes) or self._start is not None
 
     def chunks(self) -> Iterator[bytes]:
         yield self._head
@@ -168,7 +175,12 @@ class MultipartStream(SyncByteStream):
             total += len(self.boundary) + 6 + size  # b"--" boundary b"\r\n" ... b"\r\n"
         return total + len(self.boundary) + 6  # b"--" boundary b"--\r\n"
 
+    def is_replayable(self) -> bool:
+        """Whether the body can be sent again: every file part is bytes or seekable."""
+        return all(field.is_replayable() for field in self._fields)
+
     def headers(self) -> dict[str, str]:
+        """``Content-Type`` with the boundary, and ``Content-Length`` when it is known."""
         headers = {"Content-Type": self.content_type}
         length = self.content_length()
         if length is not None:

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._transport._portal import Portal
+from ._auth import Auth
 from ._client import (
     USE_CLIENT_DEFAULT,
     AsyncClient,
+    AuthTypes,
     BodyOptions,
     ClientOptions,
     EventHook,
@@ -33,6 +35,7 @@ from ._client import (
     QueryOptions,
 )
 from ._config import Timeout, TimeoutTypes
+from ._cookies import Cookies, CookieTypes
 from ._headers import Headers, HeaderTypes
 from ._models import Request, Response
 from ._queryparams import QueryParams, QueryParamTypes
@@ -86,6 +89,24 @@ class Client:
     @headers.setter
     def headers(self, headers: HeaderTypes | None) -> None:
         self._client.headers = headers
+
+    @property
+    def auth(self) -> Auth | None:
+        """How requests that don't give their own ``auth=`` are authenticated."""
+        return self._client.auth
+
+    @auth.setter
+    def auth(self, auth: AuthTypes | None) -> None:
+        self._client.auth = auth
+
+    @property
+    def cookies(self) -> Cookies:
+        """The client's cookie jar: every response's cookies go in, requests' come out."""
+        return self._client.cookies
+
+    @cookies.setter
+    def cookies(self, cookies: CookieTypes | None) -> None:
+        self._client.cookies = cookies
 
     @property
     def params(self) -> QueryParams:
@@ -186,7 +207,7 @@ class Client:
         request: Request,
         *,
         stream: bool = False,
-        auth: Any = None,
+        auth: AuthTypes | None = USE_CLIENT_DEFAULT,
         follow_redirects: bool = USE_CLIENT_DEFAULT,
         timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
         allow_redirects: bool = USE_CLIENT_DEFAULT,
