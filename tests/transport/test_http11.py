@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +18,7 @@ from tests._servers import (
     RawConn,
     Server,
     TLSMaterial,
+    make_tls_material,
     pattern,
     read_all,
     serve_hypercorn,
@@ -519,3 +522,153 @@ async def test_aclose_with_garbage_already_buffered_closes_connection(
         await stream.aclose()
         assert pool.statistics().idle == 0
         await wait_closed(server, 0)
+
+
+async def test_sni_hostname_ext(
+    make_pool: PoolFactory, start_raw_server: Any, tmp_path: Any
+) -> None:
+    material = make_tls_material(str(tmp_path))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    material.ca.issue_cert("example.org").configure_cert(server_context)
+    server_names: list[str | None] = []
+    server_context.sni_callback = lambda _sock, name, _ctx: server_names.append(name)
+
+    async def handler(conn: RawConn) -> None:
+        tls = trio.SSLStream(conn.stream, server_context, server_side=True)
+        await tls.do_handshake()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += await tls.receive_some(65536)
+        await tls.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await trio.aclose_forcefully(tls)
+
+    server = await start_raw_server(handler)
+    async with make_pool(ssl_context=material.client_context()) as pool:
+        status, _, stream, _ = await pool.arequest(
+            b"GET",
+            (b"https", b"127.0.0.1", server.port, b"/"),
+            ext={**TIMEOUTS, "sni_hostname": "example.org"},
+        )
+        assert (status, await read_all(stream)) == (200, b"ok")
+    assert server_names == ["example.org"]
+
+
+async def test_large_upload_and_download_intact(
+    make_pool: PoolFactory, start_http_server: Any
+) -> None:
+    async def handler(req: H11Request) -> None:
+        body = await req.read_body()
+        await req.respond(200, hashlib.sha256(body).hexdigest().encode() + body[::-1])
+
+    server = await start_http_server(handler)
+    payload = pattern(3_000_001)
+
+    async def parts() -> AsyncIterator[bytes]:
+        for i in range(0, len(payload), 100_000):
+            yield payload[i : i + 100_000]
+
+    async with make_pool() as pool:
+        for stream, headers in (
+            (trio_httpcore.PlainByteStream(payload), [(b"Content-Length", b"3000001")]),
+            (trio_httpcore.AsyncIteratorByteStream(parts()), []),
+        ):
+            status, _, body, _ = await request(
+                pool, server, method=b"PUT", headers=headers, stream=stream
+            )
+            assert status == 200
+            assert body[:64] == hashlib.sha256(payload).hexdigest().encode()
+            assert body[64:] == payload[::-1]
+    assert server.counter.total == 1
+
+
+async def test_response_headers_keep_order_case_and_repeats(
+    make_pool: PoolFactory, start_raw_server: Any
+) -> None:
+    async def handler(conn: RawConn) -> None:
+        await conn.read_request()
+        await conn.send(
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Mixed-Case: v\r\n"
+            b"Set-Cookie: b=2\r\nContent-Length: 0\r\n\r\n"
+        )
+        await conn.wait_closed_by_peer()
+
+    server = await start_raw_server(handler)
+    async with make_pool() as pool:
+        _, headers, _, _ = await request(pool, server)
+    assert headers == [
+        (b"Set-Cookie", b"a=1"),
+        (b"X-Mixed-Case", b"v"),
+        (b"Set-Cookie", b"b=2"),
+        (b"Content-Length", b"0"),
+    ]
+
+
+async def test_informational_responses_are_skipped(
+    make_pool: PoolFactory, start_raw_server: Any
+) -> None:
+    async def handler(conn: RawConn) -> None:
+        for _ in range(2):
+            head, _ = await conn.read_request()
+            if not head:
+                return
+            await conn.send(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n")
+            await conn.send(b"HTTP/1.1 102 Processing\r\n\r\n")
+            await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
+
+    server = await start_raw_server(handler)
+    async with make_pool() as pool:
+        for _ in range(2):
+            status, _, body, ext = await request(pool, server)
+            assert (status, body, ext["reason"]) == (200, b"body", "OK")
+    assert server.counter.total == 1
+
+
+async def test_chunked_response_with_trailers(
+    make_pool: PoolFactory, start_raw_server: Any
+) -> None:
+    async def handler(conn: RawConn) -> None:
+        for _ in range(2):
+            head, _ = await conn.read_request()
+            if not head:
+                return
+            await conn.send(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
+                b"3\r\nabc\r\n4\r\ndefg\r\n0\r\nX-Sum: 7\r\n\r\n"
+            )
+
+    server = await start_raw_server(handler)
+    async with make_pool() as pool:
+        for _ in range(2):
+            status, _, body, _ = await request(pool, server)
+            assert (status, body) == (200, b"abcdefg")
+    assert server.counter.total == 1
+
+
+async def test_client_connection_close_header_is_honoured(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    async with make_pool() as pool:
+        status, _, body, _ = await request(pool, http_server, headers=[(b"Connection", b"close")])
+        assert (status, body) == (200, b"hello")
+        assert pool.statistics().idle == 0
+        await wait_closed(http_server, 0)
+        assert await get_body(pool, http_server) == b"hello"
+    assert http_server.counter.total == 2
+
+
+async def test_304_with_content_length_has_no_body_and_keeps_connection(
+    make_pool: PoolFactory, start_raw_server: Any
+) -> None:
+    async def handler(conn: RawConn) -> None:
+        for _ in range(2):
+            head, _ = await conn.read_request()
+            if not head:
+                return
+            await conn.send(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n")
+
+    server = await start_raw_server(handler)
+    async with make_pool() as pool:
+        for _ in range(2):
+            status, _, body, _ = await request(pool, server)
+            assert (status, body) == (304, b"")
+    assert server.counter.total == 1
