@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from ._servers import (
     H11Handler,
@@ -184,23 +185,44 @@ def assert_empty(pool: Any) -> None:
 PoolFactory = Callable[..., AbstractAsyncContextManager[Any]]
 
 
+def library_tasks() -> set[trio.lowlevel.Task]:
+    """Every live task of this trio run whose coroutine is trio_httpcore's own code."""
+    found: set[trio.lowlevel.Task] = set()
+    stack = [trio.lowlevel.current_root_task()]
+    while stack:
+        task = stack.pop()
+        if task is None:
+            continue
+        code = getattr(task.coro, "cr_code", None)
+        if code is not None and f"{os.sep}trio_httpcore{os.sep}" in code.co_filename:
+            found.add(task)
+        for nursery in task.child_nurseries:
+            stack.extend(nursery.child_tasks)
+    return found
+
+
 @pytest.fixture
 def make_pool() -> PoolFactory:
     """``async with make_pool(**kwargs) as pool:`` an ``AsyncConnectionPool`` under check.
 
     When the block ends normally the pool must be quiescent (nothing connecting,
     active or waiting; pass ``check_quiescent=False`` for a test that leaves a
-    stream open on purpose), and once the pool has exited it must be empty.
+    stream open on purpose), and once the pool has exited it must be empty and
+    no task running the library's code may be left.
     """
 
     @asynccontextmanager
     async def factory(*, check_quiescent: bool = True, **kwargs: Any) -> AsyncIterator[Any]:
         from trio_httpcore import AsyncConnectionPool
 
+        tasks_before = library_tasks()
         async with AsyncConnectionPool(**kwargs) as pool:
             yield pool
             if check_quiescent:
                 assert_quiescent(pool)
         assert_empty(pool)
+        await trio.testing.wait_all_tasks_blocked()
+        left = library_tasks() - tasks_before
+        assert not left, f"tasks left behind by the pool: {left}"
 
     return factory

@@ -10,7 +10,7 @@ import trio.testing
 
 import trio_httpcore
 from tests._servers import H11Request, RawConn, Server, TestApp, TLSMaterial, pattern, read_all
-from tests.conftest import PoolFactory
+from tests.conftest import PoolFactory, library_tasks
 from tests.transport.helpers import TIMEOUTS, get_body, request, wait_closed
 from tests.transport.test_http11 import request_host
 
@@ -174,3 +174,15 @@ async def test_max_keepalive_connections_zero(make_pool: PoolFactory, http_serve
             assert pool.statistics().idle == 0
             await wait_closed(http_server, i)
     assert http_server.counter.total == 3
+
+
+async def test_idle_connection_has_its_watcher_task(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    # (Also proves the leak fixture's task census sees the pool's tasks.)
+    before = library_tasks()
+    async with make_pool() as pool:
+        assert await get_body(pool, http_server) == b"hello"
+        assert await get_body(pool, http_server, "/bytes/10") == pattern(10)
+        assert len(library_tasks() - before) == 1  # one connection, one task
+    assert library_tasks() - before == set()
