@@ -240,7 +240,7 @@ async def test_userinfo_with_our_address_does_not_reach_us(recorder: Recorder) -
     """``http://127.0.0.1:PORT@nonexistent.invalid/``: the host is nonexistent.invalid."""
     assert recorder.server is not None
     async with trio_httpcore.AsyncClient(timeout=5) as client:
-        with pytest.raises(trio_httpcore.ConnectError, match="nonexistent.invalid"):
+        with pytest.raises(trio_httpcore.ConnectError, match=r"nonexistent\.invalid"):
             await client.get(f"http://127.0.0.1:{recorder.server.port}@nonexistent.invalid/")
     await recorder.assert_nothing_arrived()
 
