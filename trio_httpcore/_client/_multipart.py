@@ -90,7 +90,9 @@ class _FileField:
                 headers = value[3]
         else:
             content = value
-            filename = os.path.basename(getattr(value, "name", "") or "") or "upload"
+            # A file's name, when it has a path for one (os.fdopen() files have a number).
+            path = getattr(value, "name", None)
+            filename = (os.path.basename(path) if isinstance(path, str) else "") or "upload"
         if isinstance(content, str):
             content = content.encode("utf-8")
         self._content: bytes | IO[bytes] = content
