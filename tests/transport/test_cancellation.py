@@ -11,6 +11,7 @@ import random
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
@@ -293,3 +294,27 @@ async def test_must_show_200_random_cancellations_then_100_requests(
     assert min(plan[k] for k in ("connect", "send", "headers", "body")) > 0
     assert server.counter.peak <= max_connections
     blackhole.stop.set()
+
+
+async def test_request_body_error_propagates_and_closes_the_connection(
+    make_pool: PoolFactory, stalling: tuple[Server, Phases]
+) -> None:
+    server, phases = stalling
+
+    class BodyFailure(Exception):
+        pass
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"first chunk"
+        await phases.got_first_chunk.wait()
+        raise BodyFailure("the caller's body broke")
+
+    async with make_pool() as pool:
+        with pytest.raises(BodyFailure):
+            await pool.arequest(
+                b"POST",
+                server.url4("/upload"),
+                stream=trio_httpcore.AsyncIteratorByteStream(parts()),
+                ext=TIMEOUTS,
+            )
+        await assert_healthy_afterwards(pool, server, 0)

@@ -19,6 +19,7 @@ from tests._servers import (
     TLSMaterial,
     closed_port,
     read_all,
+    serve_blackhole,
     serve_http,
 )
 from tests.conftest import PoolFactory
@@ -288,3 +289,33 @@ async def test_pool_can_be_entered_only_once(http_server: Server) -> None:
 def test_no_protocol_enabled_is_refused() -> None:
     with pytest.raises(ValueError, match="http1"):
         trio_httpcore.AsyncConnectionPool(http1=False, http2=False)
+
+
+async def test_cancel_during_retry_backoff_releases_the_slot(
+    make_pool: PoolFactory, http_server: Server, mock_clock: trio.testing.MockClock
+) -> None:
+    port = closed_port()
+    async with make_pool(retries=5, max_connections=1) as pool:
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pool.arequest, b"GET", (b"http", b"127.0.0.1", port, b"/"))
+                for _ in range(2):  # refused, then sleeping before the next attempt
+                    await trio.testing.wait_all_tasks_blocked()
+                    mock_clock.jump(0.1)
+                await trio.testing.wait_all_tasks_blocked()
+                assert pool.statistics().connecting == 1
+                scope.cancel()
+        assert pool.statistics().connecting == 0
+        assert await get_body(pool, http_server) == b"hello"
+
+
+async def test_retries_apply_to_connect_timeouts(
+    make_pool: PoolFactory, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    blackhole = await serve_blackhole(nursery)
+    async with make_pool(retries=2) as pool:
+        start = trio.current_time()
+        with pytest.raises(trio_httpcore.ConnectTimeout):
+            await pool.arequest(b"GET", blackhole.url4("/"), ext={"timeout": {"connect": 1}})
+        assert trio.current_time() - start >= 3  # three attempts of 1 s each
+    blackhole.stop.set()
