@@ -319,3 +319,50 @@ async def test_retries_apply_to_connect_timeouts(
             await pool.arequest(b"GET", blackhole.url4("/"), ext={"timeout": {"connect": 1}})
         assert trio.current_time() - start >= 3  # three attempts of 1 s each
     blackhole.stop.set()
+
+
+async def test_freed_connection_goes_to_a_waiter_for_another_origin(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    async with make_pool(max_connections=1) as pool:
+        _, _, held, _ = await pool.arequest(b"GET", http_server.url4("/"), ext=TIMEOUTS)
+        async with trio.open_nursery() as nursery:
+            job = start_background(
+                nursery,
+                lambda: pool.arequest(
+                    b"GET", http_server.url4("/", host="localhost"), ext=TIMEOUTS
+                ),
+            )
+            await trio.testing.wait_all_tasks_blocked()
+            assert pool.statistics().waiting == 1
+            assert await read_all(held) == b"hello"  # idle now: closed for the waiter
+        assert job.error is None
+        assert await read_all(job.result[2]) == b"hello"
+    assert http_server.counter.total == 2
+    assert http_server.counter.peak == 1
+
+
+async def test_aclose_inside_the_block(make_pool: PoolFactory, http_server: Server) -> None:
+    async with make_pool() as pool:
+        assert await get_body(pool, http_server) == b"hello"
+        await pool.aclose()
+        assert pool.statistics().idle == 0
+        with pytest.raises(RuntimeError, match="async with"):
+            await pool.arequest(b"GET", http_server.url4("/"))
+    await wait_closed(http_server, 0)
+
+
+async def test_reader_in_another_task_when_the_pool_exits(
+    make_pool: PoolFactory, stalling: Any
+) -> None:
+    server, phases = stalling
+    async with trio.open_nursery() as outer:
+        async with make_pool(check_quiescent=False) as pool:
+            _, _, stream, _ = await pool.arequest(b"GET", server.url4("/body"), ext=TIMEOUTS)
+            await phases.sent_part.wait()
+            reader = start_background(outer, lambda: read_all(stream))
+            await trio.testing.wait_all_tasks_blocked()
+            assert not reader.done.is_set()
+        await reader.done.wait()
+    assert isinstance(reader.error, trio_httpcore.TransportError)
+    await wait_closed(server, 0)
