@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import ssl
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -672,3 +674,41 @@ async def test_304_with_content_length_has_no_body_and_keeps_connection(
             status, _, body, _ = await request(pool, server)
             assert (status, body) == (304, b"")
     assert server.counter.total == 1
+
+
+def _ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_available(), reason="no IPv6 loopback")
+@pytest.mark.parametrize("local_address", [None, "::"])
+async def test_ipv6_literal_host(
+    make_pool: PoolFactory, nursery: trio.Nursery, local_address: str | None
+) -> None:
+    heads: list[bytes] = []
+
+    async def handler(stream: trio.SocketStream) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += await stream.receive_some(65536)
+        heads.append(data)
+        await stream.send_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nv6"
+        )
+        await stream.aclose()
+
+    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="::1"))
+    port = listeners[0].socket.getsockname()[1]
+    async with make_pool(local_address=local_address) as pool:
+        status, _, stream, _ = await pool.arequest(
+            b"GET", (b"http", b"::1", port, b"/"), ext=TIMEOUTS
+        )
+        assert (status, await read_all(stream)) == (200, b"v6")
+    assert f"\r\nHost: [::1]:{port}\r\n".encode() in heads[0]
+    for listener in listeners:
+        await listener.aclose()
