@@ -366,3 +366,18 @@ async def test_reader_in_another_task_when_the_pool_exits(
         await reader.done.wait()
     assert isinstance(reader.error, trio_httpcore.TransportError)
     await wait_closed(server, 0)
+
+
+async def test_exception_in_the_block_propagates_as_itself(http_server: Server) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with trio_httpcore.AsyncConnectionPool() as pool:
+            assert await get_body(pool, http_server) == b"hello"
+            _, _, stream, _ = await pool.arequest(b"GET", http_server.url4("/"), ext=TIMEOUTS)
+            raise Boom()
+    stats = pool.statistics()
+    assert (stats.connecting, stats.active, stats.idle, stats.waiting) == (0, 0, 0, 0)
+    await stream.aclose()
+    await wait_closed(http_server, 0)
