@@ -665,6 +665,7 @@ class AsyncClient:
         may be another host or path (RFC 6265 section 5.4).
         """
         next_request = build_redirect_request(request, response)
+        next_request.headers.pop("Cookie", None)
         if self._cookies:
             self._cookies.set_cookie_header(next_request)
         return next_request
