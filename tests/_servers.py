@@ -736,7 +736,8 @@ async def serve_hypercorn(
     With ``certfile``/``keyfile`` it serves TLS (``https``); otherwise plain
     HTTP/1.1, which also accepts HTTP/2 with prior knowledge (h2c). With
     ``count_connections=True`` the returned address is a counting TCP proxy in
-    front of Hypercorn (plain only), so ``server.counter`` sees every connection.
+    front of Hypercorn (TLS passes through it untouched), so ``server.counter``
+    sees every connection.
     ``bind="unix:/path"`` serves on a Unix socket instead (``server.port`` is 0).
     ``server.extra["app"]`` is the app.
     """
@@ -766,8 +767,6 @@ async def serve_hypercorn(
     port = 0 if bind.startswith("unix:") else int(hostport.rsplit(":", 1)[1])
     counter = ConnectionCounter()
     if count_connections:
-        if certfile is not None:
-            raise ValueError("count_connections works on plain servers only")
         listener = await _open_listener()
         await nursery.start(_serve_listener, listener, _proxy_handler(port), counter, stop)
         port = listener.socket.getsockname()[1]

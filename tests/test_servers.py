@@ -24,6 +24,7 @@ from tests._servers import (
     closed_port,
     pattern,
     serve_blackhole,
+    serve_hypercorn,
 )
 from tests.conftest import socket_fds
 
@@ -275,3 +276,17 @@ async def test_blackhole_connect_hangs(nursery: trio.Nursery) -> None:
 async def test_closed_port_refuses() -> None:
     with pytest.raises(OSError):
         await trio.open_tcp_stream("127.0.0.1", closed_port())
+
+
+async def test_counted_tls_hypercorn(nursery: trio.Nursery, tls: TLSMaterial) -> None:
+    server = await serve_hypercorn(
+        nursery, certfile=tls.certfile, keyfile=tls.keyfile, count_connections=True
+    )
+    assert server.scheme == "https"
+    for _ in range(2):
+        tcp = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with trio.SSLStream(tcp, tls.client_context(), server_hostname="localhost") as s:
+            response, body = await h11_exchange(s, b"GET", b"/")
+            assert (response.status_code, body) == (200, b"hello")
+    assert server.counter.total == 2
+    assert server.counter.peak == 1
