@@ -322,6 +322,9 @@ class _PortalThread:
 
         while True:
             await self._run_call(call)
+            # Parked, it must not keep the last call alive: its function may hold
+            # the portal, which would then never be collected (nor its thread stopped).
+            del call
             self._idle_workers.append(task)
             call = await trio.lowlevel.wait_task_rescheduled(abort)
 
