@@ -75,3 +75,16 @@ def bench(session: nox.Session) -> None:
     clients = ["httpx[http2]", "httpcore", "anyio", "aiohttp", "urllib3"]
     session.install("-e", ".", *clients, "trustme", "hypercorn", "pyinstrument")
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def soak(session: nox.Session) -> None:
+    """The full load test: 20,000 requests, 500 in flight (not a default session).
+
+    Prints each run's figures; ``TRIO_HTTPCORE_SOAK_REPORT=path`` also appends them there.
+    """
+    session.install("-e", ".[test]")
+    session.env["TRIO_HTTPCORE_SOAK"] = "1"
+    session.run(
+        "pytest", "-m", "soak", "-s", "-q", "tests/reliability/test_load.py", *session.posargs
+    )
