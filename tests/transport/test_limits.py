@@ -381,3 +381,34 @@ async def test_exception_in_the_block_propagates_as_itself(http_server: Server) 
     assert (stats.connecting, stats.active, stats.idle, stats.waiting) == (0, 0, 0, 0)
     await stream.aclose()
     await wait_closed(http_server, 0)
+
+
+async def test_waiters_for_different_origins_are_served_in_arrival_order(
+    make_pool: PoolFactory, http_server: Server
+) -> None:
+    # Two origins on one server (host names 127.0.0.1 and localhost). The held
+    # connection is to localhost; A, B and C wait for 127.0.0.1, localhost and
+    # 127.0.0.1. When A's connection turns idle, C could reuse it at once, but B
+    # came first: B is served before C.
+    order: list[str] = []
+    hosts = {"A": "127.0.0.1", "B": "localhost", "C": "127.0.0.1"}
+    async with make_pool(max_connections=1) as pool:
+        _, _, held, _ = await pool.arequest(
+            b"GET", http_server.url4("/", host="localhost"), ext=TIMEOUTS
+        )
+
+        async def waiter(name: str) -> None:
+            _, _, stream, _ = await pool.arequest(
+                b"GET", http_server.url4("/", host=hosts[name]), ext=TIMEOUTS
+            )
+            order.append(name)
+            await read_all(stream)
+
+        async with trio.open_nursery() as nursery:
+            for name in "ABC":
+                nursery.start_soon(waiter, name)
+                await trio.testing.wait_all_tasks_blocked()
+            assert pool.statistics().waiting == 3
+            await read_all(held)
+    assert order == ["A", "B", "C"]
+    assert http_server.counter.peak == 1
