@@ -90,6 +90,16 @@ def test_thread_starts_on_first_request_and_stops_on_close(h11_server: ThreadedS
     assert h11_server.call(lambda: h11_server.server.counter.open_now) == 0
 
 
+def test_dropped_pool_stops_its_thread(h11_server: ThreadedServer) -> None:
+    pool = SyncConnectionPool()
+    assert get(pool, h11_server) == (200, b"hello")
+    [thread] = pool_threads()
+    del pool
+    gc.collect()
+    assert not thread.is_alive()
+    assert h11_server.call(lambda: h11_server.server.counter.open_now) == 0
+
+
 def test_enter_starts_the_thread() -> None:
     with SyncConnectionPool():
         assert len(pool_threads()) == 1
