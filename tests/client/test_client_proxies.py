@@ -1,0 +1,223 @@
+"""Proxies through the client: ``proxies=`` (a URL or a pattern mapping) and the
+environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``), through
+pproxy (HTTP forwarding, CONNECT tunnels, SOCKS5 with credentials).
+
+Which way a request went is read from the pools: each proxy has a pool of its
+own, and a request leaves an idle connection in the pool that carried it. A
+proxy URL with nothing listening shows the other side: a request that goes to
+it fails with ``ConnectError`` naming the proxy, so one that succeeds went
+around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import trio
+
+from tests._servers import HOST, Server, TLSMaterial, serve_hypercorn
+from tests.proxy import conftest as proxy_fixtures
+from tests.proxy.conftest import PProxy, free_port
+from trio_httpcore import (
+    URL,
+    AsyncClient,
+    AsyncConnectionPool,
+    AsyncHTTPProxy,
+    AsyncSOCKSProxy,
+    Client,
+    ConnectError,
+    ProxyError,
+    UnsupportedProtocol,
+)
+
+from .conftest import ClientApp
+
+# tests/proxy's pproxy fixtures (pytest finds fixtures among a module's attributes).
+pproxies = proxy_fixtures.pproxies
+pproxy_http = proxy_fixtures.pproxy_http
+pproxy_http_auth = proxy_fixtures.pproxy_http_auth
+pproxy_socks5 = proxy_fixtures.pproxy_socks5
+pproxy_socks5_auth = proxy_fixtures.pproxy_socks5_auth
+
+
+def idle(client: AsyncClient, url: str) -> tuple[str, int]:
+    """The kind of transport that carries ``url``, and its idle connections."""
+    transport = client._transport_for_url(URL(url))
+    return type(transport).__name__, transport.statistics().idle  # type: ignore[attr-defined]
+
+
+def proxy_url(proxy: PProxy, credentials: str = "") -> str:
+    return f"{proxy.scheme}://{credentials}{HOST}:{proxy.port}"
+
+
+@pytest.fixture
+def dead_proxy() -> str:
+    """An HTTP proxy URL on a port where nothing listens."""
+    return f"http://{HOST}:{free_port()}"
+
+
+@pytest.fixture
+async def tls_origin(nursery: trio.Nursery, client_app: ClientApp, tls: TLSMaterial) -> Server:
+    """ClientApp over TLS (ALPN http/1.1 only) with the ``tls`` certificate."""
+    return await serve_hypercorn(
+        nursery, client_app, certfile=tls.certfile, keyfile=tls.keyfile, alpn=["http/1.1"]
+    )
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy variables but those a test sets."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+async def test_forward_through_one_proxy_url(server: Server, pproxy_http: PProxy) -> None:
+    async with AsyncClient(proxies=proxy_url(pproxy_http)) as client:
+        response = await client.get(f"{server.url}/echo?q=1")
+        assert response.json()["query"] == "q=1"
+        assert idle(client, server.url) == ("AsyncHTTPProxy", 1)
+        assert client._transport.statistics().idle == 0  # type: ignore[attr-defined]
+
+
+async def test_proxy_credentials_from_the_url(server: Server, pproxy_http_auth: PProxy) -> None:
+    """``user:secret@`` goes to the proxy as Basic Proxy-Authorization (407 without)."""
+    url = f"{server.url}/echo"
+    async with AsyncClient(proxies=proxy_url(pproxy_http_auth, "user:secret@")) as client:
+        response = await client.get(url)
+        assert response.status_code == 200
+        assert "proxy-authorization" not in dict(response.json()["headers"])
+    async with AsyncClient(proxies=proxy_url(pproxy_http_auth)) as client:
+        assert (await client.get(url)).status_code == 407
+    async with AsyncClient(proxies=proxy_url(pproxy_http_auth, "user:wrong@")) as client:
+        assert (await client.get(url)).status_code == 407
+
+
+async def test_https_tunnel_by_scheme_pattern(
+    server: Server, tls_origin: Server, pproxy_http: PProxy, tls: TLSMaterial
+) -> None:
+    """``"https://"`` tunnels https requests; http ones, matching no pattern, go direct."""
+    https = f"https://localhost:{tls_origin.port}/echo"
+    async with AsyncClient(
+        proxies={"https://": proxy_url(pproxy_http)}, verify=tls.ca_file
+    ) as client:
+        for _ in range(2):
+            response = await client.get(https)
+            assert response.json()["http_version"] == "1.1"
+        assert idle(client, https) == ("AsyncHTTPProxy", 1)  # one tunnel, reused
+        assert (await client.get(f"{server.url}/echo")).status_code == 200
+        assert idle(client, server.url) == ("AsyncConnectionPool", 1)
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
+async def test_socks5_with_credentials(
+    server: Server, tls_origin: Server, pproxy_socks5_auth: PProxy, tls: TLSMaterial, scheme: str
+) -> None:
+    proxy = f"{scheme}://user:secret@{HOST}:{pproxy_socks5_auth.port}"
+    async with AsyncClient(proxies=proxy, verify=tls.ca_file) as client:
+        assert (await client.get(f"{server.url}/echo")).status_code == 200
+        assert (await client.get(f"https://localhost:{tls_origin.port}/echo")).status_code == 200
+        assert idle(client, server.url) == ("AsyncSOCKSProxy", 2)
+    bad = f"{scheme}://user:wrong@{HOST}:{pproxy_socks5_auth.port}"
+    async with AsyncClient(proxies=bad) as client:
+        with pytest.raises(ProxyError):
+            await client.get(f"{server.url}/echo")
+
+
+async def test_most_specific_pattern_wins(
+    server: Server, pproxy_http: PProxy, pproxy_socks5: PProxy, dead_proxy: str
+) -> None:
+    url = f"{server.url}/echo"
+    proxies: dict[str, str | None] = {
+        "all://": dead_proxy,
+        "http://": dead_proxy,
+        f"all://{HOST}": proxy_url(pproxy_socks5),
+        f"http://{HOST}:{server.port}": proxy_url(pproxy_http),
+    }
+    async with AsyncClient(proxies=proxies) as client:
+        assert (await client.get(url)).status_code == 200
+        assert idle(client, url) == ("AsyncHTTPProxy", 1)
+        assert len(client._proxy_pools) == 3  # one pool per distinct proxy URL
+    # A pattern mapped to None: no proxy, even under a wider pattern with one.
+    async with AsyncClient(proxies={"all://": dead_proxy, f"all://*{HOST}": None}) as client:
+        assert (await client.get(url)).status_code == 200
+        assert idle(client, url) == ("AsyncConnectionPool", 1)
+    async with AsyncClient(proxies={"all://": dead_proxy}) as client:
+        with pytest.raises(ConnectError, match="proxy"):
+            await client.get(url)
+
+
+async def test_environment_proxies(
+    server: Server,
+    tls_origin: Server,
+    pproxy_http: PProxy,
+    tls: TLSMaterial,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy_url(pproxy_http))
+    monkeypatch.setenv("HTTPS_PROXY", f"{HOST}:{pproxy_http.port}")  # no scheme: http://
+    https = f"https://localhost:{tls_origin.port}/echo"
+    async with AsyncClient(verify=tls.ca_file) as client:
+        assert (await client.get(f"{server.url}/echo")).status_code == 200
+        assert (await client.get(https)).status_code == 200
+        # Both variables name one proxy: one pool, holding a forwarding connection and a tunnel.
+        assert client._transport_for_url(URL(https)) is client._transport_for_url(URL(server.url))
+        assert idle(client, https) == ("AsyncHTTPProxy", 2)
+        assert client._transport.statistics().idle == 0  # type: ignore[attr-defined]
+    # trust_env=False, or a transport of one's own: the environment is not read.
+    async with AsyncClient(trust_env=False) as client:
+        await client.get(f"{server.url}/echo")
+        assert idle(client, server.url) == ("AsyncConnectionPool", 1)
+    async with AsyncClient(transport=AsyncConnectionPool()) as client:
+        await client.get(f"{server.url}/echo")
+        assert idle(client, server.url) == ("AsyncConnectionPool", 1)
+
+
+@pytest.mark.parametrize(
+    "no_proxy", [HOST, "127.0.0.0/8", "*", "example.org, 127.0.0.1", "localhost"]
+)
+async def test_no_proxy_bypass(
+    server: Server, dead_proxy: str, monkeypatch: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    """ALL_PROXY points nowhere: a request succeeds only if NO_PROXY let it bypass."""
+    monkeypatch.setenv("ALL_PROXY", dead_proxy)
+    host = "localhost" if "localhost" in no_proxy else HOST
+    url = f"http://{host}:{server.port}/echo"
+    async with AsyncClient() as client:
+        with pytest.raises(ConnectError, match="proxy"):
+            await client.get(url)
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    async with AsyncClient() as client:
+        assert (await client.get(url)).status_code == 200
+        if no_proxy != "*":
+            # Only the hosts NO_PROXY names bypass the proxy.
+            with pytest.raises(ConnectError, match="proxy"):
+                await client.get(f"http://{'localhost' if host == HOST else HOST}:{server.port}/")
+
+
+async def test_proxy_url_errors() -> None:
+    with pytest.raises(UnsupportedProtocol, match="'ftp'") as info:
+        AsyncClient(proxies="ftp://user:hunter2@proxy.example:21")
+    assert "hunter2" not in str(info.value)
+
+
+def test_blocking_client_through_a_proxy(
+    serve_in_thread: Callable[..., Server], pproxy_socks5: PProxy
+) -> None:
+    server = serve_in_thread()
+    with Client(proxies=proxy_url(pproxy_socks5)) as client:
+        assert client.get(f"{server.url}/echo").status_code == 200
+        assert isinstance(client._client._transport_for_url(URL(server.url)), AsyncSOCKSProxy)
+
+
+async def test_the_pools_open_and_close_with_the_client(pproxy_http: PProxy) -> None:
+    client = AsyncClient(proxies={"http://": proxy_url(pproxy_http), "https://": None})
+    (pool,) = client._proxy_pools.values()
+    assert isinstance(pool, AsyncHTTPProxy)
+    with pytest.raises(RuntimeError, match="async with"):
+        await client.get("http://example.org/")
+    async with client:
+        pass
+    with pytest.raises(RuntimeError):
+        await pool.arequest(b"GET", (b"http", b"example.org", None, b"/"))
