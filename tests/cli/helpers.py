@@ -15,19 +15,30 @@ import trio
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 
 
+def _coverage_starts_itself() -> bool:
+    """Whether coverage's ``.pth`` hook (coverage 7.10 and newer install one) started it
+    in this interpreter: then it starts in the subprocess too, from the same venv."""
+    try:
+        import coverage
+    except ImportError:  # pragma: no cover (a test venv has coverage)
+        return False
+    return hasattr(coverage.process_startup, "coverage")
+
+
 def cli_command(*args: str) -> list[str]:
     """The argv that runs ``python -m trio_httpcore ARGS``.
 
-    Under the nox session (``COVERAGE_PROCESS_START`` set) it runs under
-    ``coverage run --parallel-mode``, so the subprocess is measured and
-    ``coverage combine`` merges its data; a plain venv has no ``.pth`` hook that
-    would start coverage in the subprocess by itself.
+    Under the nox session (``COVERAGE_PROCESS_START`` set) the subprocess must
+    be measured too. Where no ``.pth`` hook starts coverage in it by itself, it
+    runs under ``coverage run --parallel-mode`` (its data is combined with the
+    rest); where one does, a second start would measure twice (and on 3.12+
+    both would claim the same ``sys.monitoring`` tool), so it runs plainly.
     """
     config = os.environ.get("COVERAGE_PROCESS_START")
-    runner = (
-        [] if config is None else ["-m", "coverage", "run", "--parallel-mode", f"--rcfile={config}"]
-    )
-    return [sys.executable, *runner, "-m", "trio_httpcore", *args]
+    if config is None or _coverage_starts_itself():
+        return [sys.executable, "-m", "trio_httpcore", *args]
+    coverage_run = ["-m", "coverage", "run", "--parallel-mode", f"--rcfile={config}"]
+    return [sys.executable, *coverage_run, "-m", "trio_httpcore", *args]
 
 
 def cli_env(**extra: str) -> dict[str, str]:

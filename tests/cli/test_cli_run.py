@@ -81,7 +81,6 @@ async def test_json_body(hypercorn_server: Server) -> None:
     assert header(document, "accept") == "application/json"
 
 
-@pytest.mark.xfail(reason="multipart/form-data (files=) is not in the client yet", strict=True)
 async def test_form_upload(hypercorn_server: Server, tmp_path: Path) -> None:
     upload = tmp_path / "up.bin"
     upload.write_bytes(b"\x00file bytes")
@@ -95,13 +94,11 @@ async def test_form_upload(hypercorn_server: Server, tmp_path: Path) -> None:
     assert "\x00file bytes" in body
 
 
-@pytest.mark.xfail(reason="auth= is not in the client yet", strict=True)
 async def test_basic_auth(hypercorn_server: Server) -> None:
     document = echoed(await run_cli("-u", "alice:s:cret", f"{hypercorn_server.url}/echo"))
     assert header(document, "authorization") == "Basic YWxpY2U6czpjcmV0"
 
 
-@pytest.mark.xfail(reason="auth= is not in the client yet", strict=True)
 async def test_digest_auth(redirect_server: Server) -> None:
     url = f"{redirect_server.url}/digest"
     result = await run_cli("--digest", "-u", "alice:s:cret", url)
@@ -133,14 +130,12 @@ async def test_timeout(app: TestApp, hypercorn_server: Server) -> None:
     assert result.stdout == b"first"  # what arrived before the timeout was written
 
 
-@pytest.mark.xfail(reason="proxies= is not in the client yet", strict=True)
 async def test_proxy(stand_in_proxy: Server) -> None:
     result = await run_cli("-x", stand_in_proxy.url, "http://origin.test:8080/path?q=1")
     assert (result.status, result.stderr) == (0, "")
     assert result.stdout == b"GET http://origin.test:8080/path?q=1 HTTP/1.1"
 
 
-@pytest.mark.xfail(reason="proxies= is not in the client yet", strict=True)
 async def test_proxy_refuses_tunnel(stand_in_proxy: Server) -> None:
     result = await run_cli("--proxy", stand_in_proxy.url, "https://origin.test/")
     assert result.status == 97
