@@ -114,3 +114,25 @@ async def _answer_as_proxy(conn: RawConn) -> None:
 async def stand_in_proxy(nursery: trio.Nursery) -> Server:
     """See :func:`_answer_as_proxy`."""
     return await serve_raw(nursery, _answer_as_proxy)
+
+
+async def _answer_as_socks5(conn: RawConn) -> None:
+    """A stand-in SOCKS5 proxy (RFC 1928, no auth): accepts any CONNECT, then answers the
+    HTTP request itself with ``<host it was asked for> <request line>``."""
+    greeting = await conn.read_exactly(2)
+    await conn.read_exactly(greeting[1])  # the offered methods
+    await conn.send(b"\x05\x00")  # version 5, "no authentication"
+    version, command, _, address_type = await conn.read_exactly(4)
+    assert (version, command, address_type) == (5, 1, 3), "CONNECT to a domain name"
+    host = await conn.read_exactly((await conn.read_exactly(1))[0])
+    await conn.read_exactly(2)  # port
+    await conn.send(b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00")  # succeeded
+    head = await conn.read_request_head()
+    body = host + b" " + head.split(b"\r\n", 1)[0]
+    await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+@pytest.fixture
+async def socks5_proxy(nursery: trio.Nursery) -> Server:
+    """See :func:`_answer_as_socks5`."""
+    return await serve_raw(nursery, _answer_as_socks5)

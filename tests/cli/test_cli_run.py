@@ -142,6 +142,13 @@ async def test_proxy_refuses_tunnel(stand_in_proxy: Server) -> None:
     assert "403" in result.error_line
 
 
+async def test_socks5_proxy_resolves_remotely(socks5_proxy: Server) -> None:
+    proxy = f"socks5h://{socks5_proxy.host}:{socks5_proxy.port}"
+    result = await run_cli("-x", proxy, "http://origin.invalid/path")
+    assert (result.status, result.stderr) == (0, "")
+    assert result.stdout == b"origin.invalid GET /path HTTP/1.1"
+
+
 async def test_http2_by_alpn(tls_server: Server, tls: TLSMaterial) -> None:
     result = await run_cli("-v", "--http2", "--cacert", tls.ca_file, f"{tls_server.url}/echo")
     assert result.status == 0
