@@ -829,6 +829,8 @@ async def send(options: Options, terminal: Terminal) -> int:
     given = parse_headers(options.headers)
     with request_body(options, terminal.stdin) as body:
         headers = merge_headers(given, [*body.headers, ("User-Agent", f"{PROG}/{__version__}")])
+        # Counted from here: loading CA bundles and files above is not the exchange's time.
+        timings.started = time.perf_counter()
         async with (
             client,
             client.stream(
