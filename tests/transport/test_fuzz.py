@@ -23,7 +23,7 @@ from tests._servers import RawConn, read_all, serve_raw
 from tests.conftest import assert_empty, assert_quiescent, socket_fds
 
 SETTINGS = settings(
-    max_examples=60,  # each example is a whole trio run with a server: ~50 ms
+    max_examples=40,  # each example is a whole trio run with a server: ~50 ms
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
