@@ -13,7 +13,7 @@ received) and pproxy, a real HTTP proxy (it comes with the ``test`` extra:
   go on the CONNECT only: the origin never sees them.
 
 (With the default ``proxy_mode="DEFAULT"``, ``http`` URLs are forwarded and
-``https`` URLs tunnelled.)
+``https`` URLs tunnelled.) Last, the same through ``AsyncClient(proxies=...)``.
 """
 
 from __future__ import annotations
@@ -117,6 +117,12 @@ async def main() -> None:
             seen = await get(proxy, port)
         assert "proxy-authorization" not in seen["headers"]
         print(f"tunnelled: the origin got {seen['target']!r}, no proxy headers")
+
+        # The same from the client: a proxy URL (or a mapping of URL patterns).
+        proxy = f"http://127.0.0.1:{proxy_port}"
+        async with trio_httpcore.AsyncClient(proxies=proxy) as client:
+            response = await client.get(f"http://127.0.0.1:{port}/from-the-client")
+        print(f"client: the origin got {response.json()['target']!r} through {proxy}")
 
         nursery.cancel_scope.cancel()
 
