@@ -76,7 +76,7 @@ import trio
 from . import __version__
 from ._client import AsyncClient, Response
 from ._client._auth import Auth, BasicAuth, DigestAuth
-from ._client._config import create_ssl_context
+from ._client._config import DEFAULT_TIMEOUT_SECONDS, create_ssl_context
 from ._exceptions import (
     ConnectError,
     DecodingError,
@@ -143,11 +143,11 @@ class Options:
 
     url: str = ""
     method: str | None = None
-    headers: list[str] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
     json: list[str] = field(default_factory=list)
     form: list[str] = field(default_factory=list)
-    user: str | None = None
+    user: tuple[str, str] | None = None
     digest: bool = False
     location: bool = False
     http2: bool = False
@@ -157,7 +157,7 @@ class Options:
     cert: str | None = None
     key: str | None = None
     proxy: str | None = None
-    timeout: float | None = None
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
     output: str | None = None
     verbose: bool = False
     fail: bool = False
@@ -203,6 +203,23 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _header(line: str) -> tuple[str, str]:
+    """``-H``'s argument, ``Name: value``, as ``(name, value)``."""
+    name, colon, value = line.partition(":")
+    if not colon or not name.strip() or name != name.strip():
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', not {line!r}")
+    return name, value.strip()
+
+
+def _credentials(text: str) -> tuple[str, str]:
+    """``-u``'s argument, ``user:password`` (the password may hold ':'), as a pair."""
+    username, colon, password = text.partition(":")
+    if not colon:
+        # curl would prompt for the password; a script can't answer, so say what's needed.
+        raise argparse.ArgumentTypeError(f"expected USER:PASSWORD, not {text!r}")
+    return username, password
+
+
 def _help_epilog() -> str:
     """The docstring's examples and tables (``python -OO`` strips it: then nothing)."""
     doc = __doc__ or ""
@@ -220,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("url", metavar="URL", help="the URL to request (http:// is assumed without a scheme)")
     add("-X", "--request", dest="method", metavar="METHOD", help="the request method")
-    add("-H", "--header", dest="headers", action="append", metavar="'NAME: VALUE'",
+    add("-H", "--header", dest="headers", action="append", type=_header, metavar="'NAME: VALUE'",
         help="add a request header (repeatable)")  # fmt: skip
     add("-d", "--data", dest="data", action="append", metavar="DATA",
         help="request body, form-encoded (@FILE, @- for stdin); implies POST")  # fmt: skip
@@ -228,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON request body (@FILE, @- for stdin); implies POST")  # fmt: skip
     add("-F", "--form", dest="form", action="append", metavar="NAME=VALUE|NAME=@FILE",
         help="multipart/form-data field or file upload (repeatable); implies POST")  # fmt: skip
-    add("-u", "--user", dest="user", metavar="USER:PASSWORD",
+    add("-u", "--user", dest="user", type=_credentials, metavar="USER:PASSWORD",
         help="credentials, sent with Basic authentication")  # fmt: skip
     add("--digest", action="store_true", help="use Digest authentication for -u")
     add("-L", "--location", dest="location", action="store_true", help="follow redirects")
@@ -242,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("-x", "--proxy", metavar="URL",
         help="proxy: http://, https://, socks5:// or socks5h:// (user:pass@ allowed)")  # fmt: skip
     add("--timeout", type=_seconds, metavar="SECONDS",
-        help="timeout of each phase (connect, read, write, pool); default 5 s")  # fmt: skip
+        help="timeout of each phase (connect, read, write, pool); "
+        f"default {DEFAULT_TIMEOUT_SECONDS:g} s")  # fmt: skip
     add("-o", "--output", metavar="FILE",
         help="write the body to FILE ('-' for stdout); a progress bar on a terminal")  # fmt: skip
     add("-v", "--verbose", action="store_true",
@@ -261,23 +279,9 @@ def parse_args(argv: Sequence[str]) -> Options:
         raise CLIError(EXIT_USAGE, "use only one of --http2 and --http2-prior-knowledge")
     if options.digest and options.user is None:
         raise CLIError(EXIT_USAGE, "--digest needs -u USER:PASSWORD")
-    if options.user is not None and ":" not in options.user:
-        raise CLIError(EXIT_USAGE, "-u needs USER:PASSWORD")
     if options.key is not None and options.cert is None:
         raise CLIError(EXIT_USAGE, "--key needs --cert")
-    parse_headers(options.headers)  # fail on a malformed -H before anything is sent
     return options
-
-
-def parse_headers(lines: Sequence[str]) -> list[tuple[str, str]]:
-    """``-H`` values as ``(name, value)`` pairs; a line without a name and ':' is bad usage."""
-    headers = []
-    for line in lines:
-        name, colon, value = line.partition(":")
-        if not colon or not name.strip() or name != name.strip():
-            raise CLIError(EXIT_USAGE, f"bad header {line!r}: expected 'Name: value'")
-        headers.append((name, value.strip()))
-    return headers
 
 
 # ---------------------------------------------------------------------------
@@ -711,7 +715,7 @@ class Terminal:
 def _auth(options: Options) -> Auth | None:
     if options.user is None:
         return None
-    username, _, password = options.user.partition(":")
+    username, password = options.user
     return DigestAuth(username, password) if options.digest else BasicAuth(username, password)
 
 
@@ -824,11 +828,12 @@ async def send(options: Options, terminal: Terminal) -> int:
         http1=not options.http2_prior_knowledge,
         http2=options.http2 or options.http2_prior_knowledge,
         proxies=options.proxy_url,
-        timeout=options.timeout if options.timeout is not None else 5.0,
+        timeout=options.timeout,
     )
-    given = parse_headers(options.headers)
     with request_body(options, terminal.stdin) as body:
-        headers = merge_headers(given, [*body.headers, ("User-Agent", f"{PROG}/{__version__}")])
+        headers = merge_headers(
+            options.headers, [*body.headers, ("User-Agent", f"{PROG}/{__version__}")]
+        )
         # Counted from here: loading CA bundles and files above is not the exchange's time.
         timings.started = time.perf_counter()
         async with (

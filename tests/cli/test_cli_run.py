@@ -284,7 +284,7 @@ async def test_fail_on_an_unfollowed_redirect(redirect_server: Server) -> None:
     ("args", "status", "fragment"),
     [
         (("--bogus", "http://x.test/"), 2, "unrecognized arguments: --bogus"),
-        (("-H", "nocolon", "http://x.test/"), 2, "bad header"),
+        (("-H", "nocolon", "http://x.test/"), 2, "expected 'Name: value'"),
         (("-F", "f=@/no/such/file", "http://x.test/"), 26, "/no/such/file"),
         (("--json", "@/no/such/file", "http://x.test/"), 26, "No such file"),
         (("http://exa mple.test/",), 3, ""),

@@ -40,6 +40,7 @@ def test_defaults() -> None:
     assert options.request_url == "http://example.org"
     assert options.request_method == "GET"
     assert not options.location and not options.fail and not options.verbose
+    assert options.timeout == 5.0
     assert options.proxy_url is None
 
 
@@ -73,8 +74,8 @@ def test_all_flags_parse() -> None:
         ]
     )  # fmt: skip
     assert options == Options(
-        url="https://x.test/", method="PATCH", headers=["A: 1", "B:2"], data=["x"],
-        user="u:p:w", digest=True, location=True, http2=True, insecure=True,
+        url="https://x.test/", method="PATCH", headers=[("A", "1"), ("B", "2")], data=["x"],
+        user=("u", "p:w"), digest=True, location=True, http2=True, insecure=True,
         cacert="ca.pem", cert="c.pem", key="k.pem", proxy="socks5://p:1080",
         timeout=2.5, output="out", verbose=True, fail=True,
     )  # fmt: skip
@@ -91,11 +92,11 @@ def test_all_flags_parse() -> None:
         (["-d", "a", "--json", "{}", "x"], "only one of -d, --json and -F"),
         (["--http2", "--http2-prior-knowledge", "x"], "only one of --http2"),
         (["--digest", "x"], "--digest needs -u"),
-        (["-u", "alice", "x"], "-u needs USER:PASSWORD"),
+        (["-u", "alice", "x"], "argument -u/--user: expected USER:PASSWORD, not 'alice'"),
         (["--key", "k.pem", "x"], "--key needs --cert"),
-        (["-H", "no colon", "x"], "bad header 'no colon'"),
-        (["-H", ": v", "x"], "bad header"),
-        (["-H", "Bad Name : v", "x"], "bad header"),
+        (["-H", "no colon", "x"], "argument -H/--header: expected 'Name: value', not 'no colon'"),
+        (["-H", ": v", "x"], "expected 'Name: value'"),
+        (["-H", "Bad Name : v", "x"], "expected 'Name: value'"),
     ],
 )
 def test_usage_errors(argv: list[str], fragment: str) -> None:
@@ -105,12 +106,11 @@ def test_usage_errors(argv: list[str], fragment: str) -> None:
     assert fragment in str(info.value)
 
 
-def test_parse_headers() -> None:
-    assert _cli.parse_headers(["A: 1", "B:two words ", "Empty:"]) == [
-        ("A", "1"),
-        ("B", "two words"),
-        ("Empty", ""),
-    ]
+def test_headers_and_credentials() -> None:
+    options = parse_args(["-H", "A: 1", "-H", "B:two words ", "-H", "Empty:", "-u", "u:p:w", "x"])
+    assert options.headers == [("A", "1"), ("B", "two words"), ("Empty", "")]
+    assert options.user == ("u", "p:w")
+    assert parse_args(["-u", "only:", "x"]).user == ("only", "")
 
 
 def test_merge_headers_given_win() -> None:
