@@ -697,19 +697,18 @@ def build_ssl_context(options: Options) -> ssl.SSLContext:
 
 @dataclass
 class Terminal:
-    """The process's standard streams and environment (tests substitute their own)."""
+    """The standard streams (binary stdin and stdout, text stderr) and the environment."""
 
     stdin: BinaryIO
     stdout: BinaryIO
     stderr: TextIO
     environ: Mapping[str, str]
-    stdout_is_tty: bool
 
     @classmethod
     def from_sys(cls) -> Terminal:
         # A closed stdin (``<&-``) leaves sys.stdin None: read it as empty.
         stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
-        return cls(stdin, sys.stdout.buffer, sys.stderr, os.environ, sys.stdout.isatty())
+        return cls(stdin, sys.stdout.buffer, sys.stderr, os.environ)
 
 
 def _auth(options: Options) -> Auth | None:
@@ -767,7 +766,7 @@ class BodyWriter:
         if not self.to_stdout and self._terminal.stderr.isatty():
             progress = ProgressBar(self._terminal.stderr, _known_length(response))
         json_type = is_json_type(response.headers.get("content-type"))
-        if self.to_stdout and self._terminal.stdout_is_tty and json_type:
+        if self.to_stdout and self._terminal.stdout.isatty() and json_type:
             body = await response.aread()
             self._write(sink, pretty_json(body) or body)
             return
