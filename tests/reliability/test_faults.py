@@ -206,6 +206,57 @@ async def _h2_not_h2_then_close(conn: RawConn) -> None:
     await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
 
 
+async def _tls_silent(conn: RawConn) -> None:
+    await conn.wait_closed_by_peer()  # never answers the ClientHello
+
+
+async def _tls_reset(conn: RawConn) -> None:
+    await conn.receive_some()  # the ClientHello
+    conn.reset()
+
+
+async def _h2_refused_stream_storm(stream: H2ServerStream) -> None:
+    await stream.reset(ErrorCodes.REFUSED_STREAM)
+
+
+async def _h2_rst_mid_body(stream: H2ServerStream) -> None:
+    await stream.read_body()
+    await stream.send_headers(200, [(b"content-length", b"100")])
+    await stream.send_data(b"x" * 10)
+    await stream.reset(ErrorCodes.INTERNAL_ERROR)
+
+
+async def _h2_tcp_reset_mid_body(stream: H2ServerStream) -> None:
+    await stream.read_body()
+    await stream.send_headers(200, [(b"content-length", b"100")])
+    await stream.send_data(b"x" * 10)
+    stream.conn.raw.reset()
+
+
+async def _h2_eof_mid_body(stream: H2ServerStream) -> None:
+    await stream.read_body()
+    await stream.send_headers(200, [(b"content-length", b"100")])
+    await stream.send_data(b"x" * 10)
+    await stream.conn.close()
+
+
+async def _h2_stall_forever(stream: H2ServerStream) -> None:
+    await stream.read_body()
+    await stream.reset_received.wait()
+
+
+async def _h2_bad_response_header(stream: H2ServerStream) -> None:
+    await stream.read_body()
+    # An upper-case field name is malformed in HTTP/2 (RFC 9113 section 8.2.1). h2 would
+    # lower-case it, so the block is encoded here, without touching HPACK's dynamic table.
+    from hpack import Encoder, NeverIndexedHeaderTuple
+
+    block = Encoder().encode(
+        [NeverIndexedHeaderTuple(k, v) for k, v in [(b":status", b"200"), (b"X-Upper", b"1")]]
+    )
+    await stream.conn.send_raw(_frame(0x1, 0x4 | 0x1, stream.stream_id, block))
+
+
 # -- The table
 
 
@@ -280,6 +331,14 @@ FAULTS: list[Fault] = [
         (trio_httpcore.ConnectError,), "ConnectError", _plain_text_on_tls_port,
     ),
     Fault(
+        "tls-silent", "TLS", "ClientHello never answered (connect timeout 5 s)",
+        (trio_httpcore.ConnectTimeout,), "ConnectTimeout", _tls_silent,
+    ),
+    Fault(
+        "tls-reset", "TLS", "TCP reset in answer to the ClientHello",
+        (trio_httpcore.ConnectError,), "ConnectError", _tls_reset,
+    ),
+    Fault(
         "h2-goaway-storm", "HTTP/2", "every connection: 50 GOAWAY (last stream 0), then FIN",
         (trio_httpcore.RemoteProtocolError,),
         "RemoteProtocolError after 3 retries on new connections", _h2_goaway_storm,
@@ -308,6 +367,35 @@ FAULTS: list[Fault] = [
         "h2-data-beyond-window", "HTTP/2", "DATA past the client's 8 MiB stream window",
         (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError", _h2_data_beyond_window,
         hold_body=True,
+    ),
+    Fault(
+        "h2-refused-stream-storm", "HTTP/2", "every stream: RST_STREAM (REFUSED_STREAM)",
+        (trio_httpcore.RemoteProtocolError,),
+        "RemoteProtocolError after 3 retries", _h2_refused_stream_storm, keeps_connection=True,
+    ),
+    Fault(
+        "h2-rst-mid-body", "HTTP/2", "RST_STREAM (INTERNAL_ERROR) mid-body",
+        (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError (the connection stays)",
+        _h2_rst_mid_body, has_cause=False, keeps_connection=True,
+    ),
+    Fault(
+        "h2-tcp-reset-mid-body", "HTTP/2", "TCP reset mid-body",
+        RESET, "ReadError (or RemoteProtocolError)", _h2_tcp_reset_mid_body, has_cause=False,
+    ),
+    Fault(
+        "h2-eof-mid-body", "HTTP/2", "FIN mid-body",
+        (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError", _h2_eof_mid_body,
+        has_cause=False,
+    ),
+    Fault(
+        "h2-stall-forever", "HTTP/2", "request read, no answer ever (read timeout 5 s)",
+        (trio_httpcore.ReadTimeout,), "ReadTimeout (the stream is reset; the connection stays)",
+        _h2_stall_forever, keeps_connection=True,
+    ),
+    Fault(
+        "h2-bad-response-header", "HTTP/2", "an upper-case field name in the response head",
+        (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError", _h2_bad_response_header,
+        has_cause=False, keeps_connection=True,
     ),
     Fault(
         "h2-not-h2-then-close", "HTTP/2", "an HTTP/1.1 response to the HTTP/2 preface, then FIN",
