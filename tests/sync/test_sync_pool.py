@@ -367,6 +367,39 @@ def eager_gc() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("eager_gc")
+def test_sigint_while_the_body_iterator_blocks(
+    pool: SyncConnectionPool, h11_server: ThreadedServer, slow: SlowPaths
+) -> None:
+    """Ctrl-C is not held up by a request body whose next chunk never comes: the upload
+    is cancelled at once (the blocked step finishes in the background and is dropped)."""
+    blocked = threading.Event()
+    unblock = threading.Event()
+
+    def body() -> Iterator[bytes]:
+        yield b"first"
+        blocked.set()
+        unblock.wait()  # a pipe with no writer, say
+        yield b"never sent"
+
+    def interrupt() -> None:
+        slow.arrived.wait()
+        blocked.wait()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    helper = threading.Thread(target=interrupt)
+    helper.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pool.request(
+                b"POST", h11_server.url4("/slow"), stream=IteratorByteStream(body()), ext=TIMEOUTS
+            )
+    finally:
+        unblock.set()  # let the abandoned step end
+        helper.join()
+    assert_quiescent(pool)
+    assert get(pool, h11_server) == (200, b"hello")
+
+
 def test_dropped_unread_responses_from_many_threads_gc(h11_server: ThreadedServer) -> None:
     """FIELD-LESSONS 14 (encode/httpcore#996): threads drop unread streamed responses, half
     of them in reference cycles that the collector frees at arbitrary points, in whichever

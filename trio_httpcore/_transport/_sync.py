@@ -25,7 +25,7 @@ import queue
 import ssl
 import threading
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -180,18 +180,28 @@ def _to_async(stream: SyncByteStream | None) -> AsyncByteStream | None:
 class _ThreadedByteStream(AsyncByteStream):
     """A sync request body, each chunk pulled by ``trio.to_thread`` (trio's cached threads).
 
-    The iterator may block (a file read, a generator computing the body):
-    it must not stall the trio thread, where every other request of the pool
-    runs. Closing the body stays its owner's job, as for async bodies.
+    The iterator may block (a file read, a generator computing the body): it
+    must not stall the trio thread, where every other request of the pool
+    runs. A cancelled request (Ctrl-C) does not wait for a blocked step: the
+    thread finishes it in the background and its chunk is dropped, as is the
+    rest of the upload. Closing the body stays its owner's job, as for async
+    bodies. (An iterator class, not an async generator: one abandoned
+    mid-upload would be left to the garbage collector, where trio warns.)
     """
 
     def __init__(self, stream: SyncByteStream) -> None:
         self._stream = stream
+        self._chunks: Iterator[bytes] = iter(())
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks = iter(self._stream)
-        while (chunk := await trio.to_thread.run_sync(next, chunks, None)) is not None:
-            yield chunk
+    def __aiter__(self) -> Self:
+        self._chunks = iter(self._stream)
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await trio.to_thread.run_sync(next, self._chunks, None, abandon_on_cancel=True)
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
 
 
 async def _discard(response: tuple[int, RawHeaders, _BodyReader, Extensions]) -> None:
