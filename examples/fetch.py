@@ -5,15 +5,15 @@
 
 With no URL the script starts a small HTTP/1.1 server of its own (h11 on trio,
 so nothing beyond the library's own dependencies is needed), fetches a page
-from it, and stops it: it works offline. Exit status 0 on any response, 1 on a
-transport error (printed as one line).
+from it with ``AsyncClient``, and stops it: it works offline. Exit status 0 on
+any response, 1 on an error (printed as one line). The command line,
+``python -m trio_httpcore URL``, does the same and much more.
 """
 
 from __future__ import annotations
 
 import sys
 from functools import partial
-from urllib.parse import urlsplit
 
 import h11
 import trio
@@ -53,33 +53,27 @@ async def handle(stream: trio.SocketStream) -> None:
         await stream.aclose()
 
 
-def to_url4(url: str) -> tuple[bytes, bytes, int | None, bytes]:
-    """``"https://host:port/path?q"`` as the transport's ``(scheme, host, port, target)``."""
-    parts = urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    host = (parts.hostname or "").encode("idna")
-    return (parts.scheme.encode("ascii"), host, parts.port, target.encode("ascii"))
+async def fetch(url: str, *, trust_env: bool = True) -> None:
+    """GET ``url`` (following redirects), streaming the body to stdout.
 
-
-async def fetch(url: str) -> None:
-    timeouts = {"connect": 10.0, "read": 10.0, "write": 10.0, "pool": 10.0}
-    async with trio_httpcore.AsyncConnectionPool() as pool:
-        status, headers, stream, ext = await pool.arequest(
-            b"GET",
-            to_url4(url),
-            headers=[(b"user-agent", b"trio_httpcore-example")],
-            ext={"timeout": timeouts},
+    ``trust_env=True`` lets ``HTTP_PROXY`` and friends apply; the local demo
+    turns it off, so that a proxy set in the environment is not asked to
+    reach our own 127.0.0.1.
+    """
+    async with (
+        trio_httpcore.AsyncClient(timeout=10.0, trust_env=trust_env) as client,
+        client.stream("GET", url) as response,
+    ):
+        print(
+            f"{response.http_version} {response.status_code} {response.reason_phrase}",
+            file=sys.stderr,
         )
-        try:
-            print(f"{ext['http_version']} {status} {ext['reason']}", file=sys.stderr)
-            for name, value in headers:
-                print(f"{name.decode('latin-1')}: {value.decode('latin-1')}", file=sys.stderr)
-            print(file=sys.stderr)
-            async for chunk in stream:
-                sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
-        finally:
-            await stream.aclose()
+        for name, value in response.headers.multi_items():
+            print(f"{name}: {value}", file=sys.stderr)
+        print(file=sys.stderr)
+        async for chunk in response.aiter_bytes():
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
 
 
 async def main(argv: list[str]) -> int:
@@ -90,7 +84,7 @@ async def main(argv: list[str]) -> int:
         async with trio.open_nursery() as nursery:
             listeners = await nursery.start(partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))
             port = listeners[0].socket.getsockname()[1]
-            await fetch(f"http://127.0.0.1:{port}/")
+            await fetch(f"http://127.0.0.1:{port}/", trust_env=False)
             nursery.cancel_scope.cancel()  # stop the server
         return 0
     except trio_httpcore.HTTPError as exc:

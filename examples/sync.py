@@ -81,7 +81,8 @@ def main() -> None:
         pool_connections = len(Handler.connections)
 
         # The blocking client: the same portal design, requests-style API.
-        with trio_httpcore.Client(timeout=5.0) as client:
+        # (trust_env=False: a proxy set in the environment must not get 127.0.0.1.)
+        with trio_httpcore.Client(timeout=5.0, trust_env=False) as client:
             response = client.get(f"http://127.0.0.1:{port}/client", params={"q": "sync"})
             response.raise_for_status()
             print(f"Client: {response.status_code} {response.http_version} {response.text!r}")
