@@ -146,7 +146,7 @@ class Options:
     headers: list[tuple[str, str]] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
     json: list[str] = field(default_factory=list)
-    form: list[str] = field(default_factory=list)
+    form: list[tuple[str, str]] = field(default_factory=list)
     user: tuple[str, str] | None = None
     digest: bool = False
     location: bool = False
@@ -220,6 +220,14 @@ def _credentials(text: str) -> tuple[str, str]:
     return username, password
 
 
+def _form_field(item: str) -> tuple[str, str]:
+    """``-F``'s argument, ``NAME=VALUE`` or ``NAME=@FILE[;type=MIME]``, as ``(name, value)``."""
+    name, equals, value = item.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE or NAME=@FILE, not {item!r}")
+    return name, value
+
+
 def _help_epilog() -> str:
     """The docstring's examples and tables (``python -OO`` strips it: then nothing)."""
     doc = __doc__ or ""
@@ -243,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="request body, form-encoded (@FILE, @- for stdin); implies POST")  # fmt: skip
     add("--json", dest="json", action="append", metavar="JSON",
         help="JSON request body (@FILE, @- for stdin); implies POST")  # fmt: skip
-    add("-F", "--form", dest="form", action="append", metavar="NAME=VALUE|NAME=@FILE",
+    add("-F", "--form", dest="form", action="append", type=_form_field,
+        metavar="NAME=VALUE|NAME=@FILE",
         help="multipart/form-data field or file upload (repeatable); implies POST")  # fmt: skip
     add("-u", "--user", dest="user", type=_credentials, metavar="USER:PASSWORD",
         help="credentials, sent with Basic authentication")  # fmt: skip
@@ -299,7 +308,11 @@ def read_local(argument: str, stdin: BinaryIO) -> bytes:
         with open(path, "rb") as file:
             return file.read()
     except OSError as exc:
-        raise CLIError(EXIT_READ_FILE, f"can't read {path!r}: {exc.strerror}") from exc
+        raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path: str, exc: OSError) -> CLIError:
+    return CLIError(EXIT_READ_FILE, f"can't read {path!r}: {exc.strerror}")
 
 
 FormPart = tuple[str, tuple[str | None, BinaryIO | bytes, str | None]]
@@ -330,16 +343,13 @@ def request_body(options: Options, stdin: BinaryIO) -> Iterator[Body]:
         body.headers.append(("Content-Type", "application/json"))
         body.headers.append(("Accept", "application/json"))
     with contextlib.ExitStack() as files:
-        for item in options.form:
-            name, equals, value = item.partition("=")
-            if not equals or not name:
-                raise CLIError(EXIT_USAGE, f"bad -F {item!r}: expected NAME=VALUE or NAME=@FILE")
+        for name, value in options.form:
             if value.startswith("@"):
                 path, _, content_type = value[1:].partition(";type=")
                 try:
                     file = files.enter_context(open(path, "rb"))
                 except OSError as exc:
-                    raise CLIError(EXIT_READ_FILE, f"can't read {path!r}: {exc.strerror}") from exc
+                    raise _unreadable(path, exc) from exc
                 body.parts.append((name, (os.path.basename(path), file, content_type or None)))
             else:
                 body.parts.append((name, (None, value.encode(), None)))
