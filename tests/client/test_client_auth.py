@@ -48,12 +48,15 @@ class DigestApp(ClientApp):
 
     ``algorithm`` is offered in each challenge; nonces are valid until
     :meth:`expire_nonces`, after which a request answering one gets a 401
-    with ``stale=true``. ``errors`` collects every check that failed.
+    with ``stale=true``. With ``session_cookie``, each 401 sets that cookie
+    and credentials without it are refused. ``errors`` collects every check
+    that failed.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.algorithm = "MD5"
+        self.session_cookie: str | None = None
         self.opaque = secrets.token_hex(8)
         self.nonces: dict[str, int] = {}  # valid nonce -> the last nc seen with it
         self.stale: set[str] = set()
@@ -82,6 +85,10 @@ class DigestApp(ClientApp):
         stale = False
         if credentials:
             verdict = self.check(scope, parse_authorization(credentials))
+            cookie = headers.get(b"cookie", b"").decode("latin-1")
+            if verdict == "ok" and self.session_cookie and self.session_cookie not in cookie:
+                self.errors.append(f"no session cookie in {cookie!r}")
+                verdict = "bad"
             if verdict == "ok":
                 self.accepted += 1
                 await self.respond(send, 200, b"welcome %d" % self.accepted)
@@ -94,7 +101,10 @@ class DigestApp(ClientApp):
             f'Digest realm="{REALM}", qop="auth", algorithm={self.algorithm}, '
             f'nonce="{nonce}", opaque="{self.opaque}"' + (", stale=true" if stale else "")
         )
-        await self.respond(send, 401, b"who are you?", [(b"www-authenticate", challenge.encode())])
+        fields = [(b"www-authenticate", challenge.encode())]
+        if self.session_cookie:
+            fields.append((b"set-cookie", self.session_cookie.encode()))
+        await self.respond(send, 401, b"who are you?", fields)
 
     def check(self, scope: Scope, fields: dict[str, str]) -> str:
         """``"ok"``, ``"stale"`` (a nonce we expired) or ``"bad"`` (recorded in ``errors``)."""
@@ -170,6 +180,19 @@ async def test_digest_history_and_stale_nonce(server: Server, client_app: Digest
         assert (await client.get("/digest")).status_code == 200
     assert client_app.errors == []
     assert (client_app.challenges, client_app.accepted) == (2, 3)
+
+
+async def test_digest_answer_carries_the_challenges_cookie(
+    server: Server, client_app: DigestApp
+) -> None:
+    """A cookie set with the 401 goes with the answer, then from the client's jar."""
+    client_app.session_cookie = "session=s1"
+    async with AsyncClient(base_url=server.url, auth=DigestAuth(USER, PASSWORD)) as client:
+        for _ in range(3):
+            assert (await client.get("/digest")).status_code == 200
+        assert client.cookies["session"] == "s1"
+    assert client_app.errors == []
+    assert (client_app.challenges, client_app.accepted) == (1, 3)
 
 
 async def test_digest_wrong_password_gives_the_401(server: Server, client_app: DigestApp) -> None:

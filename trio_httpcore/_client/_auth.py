@@ -183,7 +183,8 @@ class DigestAuth(Auth):
     answered, and kept: later requests of the same client answer it at once,
     counting ``nc`` up (RFC 7616 section 3.4), so a run of requests costs one
     challenge round trip in all. A 401 with ``stale=true`` means only the
-    nonce expired: the request is answered again with the new nonce.
+    nonce expired: the request is answered again with the new nonce. Cookies
+    the 401 set are sent with the answer when the request carries none.
     """
 
     requires_request_body = True
@@ -211,6 +212,9 @@ class DigestAuth(Auth):
             self._challenge = challenge
             self._nonce_count = 0
             request.headers["Authorization"] = self._authorization(request, challenge)
+            # Cookies the challenge set (a session, say) go with the answer, unless the
+            # request has a Cookie field already (as httpx does).
+            response.cookies.set_cookie_header(request)
             response = yield request
 
     def _pick_challenge(self, response: Response) -> Challenge | None:
