@@ -62,3 +62,14 @@ def test_public_name_in_api_reference(name: str) -> None:
 def test_api_reference_names_only_public_objects() -> None:
     stale = documented_names() - set(trio_httpcore.__all__)
     assert not stale, f"docs name objects that are not in trio_httpcore.__all__: {sorted(stale)}"
+
+
+EXAMPLES = DOCS.parent / "examples"
+LITERALINCLUDE = re.compile(r"^\.\.\s+literalinclude::\s+\.\./examples/(\S+)$", re.MULTILINE)
+
+
+def test_every_example_is_shown_in_the_docs() -> None:
+    shown = set(LITERALINCLUDE.findall((DOCS / "examples.rst").read_text(encoding="utf-8")))
+    scripts = {path.name for path in EXAMPLES.glob("*.py")}
+    assert scripts - shown == set(), "examples missing from docs/examples.rst"
+    assert shown - scripts == set(), "docs/examples.rst includes scripts that do not exist"
