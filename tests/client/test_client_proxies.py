@@ -221,3 +221,15 @@ async def test_the_pools_open_and_close_with_the_client(pproxy_http: PProxy) -> 
         pass
     with pytest.raises(RuntimeError):
         await pool.arequest(b"GET", (b"http", b"example.org", None, b"/"))
+
+
+def test_http2_only_client_keeps_its_alpn_offer(pproxy_http: PProxy) -> None:
+    """An HTTP proxy pool offers http/1.1 by ALPN: with ``http1=False`` it gets a TLS
+    context of its own, so the direct connections still offer h2 only."""
+    for http1 in (True, False):
+        client = AsyncClient(
+            http1=http1, http2=True, proxies={"all://proxied": proxy_url(pproxy_http)}
+        )
+        (pool,) = client._proxy_pools.values()
+        shared = pool._options.ssl_context is client._transport._options.ssl_context  # type: ignore[attr-defined]
+        assert shared is http1

@@ -292,9 +292,12 @@ class AsyncClient:
         self._transport = transport
         # One pool per distinct proxy URL; each pattern maps to one, or to None
         # (the default transport). Most specific pattern first.
+        # Each pool sets its ALPN offer on its context; an HTTP proxy's pool always
+        # offers http/1.1, so with http1=False it needs a context of its own.
         self._proxy_pools: dict[str, AsyncHTTPTransport] = {}
         for url in dict.fromkeys(url for url in proxy_map.values() if url is not None):
-            self._proxy_pools[url] = _proxy_pool(URL(url), ssl_context, limits, http1, http2)
+            context = ssl_context if http1 else create_ssl_context(verify, cert, trust_env)
+            self._proxy_pools[url] = _proxy_pool(URL(url), context, limits, http1, http2)
         self._mounts: list[tuple[URLPattern, AsyncHTTPTransport | None]] = [
             (pattern, self._proxy_pools.get(proxy_map[pattern.pattern] or ""))
             for pattern in sorted_patterns(proxy_map)
