@@ -8,8 +8,8 @@ loop, so they share connections (and HTTP/2 streams of one connection) with
 no lock on the sync side.
 
 A response body is read in the trio thread by the request's own task, once
-the response is handed over, up to ``READ_AHEAD`` bytes ahead of the caller, into a
-queue the caller's thread takes the chunks from: a small body costs no portal
+the response is handed over, up to ``READ_AHEAD`` bytes ahead of the caller,
+into a queue the caller's thread takes the chunks from: a small body costs no portal
 call at all, and a large one streams with bounded memory (the caller says
 how much it took, once per half window). Reading it to the end, or an error,
 closes the async body in the trio thread, returning its connection.
@@ -239,10 +239,16 @@ class _BodyReader:
     async def run(self) -> None:
         end: outcome.Outcome[None] = outcome.Value(None)
         closed = False
+        # The iterator is taken once, here (``async for`` would call ``__aiter__`` on it
+        # again), to be closed below if it is an async generator left suspended.
         chunks = self.stream.__aiter__()
         try:
             with self.scope:
-                async for chunk in chunks:
+                while True:
+                    try:
+                        chunk = await chunks.__anext__()
+                    except StopAsyncIteration:
+                        break
                     self.queue.put(chunk)
                     self._unacknowledged += len(chunk)
                     while self._unacknowledged >= READ_AHEAD:
