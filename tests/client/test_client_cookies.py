@@ -249,3 +249,13 @@ def test_blocking_client_cookies(serve_in_thread: Callable[..., Server]) -> None
         assert client.get("/echo").json()["headers"].count(["cookie", "k=v"]) == 1
         client.cookies = Cookies({"other": "1"})
         assert dict(client.cookies) == {"other": "1"}
+
+
+async def test_urls_with_credentials_share_the_hosts_cookies(server: Server) -> None:
+    """Userinfo is not part of the host the jar matches (RFC 6265 section 5.1.3)."""
+    with_credentials = f"http://user:pw@{HOST}:{server.port}"
+    async with AsyncClient() as client:
+        response = await client.get(f"{with_credentials}/set", params={"c": "k=1"})
+        assert dict(response.cookies) == {"k": "1"}
+        assert await sent_cookies(client, f"http://{HOST}:{server.port}/echo") == {"k=1"}
+        assert await sent_cookies(client, f"{with_credentials}/echo") == {"k=1"}

@@ -13,8 +13,10 @@ class _JarRequest(urllib.request.Request):
     """Our request as ``http.cookiejar`` wants to see it; the Cookie field it adds goes to ours."""
 
     def __init__(self, request: Request) -> None:
+        url = request.url
+        # Without userinfo: the jar would take "user:pass@host" for the host name.
         super().__init__(
-            url=str(request.url),
+            url=str(url.copy_with(userinfo="") if url.userinfo else url),
             headers={name: value for name, value in request.headers.multi_items()},
             method=request.method,
         )
