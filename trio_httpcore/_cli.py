@@ -74,7 +74,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 import trio
 
 from . import __version__
-from ._client import AsyncClient, Response
+from ._client import AsyncClient, Request, Response
 from ._client._auth import Auth, BasicAuth, DigestAuth
 from ._client._config import DEFAULT_TIMEOUT_SECONDS, create_ssl_context
 from ._exceptions import (
@@ -728,11 +728,6 @@ def _auth(options: Options) -> Auth | None:
     return DigestAuth(username, password) if options.digest else BasicAuth(username, password)
 
 
-def _request_line(response: Response) -> str:
-    request = response.request
-    return f"{request.method} {request.url.full_path} {response.http_version}"
-
-
 def _status_line(response: Response) -> str:
     """``HTTP/1.1 404 Not Found``; HTTP/2 carries no reason phrase (RFC 9113 8.3.2)."""
     status = f"{response.http_version} {int(response.status_code)}"
@@ -741,20 +736,55 @@ def _status_line(response: Response) -> str:
     return f"{status} {response.reason_phrase}"
 
 
-def print_heads(response: Response, timings: Timings, terminal: Terminal) -> None:
-    """``-v``: protocol and TLS, then each request and response head, redirects included."""
-    style = Style(wants_colour(terminal.stderr, terminal.environ))
-    info = style("*", Style.DIM)
-    tls = f", {timings.tls_version}" if timings.tls_version else ""
-    text = [f"{info} {response.http_version}{tls}\n"]
-    for hop in [*response.history, response]:
-        text.append(
-            format_head(">", _request_line(hop), hop.request.headers.raw, style, Style.CYAN)
-        )
-        colour = style.status(int(hop.status_code))
-        text.append(format_head("<", _status_line(hop), hop.headers.raw, style, colour))
-    terminal.stderr.write("".join(text))
-    terminal.stderr.flush()
+class Verbose:
+    """``-v`` on stderr: each exchange's heads as it happens, then the timings.
+
+    The heads come from the client's event hooks, so an auth retry or a
+    redirect shows the fields really sent each time (an auth flow edits the
+    request it sends again), and a failure still shows what came before it.
+    """
+
+    def __init__(self, terminal: Terminal, timings: Timings) -> None:
+        self._stream = terminal.stderr
+        self._style = Style(wants_colour(terminal.stderr, terminal.environ))
+        self._timings = timings
+        self._sent: tuple[str, list[tuple[bytes, bytes]]] | None = None
+        self._exchanges = 0
+
+    def hooks(self) -> dict[str, list[Callable[[Any], None]]]:
+        """The ``event_hooks=`` of the client."""
+        return {"request": [self.request_sent], "response": [self.response_received]}
+
+    def request_sent(self, request: Request) -> None:
+        # Its protocol is known only once the response is: keep the head until then.
+        self._sent = (f"{request.method} {request.url.full_path}", list(request.headers.raw))
+
+    def response_received(self, response: Response) -> None:
+        assert self._sent is not None, "the client calls the request hook first"
+        start, headers = self._sent
+        style = self._style
+        text = []
+        if not self._exchanges:
+            tls = f", {self._timings.tls_version}" if self._timings.tls_version else ""
+            text.append(f"{self._info} {response.http_version}{tls}\n")
+        self._exchanges += 1
+        request_line = f"{start} {response.http_version}"
+        text.append(format_head(">", request_line, headers, style, Style.CYAN))
+        colour = style.status(int(response.status_code))
+        text.append(format_head("<", _status_line(response), response.headers.raw, style, colour))
+        self._write("".join(text))
+
+    def finished(self) -> None:
+        """Print the timings, once the body is written."""
+        self._write(f"{self._info} {self._timings.summary()}\n")
+
+    @property
+    def _info(self) -> str:
+        return self._style("*", Style.DIM)
+
+    def _write(self, text: str) -> None:
+        self._stream.write(text)
+        self._stream.flush()
 
 
 class BodyWriter:
@@ -829,8 +859,10 @@ async def send(options: Options, terminal: Terminal) -> int:
     """
     timings = Timings()
     context = build_ssl_context(options)
+    verbose = None
     if options.verbose:
         observe_tls(context, timings)
+        verbose = Verbose(terminal, timings)
     writer = BodyWriter(options, terminal)
     client = AsyncClient(
         verify=context,
@@ -838,6 +870,7 @@ async def send(options: Options, terminal: Terminal) -> int:
         http2=options.http2 or options.http2_prior_knowledge,
         proxies=options.proxy_url,
         timeout=options.timeout,
+        event_hooks=verbose.hooks() if verbose is not None else None,
     )
     with request_body(options, terminal.stdin) as body:
         headers = merge_headers(
@@ -858,18 +891,15 @@ async def send(options: Options, terminal: Terminal) -> int:
             ) as response,
         ):
             timings.first_byte = time.perf_counter()
-            if options.verbose:
-                print_heads(response, timings, terminal)
             if options.fail and not 200 <= response.status_code < 300:
                 raise CLIError(EXIT_HTTP_STATUS, f"{_status_line(response)} from {response.url}")
             try:
                 await writer.write_all(response)
             finally:
                 writer.close()
-    if options.verbose:
+    if verbose is not None:
         timings.finished = time.perf_counter()
-        info = Style(wants_colour(terminal.stderr, terminal.environ))("*", Style.DIM)
-        terminal.stderr.write(f"{info} {timings.summary()}\n")
+        verbose.finished()
     return EXIT_OK
 
 

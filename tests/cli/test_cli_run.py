@@ -101,8 +101,14 @@ async def test_basic_auth(hypercorn_server: Server) -> None:
 
 async def test_digest_auth(redirect_server: Server) -> None:
     url = f"{redirect_server.url}/digest"
-    result = await run_cli("--digest", "-u", "alice:s:cret", url)
-    assert (result.status, result.stdout, result.stderr) == (0, b"welcome", "")
+    result = await run_cli("-v", "--digest", "-u", "alice:s:cret", url)
+    assert (result.status, result.stdout) == (0, b"welcome")
+    # -v shows each exchange with the fields it really had: no credentials before the challenge.
+    exchanges = result.stderr.split("> GET /digest HTTP/1.1\n")[1:]
+    assert len(exchanges) == 2
+    assert "> Authorization" not in exchanges[0] and "< HTTP/1.1 401 Unauthorized" in exchanges[0]
+    assert '> Authorization: Digest username="alice"' in exchanges[1]
+    assert "< HTTP/1.1 200 OK" in exchanges[1]
     result = await run_cli("--fail", "--digest", "-u", "alice:wrong", url)
     assert result.status == 22
     assert "401" in result.error_line
