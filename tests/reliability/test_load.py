@@ -40,7 +40,15 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import Server, TestApp, serve_hypercorn
+from tests._servers import (
+    ConnectionCounter,
+    Server,
+    TestApp,
+    _open_listener,
+    _proxy_handler,
+    _serve_listener,
+    serve_hypercorn,
+)
 
 SOAK = os.environ.get("TRIO_HTTPCORE_SOAK") == "1"
 LIGHT = {"total": 2_000, "concurrency": 100, "max_connections": 50}
@@ -271,6 +279,14 @@ async def start_nginx(nursery: trio.Nursery, directory: Path) -> tuple[int, int]
     return http_port, h2c_port
 
 
+async def count_connections(nursery: trio.Nursery, port: int) -> tuple[int, ConnectionCounter]:
+    """A TCP relay to ``port`` on 127.0.0.1 that counts the connections through it."""
+    counter = ConnectionCounter()
+    listener = await _open_listener(backlog=4096)
+    await nursery.start(_serve_listener, listener, _proxy_handler(port), counter, trio.Event())
+    return listener.socket.getsockname()[1], counter
+
+
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not on PATH")
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -279,13 +295,16 @@ async def test_load_nginx(size: dict[str, int], protocol: str) -> None:
         async with trio.open_nursery() as nursery:
             http_port, h2c_port = await start_nginx(nursery, Path(tmp))
             port = h2c_port if protocol == "HTTP/2" else http_port
+            relay_port, counter = await count_connections(nursery, port)
             figures = Figures("nginx", protocol)
             await run_load(
-                (b"http", b"127.0.0.1", port, b"/"),
+                (b"http", b"127.0.0.1", relay_port, b"/"),
                 **size,
                 http2=protocol == "HTTP/2",
                 figures=figures,
                 expected_body=b"hello",
             )
+            figures.peak_connections_server = counter.peak
+            figures.connections_opened_server = counter.total
             nursery.cancel_scope.cancel()
     check(figures, size["total"])
