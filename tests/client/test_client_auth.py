@@ -233,6 +233,37 @@ async def test_a_flow_resending_a_one_shot_body_raises(server: Server) -> None:
         assert response.json()["body"] == "ab" and len(response.history) == 1
 
 
+class TokenAuth(Auth):
+    """Fetches a token from ``/echo`` (the token is what the echo shows) when refused."""
+
+    requires_response_body = True
+
+    def __init__(self) -> None:
+        self.token = "stale"
+
+    def auth_flow(self, request: Request) -> AuthFlow:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        if response.status_code == 401:
+            refresh = yield Request("POST", request.url.join("/echo"), content=b"fresh")
+            self.token = refresh.json()["body"]  # the body was read for us
+            request.headers["Authorization"] = f"Bearer {self.token}"
+            yield request
+
+
+async def test_a_flow_that_reads_response_bodies(server: Server) -> None:
+    auth = TokenAuth()
+    async with AsyncClient(base_url=server.url) as client:
+        response = await client.get("/status/401", auth=auth, stream=True)
+        assert [(r.request.method, r.status_code) for r in response.history] == [
+            ("GET", 401),
+            ("POST", 200),
+        ]
+        assert response.request.headers["authorization"] == "Bearer fresh"
+        await response.aclose()
+    assert auth.token == "fresh"
+
+
 def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 

@@ -29,10 +29,13 @@ class Auth:
 
     Subclasses override :meth:`auth_flow`. ``requires_request_body`` says the
     flow may send the request again, so the client must hold its body in
-    memory (a one-shot stream can't be replayed).
+    memory (a one-shot stream can't be replayed). ``requires_response_body``
+    says the flow reads the bodies of the responses it receives (a token in
+    a 401's JSON, say), so the client reads each before handing it over.
     """
 
     requires_request_body = False
+    requires_response_body = False
 
     def auth_flow(self, request: Request) -> AuthFlow:
         """Yield requests to send; each yield receives the response to it."""

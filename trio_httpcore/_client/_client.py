@@ -600,7 +600,8 @@ class AsyncClient:
         give it the response, until it yields no more; return the last response.
 
         Each response the flow answers with another request is read, closed
-        and added to the history, as is each redirect. A flow that may send
+        and added to the history, as is each redirect; with
+        ``requires_response_body`` each is read before the flow gets it. A flow that may send
         the request again (``requires_request_body``) gets a body it can
         replay: a one-shot stream is read into memory first. A flow that
         sends a one-shot body twice without saying so raises
@@ -617,6 +618,8 @@ class AsyncClient:
                 _check_replay(request, auth, sent)
                 response = await self._send_handling_redirects(request, follow, history, stream)
                 try:
+                    if auth.requires_response_body:
+                        await response.aread()
                     try:
                         next_request = flow.send(response)
                     except StopIteration:
