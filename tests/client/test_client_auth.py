@@ -195,6 +195,20 @@ async def test_digest_answer_carries_the_challenges_cookie(
     assert (client_app.challenges, client_app.accepted) == (1, 3)
 
 
+async def test_a_redirect_followed_later_is_authenticated(
+    server: Server, client_app: DigestApp
+) -> None:
+    """``response.anext()`` sends the next request with the client's auth, as send() would."""
+    async with AsyncClient(base_url=server.url, auth=DigestAuth(USER, PASSWORD)) as client:
+        moved = await client.get(
+            "/redirect/302", params={"location": "/digest/there"}, follow_redirects=False
+        )
+        arrived = await moved.anext()
+    assert (arrived.status_code, arrived.url.path) == (200, "/digest/there")
+    assert [r.status_code for r in arrived.history] == [302, 401]
+    assert client_app.errors == []
+
+
 async def test_digest_wrong_password_gives_the_401(server: Server, client_app: DigestApp) -> None:
     async with AsyncClient(base_url=server.url) as client:
         response = await client.get("/digest", auth=DigestAuth(USER, "wrong"))

@@ -567,7 +567,7 @@ class AsyncClient:
         if timeout is not USE_CLIENT_DEFAULT:
             request.ext["timeout"] = Timeout(timeout).as_dict()
         flow_auth = self._build_request_auth(request, auth)
-        response = await self._send_handling_auth(request, flow_auth, follow, stream)
+        response = await self._send_handling_auth(request, flow_auth, follow, stream, [])
         if not stream:
             try:
                 await response.aread()
@@ -594,13 +594,13 @@ class AsyncClient:
         return Auth()
 
     async def _send_handling_auth(
-        self, request: Request, auth: Auth, follow: bool, stream: bool
+        self, request: Request, auth: Auth, follow: bool, stream: bool, history: list[Response]
     ) -> Response:
         """Drive ``auth``'s flow: send each request it yields (following redirects),
         give it the response, until it yields no more; return the last response.
 
         Each response the flow answers with another request is read, closed
-        and added to the history, as is each redirect; with
+        and added to ``history``, as is each redirect; with
         ``requires_response_body`` each is read before the flow gets it. A flow that may send
         the request again (``requires_request_body``) gets a body it can
         replay: a one-shot stream is read into memory first. A flow that
@@ -609,7 +609,6 @@ class AsyncClient:
         """
         if auth.requires_request_body and not is_replayable(request.stream):
             await request.aread()
-        history: list[Response] = []
         sent: list[ByteStream] = []
         flow = auth.auth_flow(request)
         try:
@@ -687,8 +686,10 @@ class AsyncClient:
         async def follow() -> Response:
             await response.aclose()
             next_request = response.next_request or self._build_redirect_request(request, response)
+            # Authenticated as client.send(next_request) would be: the client's auth.
+            auth = self._build_request_auth(next_request, USE_CLIENT_DEFAULT)
             history = [*response.history, response]
-            following = await self._send_handling_redirects(next_request, False, history, stream)
+            following = await self._send_handling_auth(next_request, auth, False, stream, history)
             if not stream:
                 await following.aread()
             return following
