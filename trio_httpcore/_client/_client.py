@@ -275,7 +275,7 @@ class AsyncClient:
         self.base_url = base_url
         self.trust_env = trust_env
         self.event_hooks = event_hooks
-        self._netrc: NetRCAuth | None = None
+        self._netrc: NetRCAuth | None = UNSET  # looked for at first need
         ssl_context = create_ssl_context(verify, cert, trust_env)
         # The environment's proxies apply to the client's own pool only, as in httpx.
         proxy_map = _proxy_map(proxies, from_environment=trust_env and transport is None)
@@ -587,8 +587,8 @@ class AsyncClient:
         if url.username or url.password:
             return BasicAuth(url.username, url.password)
         if self.trust_env and "authorization" not in request.headers:
-            if self._netrc is None and NetRCAuth.available():
-                self._netrc = NetRCAuth()
+            if self._netrc is UNSET:  # once per client: the file is read once, or missed once
+                self._netrc = NetRCAuth() if NetRCAuth.available() else None
             if self._netrc is not None:
                 return self._netrc
         return Auth()
