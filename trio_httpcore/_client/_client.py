@@ -231,7 +231,7 @@ class AsyncClient:
     ``(username, password)`` pair (Basic), an :class:`Auth` such as
     ``DigestAuth``, or a callable ``(Request) -> Request``. Without it,
     credentials in the URL are sent as Basic, else, with ``trust_env``,
-    those of ``.netrc`` for the host. ``cookies`` seeds :attr:`cookies`,
+    those of ``.netrc`` for the host (the file is read once per client). ``cookies`` seeds :attr:`cookies`,
     the jar that every response's cookies go into and every request's come
     from. ``proxies`` is one proxy URL for every request, or a mapping from
     URL patterns (``"http://"``, ``"all://*.example.org"``...) to proxy
