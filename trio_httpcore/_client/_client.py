@@ -230,15 +230,16 @@ class AsyncClient:
     ``auth`` authenticates every request that gives none of its own: a
     ``(username, password)`` pair (Basic), an :class:`Auth` such as
     ``DigestAuth``, or a callable ``(Request) -> Request``. Without it,
-    credentials in the URL are sent as Basic, else, with ``trust_env``,
-    those of ``.netrc`` for the host (the file is read once per client). ``cookies`` seeds :attr:`cookies`,
-    the jar that every response's cookies go into and every request's come
-    from. ``proxies`` is one proxy URL for every request, or a mapping from
-    URL patterns (``"http://"``, ``"all://*.example.org"``...) to proxy
-    URLs, ``None`` meaning "no proxy"; without it, with ``trust_env``, the
-    ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
-    variables decide. A proxy URL is ``http``, ``https``, ``socks5`` or
-    ``socks5h``, with credentials as its userinfo if needed.
+    credentials in the URL are sent as Basic, else, with ``trust_env``, those
+    of ``.netrc`` for the host (the file is read once per client). ``cookies``
+    seeds :attr:`cookies`, the jar that every response's cookies go into and
+    every request's come from. ``proxies`` is one proxy URL for every request,
+    or a mapping from URL patterns (``"http://"``,
+    ``"all://*.example.org"``...) to proxy URLs, ``None`` meaning "no proxy";
+    without it, with ``trust_env``, the ``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY`` and ``NO_PROXY`` variables decide. A proxy URL is ``http``,
+    ``https``, ``socks5`` or ``socks5h``, with credentials as its userinfo if
+    needed.
     """
 
     def __init__(
