@@ -380,7 +380,9 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "h2-tcp-reset-mid-body", "HTTP/2", "TCP reset mid-body",
-        RESET, "ReadError (or RemoteProtocolError)", _h2_tcp_reset_mid_body, has_cause=False,
+        (*RESET, trio_httpcore.WriteError),
+        "ReadError (or RemoteProtocolError; WriteError if the reset meets a WINDOW_UPDATE)",
+        _h2_tcp_reset_mid_body, has_cause=False,
     ),
     Fault(
         "h2-eof-mid-body", "HTTP/2", "FIN mid-body",
