@@ -270,3 +270,43 @@ async def test_userinfo_before_the_last_at_sign_is_not_the_host(
     (head,) = heads
     hosts = [line for line in head.split(b"\r\n") if line.lower().startswith(b"host:")]
     assert hosts == [b"Host: " + hp.encode()]
+
+
+# -- HTTP/2: connection-specific and pseudo header fields from the caller
+
+H1_ONLY = [b"Connection", b"Transfer-Encoding", b"Upgrade", b"Keep-Alive", b"Proxy-Connection"]
+
+
+@pytest.mark.parametrize("name", H1_ONLY)
+async def test_http2_drops_connection_specific_headers(
+    make_pool: PoolFactory, nursery: trio.Nursery, name: bytes
+) -> None:
+    """RFC 9113 section 8.2.2: such a field makes the request malformed; the client leaves
+    it out (the server's h2 would reject the stream otherwise), and the connection goes on."""
+    from tests.http2._h2server import default_handler, serve_h2
+
+    server = await serve_h2(nursery, default_handler)
+    async with make_pool(http1=False, http2=True) as pool:
+        for _ in range(2):
+            _, _, stream, ext = await pool.arequest(
+                b"GET", server.url4("/ok/1"), headers=[(name, b"x"), (b"TE", b"gzip")]
+            )
+            assert b"".join([chunk async for chunk in stream]) == b"/ok/1"
+            assert ext["http_version"] == "HTTP/2"
+    sent = [k.lower() for k, _ in server.requests[-1].headers]
+    assert name.lower() not in sent
+    assert server.errors == []
+    assert len(server.connections) == 1
+
+
+@pytest.mark.parametrize("name", [b":path", b":authority", b":method", b":scheme", b":status"])
+async def test_http2_refuses_pseudo_headers_from_the_caller(
+    make_pool: PoolFactory, nursery: trio.Nursery, name: bytes
+) -> None:
+    from tests.http2._h2server import default_handler, serve_h2
+
+    server = await serve_h2(nursery, default_handler)
+    async with make_pool(http1=False, http2=True) as pool:
+        with pytest.raises(trio_httpcore.LocalProtocolError):
+            await pool.arequest(b"GET", server.url4("/"), headers=[(name, b"/evil")])
+    assert server.requests == []
