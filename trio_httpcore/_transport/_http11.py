@@ -20,8 +20,8 @@ from .._exceptions import (
 from .._streams import AsyncByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, get_timeout
 from ._base import AsyncResponse
-from ._interfaces import ConnectionListener
-from ._network import READ_SIZE, close_now, raw_socket
+from ._interfaces import ConnectionListener, RetryOnNewConnection
+from ._network import READ_SIZE, close_now, raw_socket, readable_now
 from ._request import authority, has_header, header_value
 from ._response import ConnectionBoundStream
 
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 # no cost to small responses (their body usually comes with the head); 1 MiB
 # was slower, h11 copying more per read.
 BODY_READ_SIZE = 4 * READ_SIZE
+
+# The largest response head accepted (h11's default is 16 KiB). Heads of tens
+# of KiB (cookies, content-security policies) are real; httpcore takes 100 KiB.
+MAX_RESPONSE_HEAD_SIZE = 100 * 1024
 
 # How long to wait for "100 Continue" when the request sets no read timeout.
 # RFC 9110 section 10.1.1 lets a client send the body after "some reasonable
@@ -111,8 +115,10 @@ class HTTP11Connection:
         self._origin = origin
         self._listener = listener
         self._keepalive_expiry = keepalive_expiry
-        self._h11 = h11.Connection(h11.CLIENT)
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_RESPONSE_HEAD_SIZE)
+        self._socket = raw_socket(stream)
         self._state = _State.BUSY  # the connection is made for a first request
+        self._reused = False
         self._eof = False
         # The watcher: woken when the connection turns idle; watches under a
         # scope that a request taking the connection cancels.
@@ -142,6 +148,7 @@ class HTTP11Connection:
 
     def _become_idle(self) -> None:
         self._state = _State.IDLE
+        self._reused = True
         deadline = (
             math.inf
             if self._keepalive_expiry is None
@@ -152,7 +159,7 @@ class HTTP11Connection:
         self._listener.released()
 
     async def serve(self) -> None:
-        sock = raw_socket(self._stream)
+        sock = self._socket
         while self._state is not _State.CLOSED:
             await self._idle_started.wait()
             self._idle_started = trio.Event()
@@ -178,9 +185,7 @@ class HTTP11Connection:
         self._state = _State.CLOSED
         self._idle_scope.cancel()
         self._idle_started.set()  # let the watcher see CLOSED and end
-        if not close_now(self._stream):
-            # Not a socket (a test's in-memory stream): close it as soon as we can.
-            trio.lowlevel.spawn_system_task(trio.aclose_forcefully, self._stream)
+        close_now(self._stream)
         self._listener.closed()
 
     # -- One request.
@@ -194,6 +199,12 @@ class HTTP11Connection:
         ext: Extensions,
     ) -> AsyncResponse:
         read_timeout = get_timeout(ext, "read")
+        if self._reused and self._socket is not None and readable_now(self._socket):
+            # The server closed (or broke) the connection while it was idle, and
+            # the watcher has not run since: nothing was sent, so the pool may
+            # send the request on another connection.
+            self.close_now()
+            raise RetryOnNewConnection(f"the idle connection to {self._origin} was closed")
         try:
             head = await self._send_request(method, url, headers, stream, read_timeout, ext)
             if head is None:

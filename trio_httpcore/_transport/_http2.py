@@ -276,9 +276,7 @@ class HTTP2Connection:
         self._streams.clear()
         self._settings_received.set()  # reservations waiting for SETTINGS go elsewhere
         self._reader_scope.cancel()
-        if not close_now(self._stream):
-            # Not a socket (a test's in-memory stream): close it as soon as we can.
-            trio.lowlevel.spawn_system_task(trio.aclose_forcefully, self._stream)
+        close_now(self._stream)
         self._listener.closed()
 
     # -- Writing: the one place that does.

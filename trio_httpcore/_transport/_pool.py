@@ -72,6 +72,23 @@ class _Waiter:
         self.connection: AsyncHTTPConnection | None = None
 
 
+def resolve_max_keepalive(
+    max_keepalive: int | None, max_keepalive_connections: int | None, stacklevel: int = 3
+) -> int | None:
+    """``max_keepalive_connections``, or the deprecated ``max_keepalive`` (with a warning).
+
+    ``stacklevel`` points the warning at the user's call of the constructor.
+    """
+    if max_keepalive is None:
+        return max_keepalive_connections
+    warnings.warn(
+        "max_keepalive is deprecated: use max_keepalive_connections",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return max_keepalive if max_keepalive_connections is None else max_keepalive_connections
+
+
 def _check_backend(cls_name: str, backend: str, expected: str) -> None:
     if backend != expected:
         raise ValueError(
@@ -110,14 +127,7 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         backend: str = "trio",
     ) -> None:
         _check_backend(type(self).__name__, backend, "trio")
-        if max_keepalive is not None:
-            warnings.warn(
-                "max_keepalive is deprecated: use max_keepalive_connections",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            if max_keepalive_connections is None:
-                max_keepalive_connections = max_keepalive
+        max_keepalive_connections = resolve_max_keepalive(max_keepalive, max_keepalive_connections)
         if not (http1 or http2):
             raise ValueError("at least one of http1 and http2 must be enabled")
         if max_connections is not None and max_connections < 1:

@@ -14,7 +14,6 @@ pool's opener) and, for forwarding, the request's target differ.
 from __future__ import annotations
 
 import ssl
-import warnings
 from typing import Literal, get_args
 
 import trio
@@ -42,7 +41,7 @@ from ._base import AsyncResponse
 from ._connection import AsyncHTTPConnection
 from ._http11 import HTTP11Connection
 from ._network import close_now, open_stream, start_tls
-from ._pool import AsyncConnectionPool
+from ._pool import AsyncConnectionPool, resolve_max_keepalive
 from ._request import authority, check_request, has_header
 
 ProxyMode = Literal["DEFAULT", "FORWARD_ONLY", "TUNNEL_ONLY"]
@@ -184,15 +183,8 @@ class AsyncHTTPProxy(AsyncConnectionPool):
                 f"unsupported proxy URL scheme {scheme.decode('ascii', 'replace')!r}: "
                 "AsyncHTTPProxy takes 'http' or 'https' (SOCKS is AsyncSOCKSProxy)"
             )
-        if max_keepalive is not None:
-            # Warned here, not in the pool, so the warning points at our caller.
-            warnings.warn(
-                "max_keepalive is deprecated: use max_keepalive_connections",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            if max_keepalive_connections is None:
-                max_keepalive_connections = max_keepalive
+        # Resolved here, not in the pool, so a warning points at our caller.
+        max_keepalive_connections = resolve_max_keepalive(max_keepalive, max_keepalive_connections)
         super().__init__(
             ssl_context=ssl_context,
             max_connections=max_connections,

@@ -13,24 +13,34 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\x00\r\n]")
 # RFC 9112 section 3.2: the request target is visible ASCII, no spaces or controls.
 _FORBIDDEN_IN_TARGET = re.compile(rb"[\x00-\x20\x7f]")
+# RFC 1123 section 2.1 host names, already IDNA-encoded (the transport takes
+# bytes on the wire): labels of 1 to 63 letters, digits, hyphens (and the
+# underscores real names carry), an optional final dot. Or an IP literal.
+_HOST_NAME = re.compile(rb"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
+_IP_LITERAL = re.compile(rb"\[?[0-9A-Fa-f:.]+(?:%[0-9A-Za-z._~-]+)?\]?")
 
 
 def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
     """Refuse a request that would break HTTP, before any byte of it is sent.
 
     The scheme must be ``http`` or ``https`` (else :class:`UnsupportedProtocol`);
-    the method and every header name must be tokens, and no header value may
+    the host a DNS name in ASCII (IDNA-encoded) or an IP literal, the port
+    within 1-65535; the method and every header name must be tokens, and no header value may
     hold CR, LF or NUL (else :class:`LocalProtocolError`), so a caller's input
     can never smuggle a second header or request onto the wire.
     """
-    scheme, host, _, target = url
+    scheme, host, port, target = url
     if scheme not in DEFAULT_PORTS:
         raise UnsupportedProtocol(
             f"unsupported URL scheme {scheme.decode('ascii', 'replace')!r}: "
             "only 'http' and 'https' are supported"
         )
-    if not host or _FORBIDDEN_IN_TARGET.search(host):
-        raise LocalProtocolError(f"invalid host {host!r} in the request URL")
+    if len(host) > 255 or not (_HOST_NAME.fullmatch(host) or _IP_LITERAL.fullmatch(host)):
+        raise LocalProtocolError(
+            f"invalid host {host!r} in the request URL: expected an IDNA-encoded name or an IP"
+        )
+    if port is not None and not 0 < port < 65536:
+        raise LocalProtocolError(f"invalid port {port} in the request URL: not in 1-65535")
     if not target or _FORBIDDEN_IN_TARGET.search(target):
         raise LocalProtocolError(f"invalid request target {target!r}")
     if _TOKEN.fullmatch(method) is None:
