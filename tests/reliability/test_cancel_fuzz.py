@@ -16,6 +16,7 @@ had before the pool was opened; no socket is left open.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,7 +37,7 @@ from tests._servers import (
     serve_raw,
 )
 from tests.conftest import socket_fds
-from tests.http2._h2server import H2ServerStream, serve_h2
+from tests.http2._h2server import H2Server, H2ServerStream, serve_h2
 from tests.transport.helpers import GatedBody, Phases, stalling_handler
 
 SETTINGS = settings(
@@ -106,6 +107,21 @@ async def _silent_tls(nursery: trio.Nursery, accepted: trio.Event) -> Any:
         await conn.wait_closed_by_peer()  # the handshake never gets an answer
 
     return await serve_raw(nursery, handler)
+
+
+async def _tls_h2_server(
+    nursery: trio.Nursery, tls: TLSMaterial, handler: Callable[[H2ServerStream], Awaitable[None]]
+) -> Any:
+    """The scripted HTTP/2 server behind TLS with ALPN h2."""
+    context = tls.server_context(alpn=["h2"])
+    h2 = H2Server(handler)
+
+    async def serve(conn: RawConn) -> None:
+        stream = trio.SSLStream(conn.stream, context, server_side=True)
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await h2._serve(RawConn(stream, conn.counted))  # type: ignore[arg-type]
+
+    return await serve_raw(nursery, serve)
 
 
 # -- HTTP/2: the scripted server
@@ -201,9 +217,10 @@ async def _example(protocol: str, phase: str, checkpoints: int, tls: TLSMaterial
                 async def ready() -> None:
                     await phases.sent_part.wait()
 
-            else:  # from-start: a healthy server (HTTP/1.1 over TLS), cancelled anywhere
+            else:  # from-start: a healthy server over TLS, cancelled anywhere
                 if protocol == "HTTP/2":
-                    target = url("/")
+                    healthy = await _tls_h2_server(servers, tls, _h2_handler(phases))
+                    target = (b"https", b"127.0.0.1", healthy.port, b"/")
                 else:
                     healthy = await _tls_h11_server(servers, tls)
                     target = (b"https", b"127.0.0.1", healthy.port, b"/")
