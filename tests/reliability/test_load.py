@@ -308,3 +308,79 @@ async def test_load_nginx(size: dict[str, int], protocol: str) -> None:
             figures.connections_opened_server = counter.total
             nursery.cancel_scope.cancel()
     check(figures, size["total"])
+
+
+# -- The sync facade: threads through one SyncConnectionPool
+
+SYNC_SIZES = [
+    pytest.param({"threads": 16, "per_thread": 125, "max_connections": 8}, id="light"),
+    pytest.param(
+        {"threads": 64, "per_thread": 312, "max_connections": 32},
+        id="full",
+        marks=[
+            pytest.mark.soak,
+            pytest.mark.skipif(not SOAK, reason="the full load runs with TRIO_HTTPCORE_SOAK=1"),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("size", SYNC_SIZES)
+async def test_load_sync_facade_hypercorn(nursery: trio.Nursery, size: dict[str, int]) -> None:
+    """Threads x requests through one SyncConnectionPool (the portal), more threads than
+    connections: zero errors, connections within the limit (counted by the relay)."""
+    import threading
+
+    server = await serve_hypercorn(nursery, TestApp(), count_connections=True)
+    figures = Figures("hypercorn", "HTTP/1.1 (sync facade)")
+    figures.max_connections = size["max_connections"]
+    lock = threading.Lock()
+
+    def in_threads() -> None:
+        with trio_httpcore.SyncConnectionPool(max_connections=size["max_connections"]) as pool:
+
+            def work(count: int) -> None:
+                for _ in range(count):
+                    try:
+                        _, _, stream, _ = pool.request(b"GET", server.url4("/"), ext=EXT)
+                        assert b"".join(stream) == b"hello"
+                        failed = None
+                    except Exception as exc:
+                        failed = repr(exc)
+                    with lock:
+                        figures.requests += 1
+                        if failed is not None:
+                            figures.errors += 1
+                            if len(figures.error_samples) < 5:
+                                figures.error_samples.append(failed)
+                        stats = pool.statistics()
+                        figures.peak_connections_pool = max(
+                            figures.peak_connections_pool,
+                            stats.connecting + stats.active + stats.idle,
+                        )
+
+            def run_threads(count: int) -> None:
+                threads = [
+                    threading.Thread(target=work, args=(count,)) for _ in range(size["threads"])
+                ]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+
+            warmup = size["per_thread"] // 10
+            run_threads(warmup)
+            gc.collect()
+            before = rss()
+            started = time.perf_counter()
+            run_threads(size["per_thread"] - warmup)
+            figures.duration_s = round(time.perf_counter() - started, 2)
+            gc.collect()
+            figures.rss_after_warmup_mib = round(before / MIB, 1)
+            figures.rss_growth_mib = round((rss() - before) / MIB, 2)
+
+    await trio.to_thread.run_sync(in_threads)
+    figures.peak_connections_server = server.counter.peak
+    figures.connections_opened_server = server.counter.total
+    server.stop.set()
+    check(figures, size["threads"] * size["per_thread"])
