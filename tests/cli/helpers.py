@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
+import trio.testing
 
 # Proxy settings from the environment would route the CLI's requests away from
 # the local test servers (the CLI's client trusts the environment, as curl does).
@@ -116,6 +117,9 @@ async def run_cli_on_terminal(*args: str, stdout_tty: bool = False) -> Result:
                 capture_stdout=not stdout_tty,
                 **slaves,
             )
+            # Let the readers take all the CLI wrote before the slave ends close: Linux may
+            # drop what a master had not read yet when they do.
+            await trio.testing.wait_all_tasks_blocked()
         finally:
             for slave in slaves.values():
                 os.close(slave)

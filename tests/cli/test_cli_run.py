@@ -386,7 +386,7 @@ async def test_progress_bar_on_a_terminal(hypercorn_server: Server, tmp_path: Pa
     target = tmp_path / "big.bin"
     size = 3 * 1024 * 1024
     result = await run_cli_on_terminal("-o", str(target), f"{hypercorn_server.url}/bytes/{size}")
-    assert (result.status, result.stdout) == (0, b"")
+    assert (result.status, result.stdout) == (0, b""), result
     assert target.read_bytes() == pattern(size)
     drawings = result.stderr.removesuffix("\r\n").split("\r")[1:]
     assert drawings, result.stderr
@@ -399,7 +399,7 @@ async def test_progress_bar_on_a_terminal(hypercorn_server: Server, tmp_path: Pa
 
 async def test_terminal_output_is_coloured_and_pretty(hypercorn_server: Server) -> None:
     result = await run_cli_on_terminal("-v", f"{hypercorn_server.url}/echo", stdout_tty=True)
-    assert result.status == 0
+    assert result.status == 0, result
     assert result.stdout.startswith(b'{\r\n  "method": "GET",\r\n  "path": "/echo",')
     assert "\x1b[1m\x1b[32mHTTP/1.1 200 OK\x1b[0m" in result.stderr
     assert "\x1b[36mHost\x1b[0m: " in result.stderr
@@ -408,6 +408,6 @@ async def test_terminal_output_is_coloured_and_pretty(hypercorn_server: Server) 
 async def test_progress_bar_without_a_length(hypercorn_server: Server, tmp_path: Path) -> None:
     target = tmp_path / "streamed.bin"
     result = await run_cli_on_terminal("-o", str(target), f"{hypercorn_server.url}/stream/4/1024")
-    assert result.status == 0
+    assert result.status == 0, result
     assert target.read_bytes() == b"A" * 1024 + b"B" * 1024 + b"C" * 1024 + b"D" * 1024
     assert re.search(r"\r4\.0 KiB  [\d.]+ [KMG]?i?B/s *\r\n$", result.stderr), result.stderr
