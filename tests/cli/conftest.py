@@ -74,6 +74,17 @@ async def _reset_mid_body(conn: RawConn) -> None:
     conn.reset()
 
 
+async def _reset_during_upload(conn: RawConn) -> None:
+    await conn.read_request_head()
+    conn.reset()
+
+
+@pytest.fixture
+async def upload_reset_server(nursery: trio.Nursery) -> Server:
+    """Resets the connection as soon as a request head arrived, before its body."""
+    return await serve_raw(nursery, _reset_during_upload)
+
+
 @pytest.fixture
 async def garbage_server(nursery: trio.Nursery) -> Server:
     """Answers any request with something that is not HTTP."""

@@ -320,7 +320,15 @@ async def test_protocol_error(garbage_server: Server) -> None:
 
 async def test_reset_while_receiving(reset_server: Server) -> None:
     result = await run_cli(reset_server.url)
-    assert result.status in (8, 56)  # a reset reads as EOF or as ECONNRESET, by timing
+    assert result.status == 56, result
+    result.error_line  # noqa: B018 (asserts one line)
+
+
+async def test_reset_while_sending(upload_reset_server: Server, tmp_path: Path) -> None:
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(b"x" * (16 << 20))  # far more than the socket buffers hold
+    result = await run_cli("-d", f"@{upload}", upload_reset_server.url)
+    assert result.status == 55, result
     result.error_line  # noqa: B018 (asserts one line)
 
 
