@@ -233,6 +233,12 @@ def test_exit_status_connect_reason_from_inside_a_group() -> None:
     assert _cli.exit_status(said) == (7, "connecting to x: Connection refused")
 
 
+def test_exit_status_survives_a_cycle_of_causes() -> None:
+    first, second = ConnectError("connecting to x"), OSError("inner")
+    first.__cause__, second.__context__ = second, first
+    assert _cli.exit_status(first) == (7, "connecting to x")
+
+
 def test_exit_status_timeouts_say_so() -> None:
     assert _cli.exit_status(ConnectTimeout("connecting to x")) == (28, "timed out connecting to x")
     assert _cli.exit_status(ReadTimeout("reading")) == (28, "timed out reading")
