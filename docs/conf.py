@@ -36,6 +36,11 @@ templates_path: list[str] = []
 # name parts of the contract (API.md) that have not landed in the code yet.
 nitpicky = False
 default_role = "code"
+# Every page resolves :class:`AsyncClient` and friends against the package,
+# so the guides link to the API reference without spelling the module out.
+rst_prolog = """
+.. currentmodule:: trio_httpcore
+"""
 highlight_language = "python3"
 pygments_style = "sphinx"
 
