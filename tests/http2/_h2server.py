@@ -28,6 +28,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import hyperframe.frame
 import trio
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
@@ -172,8 +173,11 @@ class H2ServerConnection:
         await self.flush()
 
     async def goaway(self, last_stream_id: int, code: ErrorCodes = ErrorCodes.NO_ERROR) -> None:
-        self.h2.close_connection(code, last_stream_id=last_stream_id)
+        """Send GOAWAY as nginx does: the streams up to ``last_stream_id`` can still be
+        answered (h2's own ``close_connection`` would refuse every frame after it)."""
+        frame = hyperframe.frame.GoAwayFrame(0, last_stream_id=last_stream_id, error_code=code)
         await self.flush()
+        await self.send_raw(frame.serialize())
 
     async def close(self) -> None:
         """Close the socket: the client sees end of file."""

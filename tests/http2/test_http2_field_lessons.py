@@ -191,17 +191,22 @@ async def test_httpcore_85_max_concurrent_streams_never_exceeded(
 
 
 def goaway_handler(last_stream_id: int, then_close: bool, expected: int) -> Any:
-    """Connection 0 holds its first ``expected`` streams, then sends GOAWAY; others answer."""
+    """Connection 0 holds its first ``expected`` streams, then sends GOAWAY; others answer.
+
+    After the GOAWAY it either closes at once, or answers its first stream
+    (the graceful shutdown nginx and Hypercorn do) and leaves the rest unanswered.
+    """
 
     async def handler(stream: H2ServerStream) -> None:
         conn = stream.conn
         if conn.index == 0:
             await conn.server.wait_for(lambda: len(conn.stream_ids) == expected)
-            if stream.stream_id == conn.stream_ids[0]:
-                await conn.goaway(last_stream_id)
-                if then_close:
-                    await conn.close()
-            await trio.sleep_forever()
+            if stream.stream_id != conn.stream_ids[0]:
+                await trio.sleep_forever()
+            await conn.goaway(last_stream_id)
+            if then_close:
+                await conn.close()
+                await trio.sleep_forever()
         await default_handler(stream)
 
     return handler
@@ -211,7 +216,9 @@ def goaway_handler(last_stream_id: int, then_close: bool, expected: int) -> Any:
 async def test_httpcore_730_goaway_retries_streams_above_last_stream_id(
     make_pool: Any, start_h2_server: Any, then_close: bool
 ) -> None:
-    """Row 11: GOAWAY(last=1): stream 1 fails, streams 3 and 5 (a POST too) are replayed."""
+    """Row 11: GOAWAY(last=1): streams 3 and 5 (a POST too) are replayed elsewhere; stream 1
+    fails if the server closes before answering it, and completes if it answers (RFC 9113
+    section 6.8: streams at or below last_stream_id "might still complete successfully")."""
     server: H2Server = await start_h2_server(goaway_handler(1, then_close, expected=3))
     results: dict[str, Any] = {}
 
@@ -231,9 +238,12 @@ async def test_httpcore_730_goaway_retries_streams_above_last_stream_id(
             await server.wait_for(lambda: len(server.requests) == 1)
             nursery.start_soon(send, "get", b"GET", "/bytes/20", None)
             nursery.start_soon(send, "post", b"POST", "/echo_body", b"posted")
-    assert isinstance(results["processed"], RemoteProtocolError)
-    assert "GOAWAY" in str(results["processed"])
-    assert f"127.0.0.1:{server.tcp.port}" in str(results["processed"])  # type: ignore[union-attr]
+    if then_close:
+        assert isinstance(results["processed"], RemoteProtocolError)
+        assert "GOAWAY" in str(results["processed"])
+        assert f"127.0.0.1:{server.tcp.port}" in str(results["processed"])  # type: ignore[union-attr]
+    else:
+        assert results["processed"] == pattern(10)
     assert results["get"] == pattern(20)
     assert results["post"] == b"posted"
     assert len(server.connections) == 2
@@ -249,7 +259,7 @@ async def test_httpcore_730_goaway_does_not_replay_a_one_shot_body(
         yield b"once"
 
     async def processed() -> None:
-        with pytest.raises(RemoteProtocolError, match="during stream 1"):
+        with pytest.raises(RemoteProtocolError, match=r"GOAWAY .* closed the connection"):
             await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUTS)
 
     async with make_pool(**H2C) as pool, trio.open_nursery() as nursery:

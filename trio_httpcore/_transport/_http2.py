@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NoReturn
 
 import h2.config
@@ -35,6 +35,7 @@ from .._exceptions import (
     READ_ERRORS,
     WRITE_ERRORS,
     ReadError,
+    ReadTimeout,
     RemoteProtocolError,
     TransportError,
     map_exceptions,
@@ -214,6 +215,8 @@ class HTTP2Connection:
         # reservations are not limited (see the class docstring).
         self._stream_limit: float = math.inf
         self._closed = False
+        # Set by a GOAWAY: the streams already open may finish, no new one starts.
+        self._goaway_failure: _Failure | None = None
         # The reader runs under this scope; its deadline is the keep-alive expiry
         # while the connection is idle, and infinite while it is not.
         self._reader_scope = trio.CancelScope()
@@ -226,7 +229,7 @@ class HTTP2Connection:
 
     def try_reserve(self) -> bool:
         # Called for every waiting request whenever the pool dispatches: cheap tests first.
-        if self._closed or len(self._streams) + self._reserved >= self._stream_limit:
+        if self._draining or len(self._streams) + self._reserved >= self._stream_limit:
             return False
         if self._h2.highest_outbound_stream_id + 2 * (self._reserved + 1) > MAX_STREAM_ID:
             return False  # stream ids ran out: the next request needs a new connection
@@ -242,6 +245,11 @@ class HTTP2Connection:
         self._reserved -= 1
         self._capacity_freed()
 
+    @property
+    def _draining(self) -> bool:
+        """Closed, or told by a GOAWAY to take no new stream: no more requests here."""
+        return self._closed or self._goaway_failure is not None
+
     def is_idle(self) -> bool:
         return not self._streams and self._reserved == 0
 
@@ -249,7 +257,12 @@ class HTTP2Connection:
         return len(self._streams)
 
     def _capacity_freed(self) -> None:
-        """A stream or reservation ended: start the keep-alive clock if idle; tell the pool."""
+        """A stream or reservation ended: start the keep-alive clock if idle; tell the pool.
+
+        After a GOAWAY, the last stream to end closes the connection.
+        """
+        if self._goaway_failure is not None and self.is_idle():
+            self._close(self._goaway_failure)
         if self.is_idle() and self._keepalive_expiry is not None:
             self._reader_scope.deadline = trio.current_time() + self._keepalive_expiry
         if not self._closed:
@@ -294,6 +307,12 @@ class HTTP2Connection:
             await self._send_queued(timeout)
 
     async def _send_queued(self, timeout: float | None) -> None:
+        if self._goaway_failure is not None:
+            # After its GOAWAY a server built on h2 (Hypercorn) treats any frame
+            # we send, even a WINDOW_UPDATE, as a protocol error: say nothing more.
+            self._h2.clear_outbound_data_buffer()
+            await trio.lowlevel.checkpoint()
+            return
         with trio.CancelScope(shield=True):
             # Once closed, nothing more is sent; each stream learns why from its failure.
             while not self._closed and (data := self._h2.data_to_send()):
@@ -336,7 +355,9 @@ class HTTP2Connection:
                 self._h2.close_connection()
                 await self._send_goodbye()
         except TransportError as exc:
-            self._close(_Failure.repeating(exc))
+            goaway = self._goaway_failure
+            # After a GOAWAY, a reset is the server closing as it said it would.
+            self._close(_Failure.repeating(exc) if goaway is None else replace(goaway, cause=exc))
         finally:
             self.close_now()
 
@@ -350,7 +371,8 @@ class HTTP2Connection:
                 )
                 if not data:
                     self._close(
-                        _Failure(
+                        self._goaway_failure
+                        or _Failure(
                             RemoteProtocolError,
                             f"server {self._origin} closed the connection "
                             "before the response was complete",
@@ -452,25 +474,41 @@ class HTTP2Connection:
         self._forget(stream)
 
     def _goaway(self, event: h2.events.ConnectionTerminated) -> None:
-        """GOAWAY (RFC 9113 section 6.8): the connection is done.
+        """GOAWAY (RFC 9113 section 6.8): no new stream; those already open may finish.
 
-        Streams above ``last_stream_id`` were not processed and may go
-        elsewhere. h2 takes no frame after a GOAWAY, so streams at or below it
-        whose response is not complete fail: they may have been processed.
+        Streams above ``last_stream_id`` were not processed: they fail as
+        unprocessed, so their requests may go elsewhere. Streams at or below it
+        "might still complete successfully" (nginx and Hypercorn end every
+        connection this way after 1,000 requests): they go on, and fail only if
+        the server closes first. The last stream to end closes the connection.
         """
+        # h2 stops taking frames once it has received a GOAWAY; the RFC lets
+        # the streams at or below last_stream_id go on, so its state machine is
+        # put back to open. We start no new stream on this connection ourselves,
+        # and send nothing more on it (see _send_queued): the streams have what
+        # is left of their receive windows (STREAM_RECEIVE_WINDOW) to finish in.
+        self._h2.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
         last_stream_id = event.last_stream_id or 0
         name = _error_name(event.error_code)
-        for stream_id, stream in self._streams.items():
-            unprocessed = stream_id > last_stream_id
-            stream.fail(
-                _Failure(
-                    RemoteProtocolError,
-                    f"server {self._origin} sent GOAWAY ({name}, last stream {last_stream_id}) "
-                    f"{'before processing' if unprocessed else 'during'} stream {stream_id}",
-                    unprocessed=unprocessed,
+        self._goaway_failure = _Failure(
+            RemoteProtocolError,
+            f"server {self._origin} sent GOAWAY ({name}, last stream {last_stream_id}) "
+            "and closed the connection before the response was complete",
+        )
+        for stream_id, stream in list(self._streams.items()):
+            if stream_id > last_stream_id:
+                stream.reset = True
+                stream.fail(
+                    _Failure(
+                        RemoteProtocolError,
+                        f"server {self._origin} sent GOAWAY ({name}, last stream "
+                        f"{last_stream_id}) before processing stream {stream_id}",
+                        unprocessed=True,
+                    )
                 )
-            )
-        self._close(_Failure(RemoteProtocolError, f"server {self._origin} sent GOAWAY ({name})"))
+                self._forget(stream)
+        if self.is_idle():
+            self._close(self._goaway_failure)
 
     # -- Reading, for the request's task.
 
@@ -504,6 +542,16 @@ class HTTP2Connection:
         """
         self._release_stream(stream)
         await self._send_goodbye()
+
+    def _close_if_silent(self, exc: BaseException) -> None:
+        """Close a connection whose server never sent its preface, once a read timed out.
+
+        A server must start with SETTINGS (RFC 9113 section 3.4); one that has
+        not by the end of a read timeout is not speaking HTTP/2, and requests
+        must not keep queueing on it.
+        """
+        if isinstance(exc, ReadTimeout) and not self._settings_received.is_set():
+            self._close(_Failure(ReadTimeout, str(exc), exc.__cause__))
 
     def _release_stream(self, stream: _Stream) -> None:
         """Let go of ``stream`` without an await: reset, credited, forgotten.
@@ -554,6 +602,7 @@ class HTTP2Connection:
                 await self._send_body(h2_stream, stream, write_timeout)
             status, response_headers = await self._receive_response_head(h2_stream, read_timeout)
         except BaseException as exc:
+            self._close_if_silent(exc)
             await self._abandon(h2_stream)
             failure = h2_stream.failure
             if (
@@ -596,11 +645,12 @@ class HTTP2Connection:
                     fail_after(read_timeout),
                 ):
                     await self._settings_received.wait()
-        except BaseException:
+        except BaseException as exc:
             self.unreserve()
+            self._close_if_silent(exc)
             raise
         self._reserved -= 1
-        if self._closed or len(self._streams) >= self._stream_limit:
+        if self._draining or len(self._streams) >= self._stream_limit:
             self._capacity_freed()
             raise RetryOnNewConnection(f"no stream free on the connection to {self._origin}")
         stream_id = self._h2.get_next_available_stream_id()
