@@ -99,6 +99,11 @@ async def _length_longer_than_body(conn: RawConn) -> None:
     await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
 
 
+async def _close_delimited(conn: RawConn) -> None:
+    await conn.read_request()
+    await conn.send(b"HTTP/1.1 200 OK\r\n\r\nhello")  # no length: the body ends with the FIN
+
+
 async def _chunked_garbage(conn: RawConn) -> None:
     await conn.read_request()
     await conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nXYZ\r\n")
@@ -314,6 +319,10 @@ FAULTS: list[Fault] = [
     Fault(
         "length-longer-than-body", "HTTP/1.1", "Content-Length 100, 9 bytes, FIN",
         (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError", _length_longer_than_body,
+    ),
+    Fault(
+        "close-delimited", "HTTP/1.1", "no Content-Length: the body ends with FIN",
+        (), "none: succeeds (the connection is not reused)", _close_delimited,
     ),
     Fault(
         "chunked-garbage", "HTTP/1.1", "a chunk size that is not hex",
@@ -538,7 +547,7 @@ async def test_fault(
         # The pool: nothing connecting, active or waiting; a broken connection not kept.
         await trio.testing.wait_all_tasks_blocked()
         assert_quiescent(pool)
-        if fault.expected and not fault.keeps_connection:
+        if (fault.expected and not fault.keeps_connection) or fault.id == "close-delimited":
             assert pool.statistics().idle == 0
         # No socket left: every connection the fault server saw is closed, and the
         # process holds the sockets it held before the request.
