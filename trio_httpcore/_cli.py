@@ -32,6 +32,14 @@ Request bodies:
   -F NAME=VALUE  a multipart/form-data field; NAME=@FILE uploads FILE, and
                  ';type=MIME' after it sets the part's Content-Type.
 
+Verbose output (-v), on stderr, coloured on a terminal:
+  * HTTP/2, TLSv1.3   the protocol spoken, and the TLS version on https
+  > GET /path HTTP/2  each request head as sent (redirects and auth retries too)
+  < HTTP/2 200        each response head
+  * timings: connect 2.1 ms, TLS 9.8 ms, first byte 12.0 ms, total 12.9 ms
+                      counted from the start; connect and TLS shown on https only
+  -o FILE shows a progress bar (percent, bytes, rate, ETA) when stderr is a terminal.
+
 Exit status (curl's numbers):
    0  a response arrived (any status, unless --fail)
    1  unsupported protocol (URL scheme), or another library error
