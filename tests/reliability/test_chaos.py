@@ -1,0 +1,142 @@
+"""Chaos: many requests at once, each meeting a random fault or a random cancel.
+
+A raw HTTP/1.1 server answers each request with a behaviour chosen from the
+request's path: a good response, a stall, a reset mid-head or mid-body, an
+early close, garbage, a slow body, a close-delimited body. Clients cancel a
+share of their requests after a random number of checkpoints. The pool is
+small, so requests also wait for slots. Hypothesis picks the seed of each run.
+
+Each request ends in a response, one of the library's exceptions, or the
+cancel; afterwards the pool counts nothing connecting, active or waiting, the
+next request succeeds, and no socket or task is left.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import trio
+import trio.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import trio_httpcore
+from tests._servers import RawConn, pattern, read_all, serve_raw
+from tests.conftest import socket_fds
+
+BEHAVIOURS = [
+    "ok",
+    "ok-chunked",
+    "stall",
+    "reset-head",
+    "reset-body",
+    "close-body",
+    "garbage",
+    "slow",
+    "close-delimited",
+]
+
+
+async def _serve(conn: RawConn) -> None:
+    while True:
+        head = await conn.read_request_head()
+        if not head:
+            return
+        behaviour = head.split(b" ")[1].decode().strip("/").split("/")[0]
+        if behaviour == "ok":
+            await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        elif behaviour == "ok-chunked":
+            await conn.send(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n"
+            )
+        elif behaviour == "stall":
+            await conn.wait_closed_by_peer()
+            return
+        elif behaviour == "reset-head":
+            await conn.send(b"HTTP/1.1 200 OK\r\nContent-")
+            conn.reset()
+            return
+        elif behaviour == "reset-body":
+            await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n" + pattern(3000))
+            conn.reset()
+            return
+        elif behaviour == "close-body":
+            await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhel")
+            return
+        elif behaviour == "garbage":
+            await conn.send(b"HTTP/1.1 2x0 What\r\n\r\n")
+            return
+        elif behaviour == "slow":
+            await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+            for byte in b"hello":
+                await trio.lowlevel.checkpoint()
+                await conn.send(bytes([byte]))
+        else:  # close-delimited
+            await conn.send(b"HTTP/1.1 200 OK\r\n\r\nhello")
+            return
+
+
+async def _run(seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    tally: dict[str, int] = {"ok": 0, "error": 0, "cancelled": 0}
+    ext: dict[str, Any] = {"timeout": {"connect": 5, "read": 0.5, "write": 5, "pool": None}}
+    async with trio.open_nursery() as servers:
+        server = await serve_raw(servers, _serve)
+        async with trio_httpcore.AsyncConnectionPool(max_connections=4) as pool:
+
+            async def one(behaviour: str, cancel_after: int | None) -> None:
+                with trio.CancelScope() as scope:
+                    async with trio.open_nursery() as inner:
+                        if cancel_after is not None:
+
+                            async def cancel() -> None:
+                                for _ in range(cancel_after):
+                                    await trio.lowlevel.checkpoint()
+                                scope.cancel()
+
+                            inner.start_soon(cancel)
+                        try:
+                            _, _, stream, _ = await pool.arequest(
+                                b"GET", server.url4(f"/{behaviour}"), ext=ext
+                            )
+                            body = await read_all(stream)
+                            assert body == b"hello", (behaviour, body)
+                            tally["ok"] += 1
+                        except trio_httpcore.HTTPError:
+                            tally["error"] += 1
+                        inner.cancel_scope.cancel()
+                if scope.cancelled_caught:
+                    tally["cancelled"] += 1
+
+            async with trio.open_nursery() as clients:
+                for _ in range(60):
+                    behaviour = rng.choice(BEHAVIOURS)
+                    cancel_after = rng.randint(0, 30) if rng.random() < 0.3 else None
+                    clients.start_soon(one, behaviour, cancel_after)
+
+            await trio.testing.wait_all_tasks_blocked()
+            stats = pool.statistics()
+            assert (stats.connecting, stats.active, stats.waiting) == (0, 0, 0), stats
+            _, _, stream, _ = await pool.arequest(b"GET", server.url4("/ok"), ext=ext)
+            assert await read_all(stream) == b"hello"
+        servers.cancel_scope.cancel()
+    return tally
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(seed=st.integers(0, 2**32 - 1))
+def test_chaos(seed: int) -> None:
+    before = set(socket_fds())
+    clock = trio.testing.MockClock(autojump_threshold=0)  # stalls time out at once
+    tally = trio.run(_run, seed, clock=clock)
+    assert sum(tally.values()) == 60
+    assert set(socket_fds()) <= before
+
+
+def test_chaos_meets_every_outcome() -> None:
+    """A run has responses, errors and cancels: the test exercises all three."""
+    tally = trio.run(_run, 12345, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert all(tally[k] > 0 for k in ("ok", "error", "cancelled")), tally
