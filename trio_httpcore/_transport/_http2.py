@@ -29,6 +29,7 @@ import h2.exceptions
 import h2.settings
 import hyperframe.frame
 import trio
+from h2.connection import ConnectionInputs, ConnectionState
 from h2.errors import ErrorCodes
 
 from .._exceptions import (
@@ -199,6 +200,19 @@ class HTTP2Connection:
         )
         # A server-side setting (RFC 8441); some servers refuse to hear it from a client.
         del self._h2.local_settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL]
+        # h2 closes its state machine when it receives GOAWAY and then refuses
+        # every frame, even for the streams RFC 9113 section 6.8 lets finish; a
+        # frame in the same read as the GOAWAY would lose the GOAWAY's event
+        # too. This connection's machine stays open instead: _goaway stops new
+        # streams itself.
+        machine = self._h2.state_machine
+        machine._transitions = {
+            **machine._transitions,
+            (ConnectionState.CLIENT_OPEN, ConnectionInputs.RECV_GOAWAY): (
+                None,
+                ConnectionState.CLIENT_OPEN,
+            ),
+        }
         # h2 read this from the settings it was made with; ours replace them.
         self._h2.max_inbound_frame_size = MAX_INBOUND_FRAME_SIZE
         self._h2.initiate_connection()
@@ -482,12 +496,9 @@ class HTTP2Connection:
         connection this way after 1,000 requests): they go on, and fail only if
         the server closes first. The last stream to end closes the connection.
         """
-        # h2 stops taking frames once it has received a GOAWAY; the RFC lets
-        # the streams at or below last_stream_id go on, so its state machine is
-        # put back to open. We start no new stream on this connection ourselves,
-        # and send nothing more on it (see _send_queued): the streams have what
-        # is left of their receive windows (STREAM_RECEIVE_WINDOW) to finish in.
-        self._h2.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        # We start no new stream on this connection (_draining), and send
+        # nothing more on it (_send_queued): the streams have what is left of
+        # their receive windows (STREAM_RECEIVE_WINDOW) to finish in.
         last_stream_id = event.last_stream_id or 0
         name = _error_name(event.error_code)
         self._goaway_failure = _Failure(
