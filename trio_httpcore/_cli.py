@@ -49,7 +49,8 @@ Exit status (curl's numbers):
    7  could not connect (refused, unreachable)
    8  the server broke the HTTP protocol (bad or incomplete response)
   22  --fail and the response status was not 2xx
-  23  could not write the body (-o FILE, or stdout closed)
+  23  could not write the body (-o FILE, stdout closed, or binary bytes
+      bound for a terminal: curl refuses them too; -o - prints them anyway)
   26  could not read a local file (-d @FILE, --json @FILE, -F name=@FILE)
   28  timeout (--timeout applies to each phase: connect, read, write, pool)
   35  TLS handshake failed
@@ -802,6 +803,8 @@ class BodyWriter:
         self._path = None if options.output in (None, "-") else options.output
         self._terminal = terminal
         self._file: BinaryIO | None = None
+        # As curl: binary bytes on a terminal can garble it, unless "-o -" asked for them.
+        self._guard_terminal = options.output is None and terminal.stdout.isatty()
 
     @property
     def to_stdout(self) -> bool:
@@ -820,6 +823,12 @@ class BodyWriter:
             return
         try:
             async for chunk in response.aiter_bytes():
+                if self._guard_terminal and b"\0" in chunk:
+                    raise CLIError(
+                        EXIT_WRITE,
+                        "binary output can mess up your terminal: "
+                        "use -o FILE to save it, or -o - to print it anyway",
+                    )
                 self._write(sink, chunk)
                 if progress is not None:
                     progress.advance(len(chunk))

@@ -413,6 +413,16 @@ async def test_terminal_output_is_coloured_and_pretty(hypercorn_server: Server) 
     assert "\x1b[36mHost\x1b[0m: " in result.stderr
 
 
+async def test_binary_body_kept_off_a_terminal(hypercorn_server: Server) -> None:
+    url = f"{hypercorn_server.url}/bytes/300"  # holds NUL bytes
+    result = await run_cli_on_terminal(url, stdout_tty=True)
+    assert (result.status, result.stdout) == (23, b""), result
+    assert "-o - to print it anyway" in result.error_line
+    result = await run_cli_on_terminal("-o", "-", url, stdout_tty=True)
+    assert result.status == 0, result
+    assert result.stdout.replace(b"\r\n", b"\n") == pattern(300)  # the terminal's newlines
+
+
 async def test_progress_bar_without_a_length(hypercorn_server: Server, tmp_path: Path) -> None:
     target = tmp_path / "streamed.bin"
     result = await run_cli_on_terminal("-o", str(target), f"{hypercorn_server.url}/stream/4/1024")
