@@ -921,7 +921,10 @@ async def send(options: Options, terminal: Terminal) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    ``--help`` and ``--version`` print and raise ``SystemExit(0)``, as argparse does.
+    """
     terminal = Terminal.from_sys()
     try:
         options = parse_args(sys.argv[1:] if argv is None else argv)
