@@ -285,7 +285,12 @@ def test_components_round_trip(text: str) -> None:
 @example("http://[::1]/", "//")
 def test_join_gives_a_normalised_absolute_url(base_text: str, reference: str) -> None:
     base = URL(base_text)
-    joined = base.join(reference)
+    try:
+        joined = base.join(reference)
+    except InvalidURL:
+        # Only a network-path reference ("//a b/...") brings its own, possibly invalid, host.
+        assert reference.startswith("//")
+        return
     # "//" followed by nothing is a reference with an empty authority: no host.
     assert joined.is_absolute_url or reference.startswith("//")
     assert str(URL(str(joined), allow_relative=True)) == str(joined)

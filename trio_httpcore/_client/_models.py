@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import (
     HTTPStatusError,
+    LocalProtocolError,
     ResponseClosed,
     ResponseNotRead,
     StreamConsumed,
@@ -63,7 +64,11 @@ class Request:
         json: Any = None,
         stream: ByteStream | None = None,
     ) -> None:
-        self.method: str = (method.decode("ascii") if isinstance(method, bytes) else method).upper()
+        if isinstance(method, bytes):
+            method = method.decode("latin-1")
+        if not method.isascii():
+            raise LocalProtocolError(f"invalid request method {method!r}: not an HTTP token")
+        self.method: str = method.upper()
         self.url: URL = URL(url) if params is None else URL(url).copy_merge_params(params)
         self.headers: Headers = Headers(headers)
         if "host" not in self.headers and self.url.raw_host:

@@ -210,6 +210,13 @@ class URL:
         self._scheme = (scheme or "").lower()
         if authority is None:
             self._userinfo, self._host, self._port = "", None, None
+        elif "\\" in authority:
+            # RFC 3986 has no backslash in an authority; WHATWG reads one as a
+            # path separator. Either reading sends the request somewhere else
+            # than the other would: refuse rather than guess.
+            raise InvalidURL(
+                f"Invalid authority {authority!r} in URL {url!r}: it holds a backslash."
+            )
         else:
             userinfo, host, port = _split_authority(authority)
             self._userinfo = quote(userinfo, _USERINFO_SAFE)
