@@ -18,12 +18,15 @@ from typing import Any
 
 import trio
 import trio.testing
+from h2.errors import ErrorCodes
+from h2.settings import SettingCodes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trio_httpcore
 from tests._servers import RawConn, pattern, read_all, serve_raw
 from tests.conftest import socket_fds
+from tests.http2._h2server import H2ServerStream, serve_h2
 
 BEHAVIOURS = [
     "ok",
@@ -139,4 +142,113 @@ def test_chaos(seed: int) -> None:
 def test_chaos_meets_every_outcome() -> None:
     """A run has responses, errors and cancels: the test exercises all three."""
     tally = trio.run(_run, 12345, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert all(tally[k] > 0 for k in ("ok", "error", "cancelled")), tally
+
+
+# -- HTTP/2: stream-level chaos on shared connections
+
+H2_BEHAVIOURS = ["ok", "big", "stall", "rst-head", "rst-body", "refused", "slow", "trailers"]
+
+
+async def _h2_handler(stream: H2ServerStream) -> None:
+    behaviour = stream.path.strip("/").split("/")[0]
+    await stream.read_body()
+    if behaviour == "ok":
+        await stream.respond(200, b"hello")
+    elif behaviour == "big":
+        await stream.respond(200, pattern(200_000))
+    elif behaviour == "stall":
+        await stream.reset_received.wait()
+    elif behaviour == "rst-head":
+        await stream.reset(ErrorCodes.INTERNAL_ERROR)
+    elif behaviour == "rst-body":
+        await stream.send_headers(200, [(b"content-length", b"10")])
+        await stream.send_data(b"hel")
+        await stream.reset(ErrorCodes.INTERNAL_ERROR)
+    elif behaviour == "refused":
+        await stream.reset(ErrorCodes.REFUSED_STREAM)
+    elif behaviour == "slow":
+        await stream.send_headers(200, [(b"content-length", b"5")])
+        for byte in b"hell":
+            await trio.lowlevel.checkpoint()
+            await stream.send_data(bytes([byte]))
+        await stream.send_data(b"o", end=True)
+    else:  # trailers
+        await stream.send_headers(200)
+        await stream.send_data(b"hello")
+        await stream.send_trailers([(b"x-done", b"1")])
+
+
+async def _run_h2(seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    tally: dict[str, int] = {"ok": 0, "error": 0, "cancelled": 0}
+    ext: dict[str, Any] = {"timeout": {"connect": 5, "read": 0.5, "write": 5, "pool": None}}
+    async with trio.open_nursery() as servers:
+        server = await serve_h2(
+            servers, _h2_handler, settings={SettingCodes.MAX_CONCURRENT_STREAMS: 8}
+        )
+        async with trio_httpcore.AsyncConnectionPool(
+            http1=False, http2=True, max_connections=2
+        ) as pool:
+
+            async def one(behaviour: str, cancel_after: int | None) -> None:
+                with trio.CancelScope() as scope:
+                    async with trio.open_nursery() as inner:
+                        if cancel_after is not None:
+
+                            async def cancel() -> None:
+                                for _ in range(cancel_after):
+                                    await trio.lowlevel.checkpoint()
+                                scope.cancel()
+
+                            inner.start_soon(cancel)
+                        try:
+                            _, _, stream, _ = await pool.arequest(
+                                b"GET", server.url4(f"/{behaviour}"), ext=ext
+                            )
+                            body = await read_all(stream)
+                            expected = pattern(200_000) if behaviour == "big" else b"hello"
+                            assert body == expected, (behaviour, body[:20])
+                            tally["ok"] += 1
+                        except trio_httpcore.HTTPError:
+                            tally["error"] += 1
+                        inner.cancel_scope.cancel()
+                if scope.cancelled_caught:
+                    tally["cancelled"] += 1
+
+            async with trio.open_nursery() as clients:
+                for _ in range(60):
+                    behaviour = rng.choice(H2_BEHAVIOURS)
+                    cancel_after = rng.randint(0, 40) if rng.random() < 0.3 else None
+                    clients.start_soon(one, behaviour, cancel_after)
+
+            await trio.testing.wait_all_tasks_blocked()
+            stats = pool.statistics()
+            assert (stats.connecting, stats.active, stats.waiting, stats.http2_streams) == (
+                0,
+                0,
+                0,
+                0,
+            ), stats
+            _, _, stream, _ = await pool.arequest(b"GET", server.url4("/ok"), ext=ext)
+            assert await read_all(stream) == b"hello"
+            await trio.testing.wait_all_tasks_blocked()
+            assert all(conn.open_now == 0 for conn in server.connections)
+        assert server.errors == []
+        servers.cancel_scope.cancel()
+    return tally
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(seed=st.integers(0, 2**32 - 1))
+def test_chaos_http2(seed: int) -> None:
+    before = set(socket_fds())
+    tally = trio.run(_run_h2, seed, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert sum(tally.values()) == 60
+    assert set(socket_fds()) <= before
+
+
+def test_chaos_http2_meets_every_outcome() -> None:
+    tally = trio.run(_run_h2, 54321, clock=trio.testing.MockClock(autojump_threshold=0))
     assert all(tally[k] > 0 for k in ("ok", "error", "cancelled")), tally
