@@ -419,9 +419,9 @@ FAULTS: list[Fault] = [
         "h2-not-h2", "HTTP/2",
         "an HTTP/1.1 response to the HTTP/2 preface, connection kept open (read timeout 5 s)",
         (trio_httpcore.ReadTimeout,),
-        "ReadTimeout (h2 reads ``HTTP`` as the length of a frame under the 16 MiB limit, "
-        "and waits for the rest)",
-        _h2_not_h2, raw_h2=True, keeps_connection=True,
+        "ReadTimeout (h2 reads ``HTTP`` as the length of a frame under the 16 MiB limit "
+        "and waits for the rest); the connection, which never sent SETTINGS, is closed",
+        _h2_not_h2, raw_h2=True,
     ),
 ]  # fmt: skip
 
