@@ -128,9 +128,16 @@ def map_exceptions(mapping: ExceptionMapping, origin: str, doing: str) -> Iterat
     except Exception as exc:
         for source, target in mapping.items():
             if isinstance(exc, source):
-                raise target(f"{doing} {origin}: {_describe(exc)}") from exc
+                what = _TIMEOUT_NAMES.get(target) or _describe(exc)
+                raise target(f"{doing} {origin}: {what}") from exc
         raise
 
+
+_TIMEOUT_NAMES: dict[type[HTTPError], str] = {
+    ConnectTimeout: "the connect timeout expired",
+    ReadTimeout: "the read timeout expired",
+    WriteTimeout: "the write timeout expired",
+}
 
 # The mappings each phase of a request uses. Order matters: the first match wins.
 CONNECT_ERRORS: ExceptionMapping = {
