@@ -310,3 +310,30 @@ async def test_http2_refuses_pseudo_headers_from_the_caller(
         with pytest.raises(trio_httpcore.LocalProtocolError):
             await pool.arequest(b"GET", server.url4("/"), headers=[(name, b"/evil")])
     assert server.requests == []
+
+
+# -- Regressions: each got through once
+
+
+async def test_backslash_before_at_in_authority_does_not_redirect_the_request(
+    recorder: Recorder,
+) -> None:
+    """``http://nonexistent.invalid\\@127.0.0.1:PORT/``: WHATWG reads the backslash as a
+    path separator (host nonexistent.invalid), RFC 3986 has no backslash in an authority
+    (invalid). Either way the request must not go to 127.0.0.1 (it used to)."""
+    assert recorder.server is not None
+    url = f"http://nonexistent.invalid\\@127.0.0.1:{recorder.server.port}/"
+    async with trio_httpcore.AsyncClient(timeout=5) as client:
+        with pytest.raises((trio_httpcore.InvalidURL, trio_httpcore.ConnectError)):
+            await client.get(url)
+    await recorder.assert_nothing_arrived()
+
+
+async def test_non_ascii_method_is_a_library_error(recorder: Recorder) -> None:
+    """``client.request("GÉT", url)`` is refused like any other non-token method (it
+    used to raise UnicodeEncodeError, not an HTTPError)."""
+    assert recorder.server is not None
+    async with trio_httpcore.AsyncClient(timeout=5) as client:
+        with pytest.raises(REFUSED):
+            await client.request("G\u00c9T", recorder.server.url)
+    await recorder.assert_nothing_arrived()
