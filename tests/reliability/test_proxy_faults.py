@@ -91,3 +91,56 @@ async def test_proxy_fault(
         await trio.testing.wait_all_tasks_blocked()
         stats = pool.statistics()
         assert (stats.connecting, stats.active, stats.idle, stats.waiting) == (0, 0, 0, 0), stats
+
+
+# -- SOCKS5
+
+PE = trio_httpcore.ProxyError
+OK_METHOD = b"\x05\x00"  # version 5, no authentication
+SOCKS_CASES: list[tuple[str, list[bytes], bool, type[Exception]]] = [
+    # name, one answer per message received, keep the connection open, expected
+    ("no-acceptable-method", [b"\x05\xff"], False, trio_httpcore.ProxyError),
+    ("wrong-version", [b"\x04\x00"], False, trio_httpcore.ProxyError),
+    ("not-socks", [b"HTTP/1.1 200 OK\r\n\r\n"], False, trio_httpcore.ProxyError),
+    ("close-at-greeting", [], False, trio_httpcore.ProxyError),
+    ("reply-refused", [OK_METHOD, b"\x05\x05\x00\x01" + bytes(6)], False, PE),
+    ("reply-unknown-code", [OK_METHOD, b"\x05\x99\x00\x01" + bytes(6)], False, PE),
+    ("reply-bad-address-type", [OK_METHOD, b"\x05\x00\x00\x09" + bytes(6)], False, PE),
+    ("reply-cut-short", [OK_METHOD, b"\x05\x00\x00"], True, trio_httpcore.ConnectTimeout),
+    ("login-refused", [b"\x05\x02", b"\x01\x01"], False, trio_httpcore.ProxyError),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "answers", "keep_open", "expected"), SOCKS_CASES, ids=[c[0] for c in SOCKS_CASES]
+)
+async def test_socks_fault(
+    start_raw_server: Callable[..., Any],
+    autojump_clock: trio.testing.MockClock,
+    name: str,
+    answers: list[bytes],
+    keep_open: bool,
+    expected: type[Exception],
+) -> None:
+    async def proxy(conn: RawConn) -> None:
+        for answer in answers:
+            await conn.receive_some()
+            await conn.send(answer)
+        if keep_open:
+            await conn.wait_closed_by_peer()
+
+    server = await start_raw_server(proxy)
+    auth = (b"user", b"pass") if name == "login-refused" else None
+    async with trio_httpcore.AsyncSOCKSProxy(
+        (b"socks5", b"127.0.0.1", server.port, b"/"), proxy_auth=auth
+    ) as pool:
+        with pytest.raises(expected) as info:
+            await pool.arequest(
+                b"GET", (b"http", b"example.com", 80, b"/"), ext={"timeout": {"connect": 5}}
+            )
+        if isinstance(info.value, trio_httpcore.ProxyError):
+            assert f"127.0.0.1:{server.port}" in str(info.value)
+            assert info.value.status_code is None
+        await trio.testing.wait_all_tasks_blocked()
+        stats = pool.statistics()
+        assert (stats.connecting, stats.active, stats.idle, stats.waiting) == (0, 0, 0, 0), stats
