@@ -101,6 +101,32 @@ def remove_dot_segments(path: str) -> str:
     return "".join(output)
 
 
+def _ipv6_text(address: ipaddress.IPv6Address) -> str:
+    """RFC 5952 section 4 text: lower-case hex groups, the longest run of zero groups as "::".
+
+    Written out here because Python 3.13 began to print IPv4-mapped addresses
+    with a dotted tail (``::ffff:1.2.3.4``): a URL must not change with the
+    interpreter.
+    """
+    value = int(address)
+    groups = [f"{(value >> shift) & 0xFFFF:x}" for shift in range(112, -1, -16)]
+    best_start, best_length = -1, 1  # a single zero group is not shortened
+    start = 0
+    while start < len(groups):
+        end = start
+        while end < len(groups) and groups[end] == "0":
+            end += 1
+        if end - start > best_length:
+            best_start, best_length = start, end - start
+        start = max(end, start + 1)
+    text = ":".join(groups)
+    if best_start >= 0:
+        head = ":".join(groups[:best_start])
+        tail = ":".join(groups[best_start + best_length :])
+        text = f"{head}::{tail}"
+    return text if address.scope_id is None else f"{text}%{address.scope_id}"
+
+
 def _encode_host(host: str) -> str:
     """The normalised ASCII form of a host: an IP literal, or an IDNA-encoded name."""
     if host.startswith("["):
@@ -108,7 +134,7 @@ def _encode_host(host: str) -> str:
             raise InvalidURL(f"Invalid IPv6 address: {host!r} lacks its closing bracket.")
         literal = host[1:-1]
         try:
-            return ipaddress.IPv6Address(literal).compressed
+            return _ipv6_text(ipaddress.IPv6Address(literal))
         except ValueError as exc:
             raise InvalidURL(f"Invalid IPv6 address {literal!r}: {exc}") from exc
     if "%" in host:
