@@ -11,15 +11,17 @@ CI runs the light variant (2,000 requests, 100 in flight). The full one,
 * memory flat: the process's resident set after the run minus after a warm-up
   (a tenth of the requests, same concurrency) is under 20 MiB.
 
-Hypercorn runs in this trio run; nginx, when ``nginx`` is on PATH, in a
-subprocess. Both end connections after 1,000 requests (nginx's
-``keepalive_requests``, Hypercorn's ``keep_alive_max_requests``), so the runs go
-through many connections.
+Hypercorn (``tests/reliability/_load_app.py``, trio worker) and nginx, when
+``nginx`` is on PATH, run in subprocesses, so the resident set measured is the
+client's alone; a TCP relay in this process counts their connections. nginx
+ends a connection after 1,000 requests (``keepalive_requests``), so its runs
+go through many connections. The sync facade's run serves Hypercorn in this
+process.
 
 Over HTTP/2 nginx ends each connection with a graceful GOAWAY, streams still
 in flight below its last-stream-id; they must finish, and the requests above
-it must be replayed on a new connection. Hypercorn's limit is raised for
-HTTP/2: after its own GOAWAY, Hypercorn (its h2 state machine closed) answers
+it must be replayed on a new connection. Hypercorn's request limit is raised:
+after its own HTTP/2 GOAWAY, Hypercorn (its h2 state machine closed) answers
 any frame still on its way from the client, such as a WINDOW_UPDATE or the
 HEADERS of a stream sent before the GOAWAY arrived, with GOAWAY(PROTOCOL_ERROR)
 and drops the connection, failing streams it had promised to finish; no
@@ -31,7 +33,9 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -45,7 +49,6 @@ import trio.testing
 import trio_httpcore
 from tests._servers import (
     ConnectionCounter,
-    Server,
     TestApp,
     _open_listener,
     _proxy_handler,
@@ -57,6 +60,7 @@ SOAK = os.environ.get("TRIO_HTTPCORE_SOAK") == "1"
 LIGHT = {"total": 2_000, "concurrency": 100, "max_connections": 50}
 FULL = {"total": 20_000, "concurrency": 500, "max_connections": 100}
 MIB = 1024 * 1024
+ROOT = Path(__file__).resolve().parents[2]
 EXT: dict[str, Any] = {"timeout": {"connect": 10, "read": 30, "write": 30, "pool": None}}
 
 
@@ -171,28 +175,69 @@ SIZES = [
 PROTOCOLS = ["HTTP/1.1", "HTTP/2"]
 
 
+async def start_hypercorn_process(nursery: trio.Nursery, directory: Path) -> int:
+    """Hypercorn (trio worker, in one process) serving ``_load_app``; returns its port once
+    it listens (it says so on stderr). Out of this process, so the resident set measured
+    here is the client's alone."""
+    config = directory / "hypercorn.toml"
+    config.write_text(
+        'bind = ["127.0.0.1:0"]\nworker_class = "trio"\nworkers = 0\nerrorlog = "-"\n'
+        # Hypercorn's own GOAWAY races the client's frames (see the module docstring).
+        "keep_alive_max_requests = 10000000\n"
+        "h2_max_concurrent_streams = 100\n"
+    )
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "hypercorn", "-c", str(config), "tests.reliability._load_app:app"],
+        cwd=str(ROOT),
+        stdin=None,
+        stdout=None,
+        stderr=-1,  # subprocess.PIPE
+    )
+    assert process.stderr is not None
+    log = b""
+    while (match := re.search(rb"Running on http://127\.0\.0\.1:(\d+)", log)) is None:
+        data = await process.stderr.receive_some(4096)
+        if not data:
+            raise RuntimeError(f"hypercorn exited while starting: {log.decode(errors='replace')}")
+        log += data
+    await nursery.start(_drain_and_stop, process)
+    return int(match.group(1))
+
+
+async def _drain_and_stop(
+    process: trio.Process, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    assert process.stderr is not None
+    try:
+        task_status.started()
+        while await process.stderr.receive_some(4096):
+            pass
+        await trio.sleep_forever()
+    finally:
+        process.terminate()
+        with trio.CancelScope(shield=True):
+            await process.wait()
+            await process.stderr.aclose()
+
+
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_load_hypercorn(
-    nursery: trio.Nursery, size: dict[str, int], protocol: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if protocol == "HTTP/2":
-        from hypercorn.config import Config
-
-        # See the module docstring: Hypercorn's own GOAWAY races the client's frames.
-        monkeypatch.setattr(Config, "keep_alive_max_requests", 10_000_000)
-    server: Server = await serve_hypercorn(nursery, TestApp(), count_connections=True)
-    figures = Figures("hypercorn", protocol)
-    await run_load(
-        server.url4("/"),
-        **size,
-        http2=protocol == "HTTP/2",
-        figures=figures,
-        expected_body=b"hello",
-    )
-    figures.peak_connections_server = server.counter.peak
-    figures.connections_opened_server = server.counter.total
-    server.stop.set()
+async def test_load_hypercorn(size: dict[str, int], protocol: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="trio-httpcore-soak-") as tmp:
+        async with trio.open_nursery() as nursery:
+            port = await start_hypercorn_process(nursery, Path(tmp))
+            relay_port, counter = await count_connections(nursery, port)
+            figures = Figures("hypercorn", protocol)
+            await run_load(
+                (b"http", b"127.0.0.1", relay_port, b"/"),
+                **size,
+                http2=protocol == "HTTP/2",
+                figures=figures,
+                expected_body=b"hello",
+            )
+            figures.peak_connections_server = counter.peak
+            figures.connections_opened_server = counter.total
+            nursery.cancel_scope.cancel()
     check(figures, size["total"])
 
 
