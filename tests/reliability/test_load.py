@@ -15,8 +15,7 @@ Hypercorn (``tests/reliability/_load_app.py``, trio worker) and nginx, when
 ``nginx`` is on PATH, run in subprocesses, so the resident set measured is the
 client's alone; a TCP relay in this process counts their connections. nginx
 ends a connection after 1,000 requests (``keepalive_requests``), so its runs
-go through many connections. The sync facade's run serves Hypercorn in this
-process.
+go through many connections. The sync facade's runs use the same Hypercorn.
 
 Over HTTP/2 nginx ends each connection with a graceful GOAWAY, streams still
 in flight below its last-stream-id; they must finish, and the requests above
@@ -49,11 +48,9 @@ import trio.testing
 import trio_httpcore
 from tests._servers import (
     ConnectionCounter,
-    TestApp,
     _open_listener,
     _proxy_handler,
     _serve_listener,
-    serve_hypercorn,
 )
 
 SOAK = os.environ.get("TRIO_HTTPCORE_SOAK") == "1"
@@ -386,7 +383,10 @@ async def test_load_sync_facade_hypercorn(nursery: trio.Nursery, size: dict[str,
     connections: zero errors, connections within the limit (counted by the relay)."""
     import threading
 
-    server = await serve_hypercorn(nursery, TestApp(), count_connections=True)
+    tmp = tempfile.TemporaryDirectory(prefix="trio-httpcore-soak-")
+    port = await start_hypercorn_process(nursery, Path(tmp.name))
+    relay_port, counter = await count_connections(nursery, port)
+    url = (b"http", b"127.0.0.1", relay_port, b"/")
     figures = Figures("hypercorn", "HTTP/1.1 (sync facade)")
     figures.max_connections = size["max_connections"]
     lock = threading.Lock()
@@ -397,7 +397,7 @@ async def test_load_sync_facade_hypercorn(nursery: trio.Nursery, size: dict[str,
             def work(count: int) -> None:
                 for _ in range(count):
                     try:
-                        _, _, stream, _ = pool.request(b"GET", server.url4("/"), ext=EXT)
+                        _, _, stream, _ = pool.request(b"GET", url, ext=EXT)
                         assert b"".join(stream) == b"hello"
                         failed = None
                     except Exception as exc:
@@ -435,7 +435,8 @@ async def test_load_sync_facade_hypercorn(nursery: trio.Nursery, size: dict[str,
             figures.rss_growth_mib = round((rss() - before) / MIB, 2)
 
     await trio.to_thread.run_sync(in_threads)
-    figures.peak_connections_server = server.counter.peak
-    figures.connections_opened_server = server.counter.total
-    server.stop.set()
+    figures.peak_connections_server = counter.peak
+    figures.connections_opened_server = counter.total
+    nursery.cancel_scope.cancel()  # Hypercorn and the relay
+    tmp.cleanup()
     check(figures, size["threads"] * size["per_thread"])
