@@ -56,7 +56,7 @@ http {{
     tcp_nodelay on;
     keepalive_requests 100000000;
     keepalive_timeout 600s;
-    http2_chunk_size 16k;
+    http2_chunk_size 1m;
     types {{ }}
     default_type application/octet-stream;
     root {dir}/www;
