@@ -354,10 +354,16 @@ class HTTP11Connection:
     # -- The end of a response.
 
     def _response_complete(self) -> None:
-        """Return the connection to the pool if both sides may go on (RFC 9112 section 9.3)."""
+        """Return the connection to the pool if both sides may go on (RFC 9112 section 9.3).
+
+        Bytes the server sent past the end of the response (a body on a HEAD
+        or 204, an unasked-for second response) would be read as the next
+        request's response: such a connection is closed, as curl does.
+        """
         if self._state is not _State.BUSY:
             return
-        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
+        excess, _ = self._h11.trailing_data
+        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE and not excess:
             self._h11.start_next_cycle()
             self._become_idle()
         else:
