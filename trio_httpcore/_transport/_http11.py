@@ -15,6 +15,8 @@ from .._exceptions import (
     ExceptionMapping,
     ReadError,
     RemoteProtocolError,
+    TransportError,
+    WriteError,
     map_exceptions,
 )
 from .._streams import AsyncByteStream, body_chunks
@@ -252,12 +254,28 @@ class HTTP11Connection:
             early = await self._wait_for_continue(read_timeout)
             if early is not None:
                 return early
-        async with body_chunks(stream) as chunks:
-            async for chunk in chunks:
-                if chunk:
-                    await self._send(self._h11.send(h11.Data(data=chunk)), write_timeout)
-        await self._send(self._h11.send(h11.EndOfMessage()), write_timeout)
+        try:
+            async with body_chunks(stream) as chunks:
+                async for chunk in chunks:
+                    if chunk:
+                        await self._send(self._h11.send(h11.Data(data=chunk)), write_timeout)
+            await self._send(self._h11.send(h11.EndOfMessage()), write_timeout)
+        except WriteError:
+            # The server may have answered before the end of the body and closed
+            # (413, 401): if that answer can be read, it is the response
+            # (RFC 9112 section 9.5); the connection is not reused after it.
+            early = await self._early_response(read_timeout)
+            if early is None:
+                raise
+            return early
         return None
+
+    async def _early_response(self, read_timeout: float | None) -> h11.Response | None:
+        """The response head the server sent before a write failed, if one can be read."""
+        try:
+            return await self._receive_response_head(read_timeout)
+        except TransportError:
+            return None
 
     async def _wait_for_continue(self, read_timeout: float | None) -> h11.Response | None:
         """Wait for "100 Continue" before the body (RFC 9110 section 10.1.1).
