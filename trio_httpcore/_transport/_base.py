@@ -30,6 +30,13 @@ class AsyncHTTPTransport:
         stream: AsyncByteStream | None = None,
         ext: Extensions | None = None,
     ) -> AsyncResponse:
+        """Send one request; return ``(status, headers, stream, ext)``.
+
+        ``url`` is ``(scheme, host, port, target)``; ``ext["timeout"]`` may
+        set the connect, read, write and pool timeouts in seconds. The
+        response ``stream`` holds its connection until read to the end or
+        closed.
+        """
         raise NotImplementedError()
 
     async def aclose(self) -> None:
@@ -58,6 +65,11 @@ class SyncHTTPTransport:
         stream: SyncByteStream | None = None,
         ext: Extensions | None = None,
     ) -> SyncResponse:
+        """Send one request, blocking; return ``(status, headers, stream, ext)``.
+
+        The same contract as :meth:`AsyncHTTPTransport.arequest`, with a
+        :class:`SyncByteStream` body that is read with a plain ``for``.
+        """
         raise NotImplementedError()
 
     def close(self) -> None:
