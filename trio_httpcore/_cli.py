@@ -777,7 +777,9 @@ class Verbose:
             tls = f", {self._timings.tls_version}" if self._timings.tls_version else ""
             text.append(f"{self._info} {response.http_version}{tls}\n")
         self._exchanges += 1
-        request_line = f"{start} {response.http_version}"
+        # Our HTTP/1.x requests always say HTTP/1.1, whatever version answers.
+        sent_version = "HTTP/2" if response.http_version == "HTTP/2" else "HTTP/1.1"
+        request_line = f"{start} {sent_version}"
         text.append(format_head(">", request_line, headers, style, Style.CYAN))
         colour = style.status(int(response.status_code))
         text.append(format_head("<", _status_line(response), response.headers.raw, style, colour))
