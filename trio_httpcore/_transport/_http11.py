@@ -184,10 +184,15 @@ class HTTP11Connection:
     def close_now(self) -> None:
         if self._state is _State.CLOSED:
             return
+        # The watcher's wait is cancelled before the socket closes under it.
+        self._let_go()
+        close_now(self._stream)
+
+    def _let_go(self) -> None:
+        """Take no more requests (closed, or handed over), end the watcher, tell the pool."""
         self._state = _State.CLOSED
         self._idle_scope.cancel()
         self._idle_started.set()  # let the watcher see CLOSED and end
-        close_now(self._stream)
         self._listener.closed()
 
     # -- One request.
@@ -363,10 +368,7 @@ class HTTP11Connection:
         stream = self._stream
         if leftover:
             stream = _PrefixedStream(stream, bytes(leftover))
-        self._state = _State.CLOSED
-        self._idle_scope.cancel()
-        self._idle_started.set()
-        self._listener.closed()
+        self._let_go()
         return stream
 
     # -- The end of a response.
