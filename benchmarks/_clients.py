@@ -12,6 +12,7 @@ connections), so no client pays for connection churn the others do not.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import socket
 import ssl
@@ -89,6 +90,60 @@ def _h1_only(cfg: ConnCfg, who: str) -> None:
         raise NotApplicable(f"{who} speaks HTTP/1.1 only")
 
 
+def _pool_options(cfg: ConnCfg, server: Server) -> dict[str, Any]:
+    """The options every transport-level pool gets (same names in trio_httpcore and httpcore)."""
+    return {
+        "ssl_context": ssl_context(server),
+        "http1": cfg.http1,
+        "http2": cfg.http2,
+        "max_connections": cfg.max_connections,
+        "max_keepalive_connections": cfg.max_connections,
+    }
+
+
+def _client_options(cfg: ConnCfg, server: Server, limits_class: Any) -> dict[str, Any]:
+    """The options every client-level API gets (httpx's names, which trio_httpcore's mirror)."""
+    return {
+        "verify": ssl_context(server),
+        "http1": cfg.http1,
+        "http2": cfg.http2,
+        "limits": limits_class(
+            max_connections=cfg.max_connections,
+            max_keepalive_connections=cfg.max_connections,
+        ),
+    }
+
+
+class _ClientSession:
+    """An httpx-style async client (httpx's, or trio_httpcore's AsyncClient)."""
+
+    def __init__(self, client: Any, cfg: ConnCfg) -> None:
+        self._client = client
+        self._cfg = cfg
+
+    async def get(self, path: str) -> int:
+        response = await self._client.get(self._cfg.url(path))
+        return len(response.content)
+
+    async def download(self, path: str) -> int:
+        n = 0
+        async with self._client.stream("GET", self._cfg.url(path)) as response:
+            async for chunk in response.aiter_bytes():
+                n += len(chunk)
+        return n
+
+
+class _SyncClientSession:
+    """A blocking client whose ``get`` returns a response with ``.content``."""
+
+    def __init__(self, get: Any, cfg: ConnCfg) -> None:
+        self._get = get
+        self._cfg = cfg
+
+    def get(self, path: str) -> int:
+        return len(self._get(self._cfg.url(path)).content)
+
+
 # -- Async clients, under trio.
 
 
@@ -97,13 +152,7 @@ async def th_pool(cfg: ConnCfg, server: Server) -> AsyncIterator[Any]:
     from trio_httpcore import AsyncConnectionPool
 
     _th_check(cfg)
-    async with AsyncConnectionPool(
-        ssl_context=ssl_context(server),
-        http1=cfg.http1,
-        http2=cfg.http2,
-        max_connections=cfg.max_connections,
-        max_keepalive_connections=cfg.max_connections,
-    ) as pool:
+    async with AsyncConnectionPool(**_pool_options(cfg, server)) as pool:
 
         class Session:
             async def get(self, path: str) -> int:
@@ -132,42 +181,15 @@ async def th_client(cfg: ConnCfg, server: Server) -> AsyncIterator[Any]:
     AsyncClient = _th_attr("AsyncClient")
     Limits = _th_attr("Limits")
     _th_check(cfg)
-    async with AsyncClient(
-        verify=ssl_context(server),
-        http1=cfg.http1,
-        http2=cfg.http2,
-        limits=Limits(
-            max_connections=cfg.max_connections,
-            max_keepalive_connections=cfg.max_connections,
-        ),
-    ) as client:
-
-        class Session:
-            async def get(self, path: str) -> int:
-                response = await client.get(cfg.url(path))
-                return len(response.content)
-
-            async def download(self, path: str) -> int:
-                n = 0
-                async with client.stream("GET", cfg.url(path)) as response:
-                    async for chunk in response.aiter_bytes():
-                        n += len(chunk)
-                return n
-
-        yield Session()
+    async with AsyncClient(**_client_options(cfg, server, Limits)) as client:
+        yield _ClientSession(client, cfg)
 
 
 @asynccontextmanager
 async def httpcore_pool(cfg: ConnCfg, server: Server) -> AsyncIterator[Any]:
     import httpcore
 
-    async with httpcore.AsyncConnectionPool(
-        ssl_context=ssl_context(server),
-        http1=cfg.http1,
-        http2=cfg.http2,
-        max_connections=cfg.max_connections,
-        max_keepalive_connections=cfg.max_connections,
-    ) as pool:
+    async with httpcore.AsyncConnectionPool(**_pool_options(cfg, server)) as pool:
 
         class Session:
             async def get(self, path: str) -> int:
@@ -188,29 +210,8 @@ async def httpcore_pool(cfg: ConnCfg, server: Server) -> AsyncIterator[Any]:
 async def httpx_client(cfg: ConnCfg, server: Server) -> AsyncIterator[Any]:
     import httpx
 
-    async with httpx.AsyncClient(
-        verify=ssl_context(server),
-        http1=cfg.http1,
-        http2=cfg.http2,
-        limits=httpx.Limits(
-            max_connections=cfg.max_connections,
-            max_keepalive_connections=cfg.max_connections,
-        ),
-    ) as client:
-
-        class Session:
-            async def get(self, path: str) -> int:
-                response = await client.get(cfg.url(path))
-                return len(response.content)
-
-            async def download(self, path: str) -> int:
-                n = 0
-                async with client.stream("GET", cfg.url(path)) as response:
-                    async for chunk in response.aiter_bytes():
-                        n += len(chunk)
-                return n
-
-        yield Session()
+    async with httpx.AsyncClient(**_client_options(cfg, server, httpx.Limits)) as client:
+        yield _ClientSession(client, cfg)
 
 
 class _RawTrioSession:
@@ -315,13 +316,7 @@ async def aiohttp_session(cfg: ConnCfg, server: Server) -> AsyncIterator[Any]:
 def th_sync_pool(cfg: ConnCfg, server: Server) -> Iterator[Any]:
     SyncConnectionPool = _th_attr("SyncConnectionPool")
     _th_check(cfg)
-    with SyncConnectionPool(
-        ssl_context=ssl_context(server),
-        http1=cfg.http1,
-        http2=cfg.http2,
-        max_connections=cfg.max_connections,
-        max_keepalive_connections=cfg.max_connections,
-    ) as pool:
+    with SyncConnectionPool(**_pool_options(cfg, server)) as pool:
 
         class Session:
             def get(self, path: str) -> int:
@@ -340,61 +335,24 @@ def th_sync_client(cfg: ConnCfg, server: Server) -> Iterator[Any]:
     Client = _th_attr("Client")
     Limits = _th_attr("Limits")
     _th_check(cfg)
-    with Client(
-        verify=ssl_context(server),
-        http1=cfg.http1,
-        http2=cfg.http2,
-        limits=Limits(
-            max_connections=cfg.max_connections,
-            max_keepalive_connections=cfg.max_connections,
-        ),
-    ) as client:
-
-        class Session:
-            def get(self, path: str) -> int:
-                return len(client.get(cfg.url(path)).content)
-
-        yield Session()
+    with Client(**_client_options(cfg, server, Limits)) as client:
+        yield _SyncClientSession(client.get, cfg)
 
 
 @contextmanager
 def httpcore_sync_pool(cfg: ConnCfg, server: Server) -> Iterator[Any]:
     import httpcore
 
-    with httpcore.ConnectionPool(
-        ssl_context=ssl_context(server),
-        http1=cfg.http1,
-        http2=cfg.http2,
-        max_connections=cfg.max_connections,
-        max_keepalive_connections=cfg.max_connections,
-    ) as pool:
-
-        class Session:
-            def get(self, path: str) -> int:
-                return len(pool.request("GET", cfg.url(path)).content)
-
-        yield Session()
+    with httpcore.ConnectionPool(**_pool_options(cfg, server)) as pool:
+        yield _SyncClientSession(functools.partial(pool.request, "GET"), cfg)
 
 
 @contextmanager
 def httpx_sync_client(cfg: ConnCfg, server: Server) -> Iterator[Any]:
     import httpx
 
-    with httpx.Client(
-        verify=ssl_context(server),
-        http1=cfg.http1,
-        http2=cfg.http2,
-        limits=httpx.Limits(
-            max_connections=cfg.max_connections,
-            max_keepalive_connections=cfg.max_connections,
-        ),
-    ) as client:
-
-        class Session:
-            def get(self, path: str) -> int:
-                return len(client.get(cfg.url(path)).content)
-
-        yield Session()
+    with httpx.Client(**_client_options(cfg, server, httpx.Limits)) as client:
+        yield _SyncClientSession(client.get, cfg)
 
 
 @contextmanager
