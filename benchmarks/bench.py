@@ -170,7 +170,8 @@ class Cell:
 # -- Workloads.
 
 
-async def _trio_concurrently(n: int, c: int, fn: Callable[[], Awaitable[Any]]) -> None:
+def _shared_work(n: int, fn: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    """A worker coroutine function: its instances together make ``n`` calls of ``fn``."""
     remaining = n
 
     async def worker() -> None:
@@ -179,20 +180,18 @@ async def _trio_concurrently(n: int, c: int, fn: Callable[[], Awaitable[Any]]) -
             remaining -= 1
             await fn()
 
+    return worker
+
+
+async def _trio_concurrently(n: int, c: int, fn: Callable[[], Awaitable[Any]]) -> None:
+    worker = _shared_work(n, fn)
     async with trio.open_nursery() as nursery:
         for _ in range(min(c, n)):
             nursery.start_soon(worker)
 
 
 async def _asyncio_concurrently(n: int, c: int, fn: Callable[[], Awaitable[Any]]) -> None:
-    remaining = n
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await fn()
-
+    worker = _shared_work(n, fn)
     await asyncio.gather(*(worker() for _ in range(min(c, n))))
 
 
