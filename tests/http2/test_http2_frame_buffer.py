@@ -1,0 +1,104 @@
+"""The client's frame buffer (``_FrameBuffer``) against h2's own, read by read.
+
+Whatever the reads are cut into, h2 fed through our buffer must report the
+same events, with the same payloads, as h2 fed the whole byte stream through
+its own: frames split anywhere (inside the 9-byte header too), several frames
+in one read, padded and unpadded DATA, empty frames, and header blocks
+continued over CONTINUATION frames.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import pytest
+
+from trio_httpcore._transport._http2 import _FrameBuffer
+
+REQUEST = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
+
+
+def _client(buffer: bool) -> h2.connection.H2Connection:
+    """A client with streams 1, 3 and 5 open; h2's frame buffer or ours."""
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding=None)
+    )
+    if buffer:
+        conn.incoming_buffer = _FrameBuffer()
+    conn.initiate_connection()
+    for stream_id in (1, 3, 5):
+        conn.send_headers(stream_id, REQUEST, end_stream=True)
+    return conn
+
+
+def _server_bytes() -> bytes:
+    """What a server sends for three requests: every kind of frame a response uses."""
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    server.initiate_connection()
+    server.receive_data(_client(buffer=False).data_to_send())
+    # A header block larger than a frame: HEADERS then CONTINUATION frames.
+    server.send_headers(1, [(":status", "200"), ("x-big", "b" * 40_000)])
+    server.send_data(1, b"unpadded " * 100)
+    server.send_data(1, b"padded", pad_length=17)
+    server.send_data(1, b"")
+    server.send_headers(3, [(":status", "204")], end_stream=True)
+    server.send_headers(5, [(":status", "200"), ("content-length", "3")])
+    server.ping(b"12345678")
+    server.send_data(1, b"last", end_stream=True)
+    server.send_data(5, b"abc", end_stream=True)
+    return server.data_to_send()
+
+
+def _summary(events: list[h2.events.Event]) -> list[tuple[Any, ...]]:
+    """Each event's type and what it carries (DATA payloads in full, as bytes)."""
+    summary: list[tuple[Any, ...]] = []
+    for event in events:
+        if isinstance(event, h2.events.DataReceived):
+            assert type(event.data) is bytes
+            summary.append((type(event), event.stream_id, event.data, event.flow_controlled_length))
+        else:
+            summary.append((type(event), repr(event)))
+    return summary
+
+
+def _cuts(size: int, seed: int) -> list[int]:
+    rng = random.Random(seed)
+    cuts = [0]
+    while cuts[-1] < size:
+        cuts.append(min(size, cuts[-1] + rng.choice([1, 2, 8, 9, 10, 100, 5000, 70_000])))
+    return cuts
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_same_events_as_h2_for_any_cut_of_the_reads(seed: int) -> None:
+    data = _server_bytes()
+    expected = _summary(_client(buffer=False).receive_data(data))
+    ours = _client(buffer=True)
+    cuts = _cuts(len(data), seed)
+    events: list[h2.events.Event] = []
+    for start, end in itertools.pairwise(cuts):
+        events += ours.receive_data(data[start:end])
+    assert _summary(events) == expected
+
+
+def test_one_byte_reads() -> None:
+    data = _server_bytes()
+    ours = _client(buffer=True)
+    events: list[h2.events.Event] = []
+    for i in range(len(data)):
+        events += ours.receive_data(data[i : i + 1])
+    assert _summary(events) == _summary(_client(buffer=False).receive_data(data))
+
+
+def test_overlong_frame_is_refused() -> None:
+    """A frame above our SETTINGS_MAX_FRAME_SIZE is a connection error (RFC 9113 section 4.2)."""
+    client = _client(buffer=True)
+    header = (20_000).to_bytes(3, "big") + b"\x00\x00\x00\x00\x00\x01"
+    with pytest.raises(h2.exceptions.FrameTooLargeError):
+        client.receive_data(header + b"x" * 20_000)
