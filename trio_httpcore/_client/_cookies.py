@@ -8,6 +8,8 @@ from http.cookiejar import Cookie, CookieJar
 
 from ._models import Request, Response
 
+_SET_COOKIE_FIELDS = frozenset({b"set-cookie", b"set-cookie2"})
+
 
 class _JarRequest(urllib.request.Request):
     """Our request as ``http.cookiejar`` wants to see it; the Cookie field it adds goes to ours."""
@@ -69,7 +71,7 @@ class Cookies(MutableMapping[str, str]):
 
     def extract_cookies(self, response: Response) -> None:
         """Store the cookies a response sets (``Set-Cookie``), as the jar's rules allow."""
-        if "set-cookie" not in response.headers and "set-cookie2" not in response.headers:
+        if not response.headers._has_any(_SET_COOKIE_FIELDS):
             return  # the common case, without building the jar's view of the exchange
         self.jar.extract_cookies(_JarResponse(response), _JarRequest(response.request))  # type: ignore[arg-type]
 

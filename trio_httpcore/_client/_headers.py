@@ -47,8 +47,18 @@ class Headers(MutableMapping[str, str]):
             pairs: Iterable[tuple[HeaderKey, HeaderKey]] = (
                 headers.items() if isinstance(headers, Mapping) else headers
             )
+            # add() inlined, bytes passed as they are: every response's fields come
+            # through here, as the transport's (bytes, bytes) pairs.
+            append = self._fields.append
             for name, value in pairs:
-                self.add(name, value)
+                raw_name = name if type(name) is bytes else _to_bytes(name)
+                append(
+                    (
+                        raw_name,
+                        raw_name.lower(),
+                        value if type(value) is bytes else _to_bytes(value),
+                    )
+                )
 
     @property
     def raw(self) -> RawHeaders:
@@ -59,6 +69,10 @@ class Headers(MutableMapping[str, str]):
         """Append one field, keeping any others of the same name."""
         raw_name = _to_bytes(name)
         self._fields.append((raw_name, raw_name.lower(), _to_bytes(value)))
+
+    def _prepend(self, name: bytes, value: bytes) -> None:
+        """Insert one field before all the others (``Host``, which HTTP/1.1 wants first)."""
+        self._fields.insert(0, (name, name.lower(), value))
 
     def get_list(self, key: str, split_commas: bool = False) -> list[str]:
         """Every value of ``key``, in order; with ``split_commas``, list elements too.
@@ -109,7 +123,19 @@ class Headers(MutableMapping[str, str]):
         if not isinstance(key, (str, bytes)):
             return False
         lowered = _to_bytes(key).lower()
-        return any(name == lowered for _, name, _ in self._fields)
+        # A plain loop: asked of every request and response, and any() over a
+        # generator costs several times more for a handful of fields.
+        for field in self._fields:  # noqa: SIM110
+            if field[1] == lowered:
+                return True
+        return False
+
+    def _has_any(self, lowered: frozenset[bytes]) -> bool:
+        """Whether a field has one of the names ``lowered`` (lower-case bytes)."""
+        for field in self._fields:  # noqa: SIM110 (a loop, as in __contains__)
+            if field[1] in lowered:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[str]:
         return iter(dict.fromkeys(_to_str(name) for _, name, _ in self._fields))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import http
 from enum import IntEnum
 
+# Looked up for every response: a dict is many times cheaper than calling the enum.
+_KNOWN_STATUSES: dict[int, http.HTTPStatus] = {status.value: status for status in http.HTTPStatus}
+
 
 class codes(IntEnum):
     """Status codes by name: ``codes.NOT_FOUND == 404``; lower-case names work too.
@@ -79,10 +82,8 @@ class codes(IntEnum):
     @classmethod
     def get_reason_phrase(cls, value: int) -> str:
         """The standard reason phrase of ``value``, or ``""`` for an unknown code."""
-        try:
-            return http.HTTPStatus(value).phrase
-        except ValueError:
-            return ""
+        status = _KNOWN_STATUSES.get(value)
+        return "" if status is None else status.phrase
 
     @staticmethod
     def is_informational(value: int) -> bool:
@@ -123,7 +124,4 @@ del _code
 
 def status_of(value: int) -> http.HTTPStatus | int:
     """``value`` as an ``http.HTTPStatus`` when the code is a known one, else the ``int``."""
-    try:
-        return http.HTTPStatus(value)
-    except ValueError:
-        return value
+    return _KNOWN_STATUSES.get(value, value)
