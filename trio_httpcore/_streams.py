@@ -34,7 +34,7 @@ class SyncByteStream:
         """Release what the stream holds; the base class holds nothing."""
 
 
-class _OneChunk(AsyncIterator[bytes]):
+class OneChunk(AsyncIterator[bytes]):
     """Yields one chunk. Not an async generator: nothing to finalise if left unfinished."""
 
     def __init__(self, chunk: bytes) -> None:
@@ -54,7 +54,7 @@ class PlainByteStream(AsyncByteStream, SyncByteStream):
         self.content = content
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return _OneChunk(self.content)
+        return OneChunk(self.content)
 
     def __iter__(self) -> Iterator[bytes]:
         if self.content:

@@ -68,6 +68,12 @@ USE_CLIENT_DEFAULT: Any = UNSET
 DEFAULT_TIMEOUT = Timeout(5.0)
 DEFAULT_LIMITS = Limits()
 
+_URL_CACHE_SIZE = 256
+"""How many request URLs (as given) a client keeps resolved; the cache empties when full."""
+
+_NO_AUTH = Auth()
+"""The auth of a request that has none: the base class, which sends the request as it is."""
+
 
 class QueryOptions(TypedDict, total=False):
     """The keyword arguments of ``get``, ``head``, ``options`` and ``delete``."""
@@ -361,6 +367,9 @@ class AsyncClient:
 
     @base_url.setter
     def base_url(self, base_url: URL | str | None) -> None:
+        # Request URLs as given -> resolved against base_url; URL objects are immutable,
+        # so a resolved one serves every request that gives the same string.
+        self._resolved_urls: dict[str, URL] = {}
         if base_url is None:
             self._base_url: URL | None = None
             return
@@ -476,8 +485,22 @@ class AsyncClient:
 
         A relative path extends the base URL's path even when it starts with
         ``/``: with ``base_url="https://api.example/v1"``, ``"/users"`` is
-        ``https://api.example/v1/users``.
+        ``https://api.example/v1/users``. A string is parsed once: the result
+        is kept (a client mostly requests a few URLs again and again).
         """
+        if type(url) is not str:
+            return self._resolve_url(url)
+        resolved = self._resolved_urls.get(url)
+        if resolved is None:
+            resolved = self._resolve_url(url)
+            if len(self._resolved_urls) >= _URL_CACHE_SIZE:
+                # Emptied rather than trimmed: clear() is one step even with the blocking
+                # Client's build_request() running in another thread.
+                self._resolved_urls.clear()
+            self._resolved_urls[url] = resolved
+        return resolved
+
+    def _resolve_url(self, url: URL | str) -> URL:
         merged = URL(url, allow_relative=True)
         if self._base_url is None or merged.is_absolute_url:
             return merged
@@ -486,6 +509,12 @@ class AsyncClient:
         return self._base_url.join(merged)
 
     def _merge_headers(self, headers: HeaderTypes | None) -> Headers:
+        """The client's headers, those of ``headers`` replacing them by name.
+
+        Without ``headers`` they are the client's own object: ``Request`` copies them.
+        """
+        if not headers:
+            return self._headers
         given = Headers(headers)
         replaced = {name.lower() for name, _ in given.raw}
         merged = Headers([field for field in self._headers.raw if field[0].lower() not in replaced])
@@ -568,7 +597,12 @@ class AsyncClient:
         if timeout is not USE_CLIENT_DEFAULT:
             request.ext["timeout"] = Timeout(timeout).as_dict()
         flow_auth = self._build_request_auth(request, auth)
-        response = await self._send_handling_auth(request, flow_auth, follow, stream, [])
+        if flow_auth is _NO_AUTH:
+            # No auth flow to drive: what _send_handling_auth would do with the plain
+            # Auth's one-step flow, without the generator.
+            response = await self._send_handling_redirects(request, follow, [], stream)
+        else:
+            response = await self._send_handling_auth(request, flow_auth, follow, stream, [])
         if not stream:
             try:
                 await response.aread()
@@ -585,14 +619,14 @@ class AsyncClient:
         if given is not None:
             return given
         url = request.url
-        if url.username or url.password:
+        if url.userinfo and (url.username or url.password):
             return BasicAuth(url.username, url.password)
         if self.trust_env and "authorization" not in request.headers:
             if self._netrc is UNSET:  # once per client: the file is read once, or missed once
                 self._netrc = NetRCAuth() if NetRCAuth.available() else None
             if self._netrc is not None:
                 return self._netrc
-        return Auth()
+        return _NO_AUTH
 
     async def _send_handling_auth(
         self, request: Request, auth: Auth, follow: bool, stream: bool, history: list[Response]

@@ -7,6 +7,7 @@ import datetime
 import json as jsonlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing, closing
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import (
@@ -16,7 +17,7 @@ from .._exceptions import (
     ResponseNotRead,
     StreamConsumed,
 )
-from .._streams import AsyncByteStream, PlainByteStream, SyncByteStream
+from .._streams import AsyncByteStream, OneChunk, PlainByteStream, SyncByteStream
 from .._transport._portal import Portal
 from .._types import Extensions
 from ._content import ByteStream, RequestContent, RequestData, as_async_stream, encode_request
@@ -69,12 +70,15 @@ class Request:
         if not method.isascii():
             raise LocalProtocolError(f"invalid request method {method!r}: not an HTTP token")
         self.method: str = method.upper()
-        self.url: URL = URL(url) if params is None else URL(url).copy_merge_params(params)
+        if params is None and type(url) is URL and url.is_absolute_url:
+            # Shared, not copied: a URL is immutable (the client hands over cached ones).
+            self.url: URL = url
+        else:
+            self.url = URL(url) if params is None else URL(url).copy_merge_params(params)
         self.headers: Headers = Headers(headers)
         if "host" not in self.headers and self.url.raw_host:
             # First, where RFC 9110 section 7.2 wants it for HTTP/1.1.
-            host = host_header(self.url).encode("ascii")
-            self.headers = Headers([(b"Host", host), *self.headers.raw])
+            self.headers._prepend(b"Host", host_header(self.url).encode("ascii"))
         if stream is None:
             body_headers, stream = encode_request(content, data, files, json)
             for name, value in body_headers.items():
@@ -396,24 +400,16 @@ class Response:
                 self._content = b"".join([chunk async for chunk in chunks])
         return self._content
 
-    async def aiter_raw(self) -> AsyncGenerator[bytes, None]:
+    def aiter_raw(self) -> BodyIterator:
         """The body as it arrives, not decoded; closes the response at the end."""
-        self._check_streamable()
-        self.is_stream_consumed = True
-        try:
-            if not isinstance(self._stream, AsyncByteStream):
-                raise RuntimeError("This response's body is blocking: use read() and iter_*().")
-            async for chunk in self._stream:
-                yield chunk
-        finally:
-            await self.aclose()
+        return BodyIterator(self, decoded=False)
 
-    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
+    def aiter_bytes(self) -> BodyIterator:
         """The body, decoded from its ``Content-Encoding``, in pieces as they arrive."""
-        if self._content is not None:
-            if self._content:
-                yield self._content
-            return
+        return BodyIterator(self, decoded=True)
+
+    async def _decoded_chunks(self) -> AsyncGenerator[bytes, None]:
+        """The raw body through the decoders its ``Content-Encoding`` lists."""
         decoder = content_decoder(self.headers.get_list("content-encoding"))
         async with aclosing(self.aiter_raw()) as chunks:
             async for chunk in chunks:
@@ -484,6 +480,98 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} [{int(self.status_code)} {self.reason_phrase}]>"
+
+
+class BodyIterator(AsyncIterator[bytes]):
+    """What :meth:`Response.aiter_raw` and :meth:`Response.aiter_bytes` return.
+
+    An iterator class rather than an async generator, because it sits on the
+    path of every chunk of every body: a body without ``Content-Encoding``
+    goes from the transport's stream to the caller through this one
+    ``__anext__``, with no decoder stage (its bytes are its raw chunks, empty
+    ones left out as the decoders leave them out). Dropped half-way, it
+    needs no finalising: the transport's stream frees its connection then.
+
+    It behaves as the async generators it replaces: nothing is checked or
+    read before the first ``__anext__``; the body's end, an error or a
+    cancellation while reading closes the response; :meth:`aclose` before
+    the first ``__anext__`` leaves the response alone.
+    """
+
+    def __init__(self, response: Response, *, decoded: bool) -> None:
+        self._response = response
+        self._decoded = decoded
+        self._chunks: AsyncIterator[bytes] | None = None
+        # What ends the iteration early: the response's aclose, a decoding generator's, or
+        # nothing (a body already in memory).
+        self._close: Callable[[], Awaitable[None]] | None = None
+        self._finished = False
+
+    def __aiter__(self) -> BodyIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._finished:
+            raise StopAsyncIteration
+        chunks = self._chunks
+        if chunks is None:
+            try:
+                chunks = self._chunks = await self._start()
+            except BaseException:
+                self._finished = True
+                raise
+        try:
+            chunk = await chunks.__anext__()
+            if self._decoded:
+                while not chunk:
+                    chunk = await chunks.__anext__()
+        except BaseException:
+            # The end of the body (StopAsyncIteration) included.
+            await self.aclose()
+            raise
+        return chunk
+
+    async def _start(self) -> AsyncIterator[bytes]:
+        """The chunks to pass on, once the response is checked and marked consumed."""
+        response = self._response
+        if self._decoded:
+            if response._content is not None:
+                return OneChunk(response._content)
+            if "content-encoding" in response.headers:
+                decoding = response._decoded_chunks()
+                self._close = decoding.aclose
+                return decoding
+        response._check_streamable()
+        response.is_stream_consumed = True
+        self._close = response.aclose
+        stream = response._stream
+        if not isinstance(stream, AsyncByteStream):
+            await self.aclose()
+            raise RuntimeError("This response's body is blocking: use read() and iter_*().")
+        chunks = aiter(stream)
+        if not isinstance(chunks, AsyncByteStream):
+            # Not a stream that is its own iterator, as the transport's are: an async
+            # generator (the stream's __aiter__), closed at once along with the
+            # stream rather than left to the garbage collector.
+            self._close = partial(_aclose_both, chunks, response)
+        return chunks
+
+    async def aclose(self) -> None:
+        """Stop: the response is closed if its body was being read."""
+        self._finished = True
+        close, self._close = self._close, None
+        if close is not None:
+            await close()
+
+
+async def _aclose_both(chunks: AsyncIterator[bytes], response: Response) -> None:
+    """Close the iterator ``chunks`` of ``response``'s stream, then the response."""
+    try:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    finally:
+        await response.aclose()
 
 
 def _iterate_through(portal: Portal, stream: AsyncByteStream) -> Iterator[bytes]:

@@ -1,0 +1,187 @@
+"""The client's fast paths give what the general paths give.
+
+Each shortcut taken for speed (issue 10) is checked here against the path it
+skips: the URL cache against parsing, ``quote``'s one-match test against
+its character loop, the body iterator of an identity-encoded body against
+the decoder path, the request sent without an auth flow against one sent
+through the plain ``Auth``'s flow.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+import trio
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests._servers import Server
+from trio_httpcore import URL, AsyncClient, Auth, Response, ResponseClosed, StreamConsumed
+from trio_httpcore._client._status_codes import codes, status_of
+from trio_httpcore._client._urls import (
+    _HOST_SAFE,
+    _PATH_SAFE,
+    _QUERY_SAFE,
+    _USERINFO_SAFE,
+    quote,
+    quote_chars,
+)
+from trio_httpcore._streams import AsyncIteratorByteStream
+
+# quote(): one regular-expression match instead of the character loop.
+
+_url_chars = st.text(
+    alphabet=st.sampled_from("aZ09-._~!$&'()*+,;=:@/?#[]% \"<>\\^`{|}é€\U0001f600%2F%41%zz%4"),
+    max_size=30,
+)
+
+
+@given(_url_chars, st.sampled_from([_USERINFO_SAFE, _PATH_SAFE, _QUERY_SAFE, _HOST_SAFE]))
+def test_quote_shortcut_matches_the_character_loop(text: str, safe: frozenset[str]) -> None:
+    assert quote(text, safe) == quote_chars(text, safe)
+
+
+# The client's URL cache.
+
+
+async def _echo(client: AsyncClient, url: str) -> dict[str, str]:
+    response = await client.get(url)
+    result: dict[str, str] = json.loads(response.content)
+    return result
+
+
+async def test_cached_urls_are_the_parsed_urls(server: Server) -> None:
+    base = server.url + "/echo/"
+    expected = {
+        "a/b?x=1": base + "a/b?x=1",
+        "/abs": base + "abs",  # a leading "/" extends the base path
+        "../up": server.url + "/up",
+        server.url + "/full": server.url + "/full",
+    }
+    async with AsyncClient(base_url=base) as client:
+        for _ in range(2):  # parsed, then from the cache
+            for url, resolved in expected.items():
+                assert client.build_request("GET", url).url == URL(resolved)
+        assert (await _echo(client, "a/b?x=1"))["path"] == "/echo/a/b"
+        # A new base URL empties the cache: the same string resolves anew.
+        client.base_url = server.url + "/other/"
+        assert (await _echo(client, "a/b?x=1"))["path"] == "/other/a/b"
+        # Past the cache's size, URLs still resolve right.
+        for i in range(600):
+            assert client.build_request("GET", f"p{i}").url.path == f"/other/p{i}"
+        assert len(client._resolved_urls) <= 256
+
+
+async def test_cached_url_with_params_and_reassigned(server: Server) -> None:
+    async with AsyncClient(base_url=server.url, params={"c": "1"}) as client:
+        first = client.build_request("GET", "/echo", params={"r": "2"})
+        second = client.build_request("GET", "/echo")
+        assert first.url.query == "c=1&r=2"
+        assert second.url.query == "c=1"
+        # The cached URL is shared, never changed: a request's own URL can be replaced.
+        second.url = URL(server.url + "/echo?z=9")
+        assert client.build_request("GET", "/echo").url.query == "c=1"
+
+
+# Bodies: identity-encoded bodies skip the decoder stage.
+
+
+class _Chunks(AsyncIterator[bytes]):
+    """Hands out ``chunks``, each after a checkpoint, as a transport's stream would."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = iter(chunks)
+
+    async def __anext__(self) -> bytes:
+        await trio.lowlevel.checkpoint()
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+def _response(chunks: list[bytes], headers: list[tuple[bytes, bytes]]) -> Response:
+    return Response(200, headers=headers, stream=AsyncIteratorByteStream(_Chunks(chunks)))
+
+
+@pytest.mark.parametrize("chunks", [[], [b""], [b"a", b"", b"bc", b""], [b"x" * 100_000, b"y"]])
+async def test_identity_body_as_the_decoder_path_gives_it(chunks: list[bytes]) -> None:
+    plain = _response(chunks, [])
+    # "identity" named: the general path, through the identity decoder.
+    named = _response(chunks, [(b"Content-Encoding", b"identity")])
+    assert [c async for c in plain.aiter_bytes()] == [c async for c in named.aiter_bytes()]
+    assert plain.is_closed and named.is_closed
+    raw = _response(chunks, [])
+    assert [c async for c in raw.aiter_raw()] == chunks
+    read = _response(chunks, [])
+    assert await read.aread() == b"".join(chunks)
+
+
+async def test_body_iterator_behaves_as_a_generator() -> None:
+    # Nothing happens before the first __anext__: closing an unstarted iterator
+    # leaves the response open, and a body read meanwhile is what it yields.
+    response = _response([b"ab", b"cd"], [])
+    unstarted = response.aiter_bytes()
+    await unstarted.aclose()
+    assert not response.is_closed and not response.is_stream_consumed
+    later = response.aiter_bytes()
+    assert await response.aread() == b"abcd"
+    assert [chunk async for chunk in later] == [b"abcd"]
+    # Closed half-way: the response is closed, the iterator finished.
+    response = _response([b"ab", b"cd"], [])
+    chunks = response.aiter_raw()
+    assert await chunks.__anext__() == b"ab"
+    await chunks.aclose()
+    assert response.is_closed
+    assert [chunk async for chunk in chunks] == []
+    with pytest.raises(StreamConsumed):
+        await response.aiter_bytes().__anext__()
+    # A closed, unread response: its body can't be read.
+    response = _response([b"ab"], [])
+    await response.aclose()
+    with pytest.raises(ResponseClosed):
+        await response.aread()
+
+
+async def test_body_iterator_closes_the_response_when_cancelled(server: Server) -> None:
+    async with AsyncClient(base_url=server.url) as client:
+        async with client.stream("GET", "/stall") as response:
+            chunks = response.aiter_bytes()
+            with trio.move_on_after(0.05):
+                await chunks.__anext__()
+            assert response.is_closed
+        # The pool is usable afterwards: the stalled connection was let go.
+        assert (await client.get("/status/200")).status_code == 200
+
+
+# Requests without auth skip the auth flow.
+
+
+async def test_no_auth_as_the_plain_auth_flow(server: Server) -> None:
+    async with AsyncClient(base_url=server.url, trust_env=False) as client:
+        fast = await _echo(client, "/echo")
+        slow = json.loads((await client.get("/echo", auth=Auth())).content)
+        assert fast == slow
+        assert not any(name == "authorization" for name, _ in fast["headers"])
+        redirected = await client.get("/redirect/302?location=/status/201")
+        assert redirected.status_code == 201
+        assert [r.status_code for r in redirected.history] == [302]
+
+
+# Status codes by dict look-up.
+
+
+def test_status_lookup_as_the_enum() -> None:
+    for value in range(0, 1000):
+        try:
+            expected: http.HTTPStatus | int = http.HTTPStatus(value)
+        except ValueError:
+            expected = value
+        assert status_of(value) == expected
+        assert type(status_of(value)) is type(expected)
+        assert codes.get_reason_phrase(value) == (
+            expected.phrase if isinstance(expected, http.HTTPStatus) else ""
+        )
