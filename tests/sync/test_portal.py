@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -14,7 +16,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_httpcore._transport._portal import Portal, PortalClosed
+from trio_httpcore._transport._portal import Parker, Portal, PortalClosed, _LockParker
 
 
 def portal_threads() -> list[threading.Thread]:
@@ -335,3 +337,54 @@ def test_value_produced_despite_interrupt_is_discarded(portal: Portal) -> None:
     helper.join()
     finisher.join()
     assert discarded == ["resource"]
+
+
+@pytest.mark.parametrize("parker_class", [Parker, _LockParker])
+def test_parker_wakes_its_thread_and_keeps_a_wake_up_for_the_next_park(
+    parker_class: type[Parker],
+) -> None:
+    parker = parker_class()
+    parker.unpark()
+    parker.unpark()  # wake-ups do not add up: one park takes them
+    parker.park()  # returns at once
+    parked = threading.Event()
+    woken = threading.Event()
+
+    def sleeper() -> None:
+        parked.set()
+        while not woken.is_set():
+            parker.park()
+
+    thread = threading.Thread(target=sleeper)
+    thread.start()
+    parked.wait()
+    woken.set()
+    parker.unpark()
+    thread.join()
+
+
+def test_each_thread_has_its_parker() -> None:
+    mine = Parker.current()
+    assert Parker.current() is mine
+    theirs: list[Parker] = []
+    thread = threading.Thread(target=lambda: theirs.append(Parker.current()))
+    thread.start()
+    thread.join()
+    assert theirs[0] is not mine
+
+
+def test_forked_child_does_not_share_its_parents_parker() -> None:
+    """Parent and child sharing a pipe would take each other's wake-ups."""
+    script = (
+        "import os\n"
+        "from trio_httpcore._transport._portal import Parker\n"
+        "parent = Parker.current()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if Parker.current() is not parent else 1)\n"
+        "print(os.waitpid(pid, 0)[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout == "0\n", done.stderr

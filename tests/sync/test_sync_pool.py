@@ -25,6 +25,7 @@ from trio_httpcore import (
     ConnectError,
     IteratorByteStream,
     PlainByteStream,
+    RemoteProtocolError,
     SyncByteStream,
     SyncConnectionPool,
     SyncHTTPTransport,
@@ -135,7 +136,11 @@ def test_large_body_in_many_chunks(pool: SyncConnectionPool, h11_server: Threade
 
 
 class EndlessBody(AsyncHTTPTransport):
-    """Every response has an endless body of 10,000-byte chunks, produced without I/O."""
+    """Every response has an endless body of 10,000-byte chunks, produced without I/O,
+    and the headers given (none by default: no declared length)."""
+
+    def __init__(self, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        self.headers = headers or []
 
     async def arequest(
         self,
@@ -150,12 +155,12 @@ class EndlessBody(AsyncHTTPTransport):
                 await trio.lowlevel.checkpoint()
                 yield b"x" * 10_000
 
-        return 200, [], AsyncIteratorByteStream(chunks()), {}
+        return 200, self.headers, AsyncIteratorByteStream(chunks()), {}
 
 
 class SyncEndlessBody(_SyncTransportFacade[EndlessBody]):
-    def __init__(self) -> None:
-        super().__init__(EndlessBody())
+    def __init__(self, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(EndlessBody(headers))
 
 
 def test_body_read_ahead_is_bounded() -> None:
@@ -173,8 +178,47 @@ def test_body_read_ahead_is_bounded() -> None:
             assert next(chunks) == b"x" * 10_000
         settle()
         assert READ_AHEAD <= reader._unacknowledged < READ_AHEAD + 10_000
-        assert reader.queue.qsize() == reader._unacknowledged // 10_000
+        assert len(reader.items) == reader._unacknowledged // 10_000
         stream.close()
+
+
+def test_body_longer_than_declared_is_handed_over_when_the_window_fills() -> None:
+    """A body declared to fit in the read-ahead window is read before the response is
+    handed over; one that turns out longer is handed over once the window is full,
+    instead of the reader waiting for room that only the caller can make."""
+    with SyncEndlessBody([(b"content-length", b"10")]) as transport:
+        _, _, stream, _ = transport.request(b"GET", (b"http", b"example.org", None, b"/"))
+        assert READ_AHEAD <= stream._body._unacknowledged < READ_AHEAD + 10_000  # type: ignore[attr-defined]
+        assert next(iter(stream)) == b"x" * 10_000
+        stream.close()
+
+
+def test_small_body_is_read_before_the_response_is_handed_over(
+    pool: SyncConnectionPool, h11_server: ThreadedServer
+) -> None:
+    """Content-Length within the read-ahead window: request() returns once the body is
+    in, its connection already back in the pool (one wake-up of the caller, not two)."""
+    _, _, stream, _ = pool.request(b"GET", h11_server.url4("/"), ext=TIMEOUTS)
+    assert len(stream._body.items) == 2  # type: ignore[attr-defined]  # b"hello", the end
+    stats = pool.statistics()
+    assert (stats.active, stats.idle) == (0, 1)
+    assert b"".join(stream) == b"hello"
+    stream.close()
+
+
+def test_error_in_a_small_body_is_raised_by_its_iteration(
+    pool: SyncConnectionPool, h11_server: ThreadedServer
+) -> None:
+    """Read before the hand-over or not, a body's error comes from reading the body."""
+    status, _, stream, _ = pool.request(b"GET", h11_server.url4("/truncated"), ext=TIMEOUTS)
+    assert status == 200
+    chunks = iter(stream)
+    assert next(chunks) == b"0123456789"
+    with pytest.raises(RemoteProtocolError):
+        next(chunks)
+    stream.close()
+    assert_quiescent(pool)
+    assert get(pool, h11_server) == (200, b"hello")
 
 
 def test_reading_to_the_end_returns_the_connection(

@@ -52,10 +52,15 @@ Rules:
   not held by nobody).
 * Closing exits the entered context managers, then cancels the calls still
   running (their callers get :class:`PortalClosed`), then joins the thread.
+* A waiting thread sleeps on its :class:`Parker`; the trio thread wakes it
+  at the end of its batch of task steps (:class:`_Waker`), with the GIL
+  released: one context switch each way per call, when nothing else runs.
 """
 
 from __future__ import annotations
 
+import os
+import select
 import sys
 import threading
 import weakref
@@ -76,9 +81,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# How long a waiting caller sleeps between checks. The wait is a lock acquire,
-# woken at once when the call ends; the slice only bounds how late a signal
-# handler (Ctrl-C) runs on platforms where a lock wait cannot be interrupted.
+# How long a waiting thread sleeps between checks of what it waits for. It is
+# woken at once when that happens; the slice bounds what a lost wake-up costs
+# (a signal handler that itself calls the portal, while the thread waited, may
+# take the thread's wake-up), and how late Ctrl-C is seen where a wait cannot
+# be interrupted.
 WAIT_SLICE = 0.1
 
 
@@ -98,12 +105,95 @@ class PortalClosed(RuntimeError):
     """The portal was closed: before the call, or while it ran."""
 
 
+class Parker:
+    """Where a thread sleeps until the trio thread wakes it: one per thread, reused.
+
+    A wake-up is a byte written to a pipe: a system call that CPython makes with
+    the interpreter lock (GIL) released, so the woken thread finds it free. (A
+    ``threading.Lock`` released by the trio thread wakes its waiter while the
+    trio thread still holds the GIL: the waiter runs only to block on the GIL,
+    and the scheduler tends to run it at once on the trio thread's core. That
+    costs about four context switches more per handoff, measured.)
+
+    Wake-ups may be spurious (one may outlive the wait it was meant for), so
+    whoever parks checks again what it waits for, in a loop.
+    """
+
+    _local = threading.local()
+
+    @classmethod
+    def current(cls) -> Parker:
+        """The calling thread's parker."""
+        try:
+            parker: Parker = cls._local.parker
+        except AttributeError:
+            parker = cls._local.parker = _LockParker() if _NO_POLL else cls()
+        return parker
+
+    def __init__(self) -> None:
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(self._write_fd, False)
+        self._poll = select.poll()
+        self._poll.register(self._read_fd, select.POLLIN)
+        # Closed once nothing holds the parker, hence once no trio thread can
+        # write to it; never at interpreter exit, while a daemon portal thread may.
+        weakref.finalize(self, _close_pipe, self._read_fd, self._write_fd).atexit = False
+
+    def park(self) -> None:
+        """Sleep until woken, ``WAIT_SLICE`` at most; a signal handler's exception ends it."""
+        if self._poll.poll(WAIT_SLICE * 1000):
+            with suppress(BlockingIOError):  # a nested park (a signal handler's) took it
+                os.read(self._read_fd, 64)
+
+    def unpark(self) -> None:
+        """Wake the thread (if parked; else its next ``park`` returns at once). Any thread."""
+        with suppress(BlockingIOError):  # the pipe is full: wake-ups are pending anyway
+            os.write(self._write_fd, b"\0")
+
+
+class _LockParker(Parker):
+    """The parker where ``select.poll`` is missing (Windows): a lock, released to wake.
+
+    It has the GIL handoff cost that :class:`Parker` avoids, and a lock wait there
+    cannot be interrupted, so Ctrl-C is seen within ``WAIT_SLICE``.
+    """
+
+    def __init__(self) -> None:  # no pipe: the base class's is not made
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def park(self) -> None:
+        self._lock.acquire(timeout=WAIT_SLICE)
+
+    def unpark(self) -> None:
+        with suppress(RuntimeError):  # released already: a wake-up is pending
+            self._lock.release()
+
+
+_NO_POLL = not hasattr(select, "poll")
+
+
+def _close_pipe(read_fd: int, write_fd: int) -> None:
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+def _forget_parkers() -> None:
+    # A forked child must not share its parent's pipes: each would take the other's wake-ups.
+    Parker._local = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parkers)
+
+
 class _Call(Generic[T]):
     """One blocking call: what to run, its cancel scope, and how the caller learns the end.
 
-    ``done`` is a lock held from creation; the trio thread releases it once
-    ``result`` is set (or left ``None``: the caller interrupted the call and its
-    own cancel scope caught the cancellation, or it never started).
+    The trio thread sets ``finished`` once ``result`` is set (or left ``None``:
+    the caller interrupted the call and its own cancel scope caught the
+    cancellation, or it never started), and has ``waker`` wake the caller's ``parker``.
     ``spawned`` and ``finished`` are set by the trio thread when it takes the
     call up and when it hands the result over. A call made with
     :meth:`Portal.start_task` is its own ``task_status``: :meth:`started`
@@ -112,17 +202,22 @@ class _Call(Generic[T]):
 
     __slots__ = (
         "args",
-        "done",
         "finished",
         "fn",
         "kwargs",
+        "parker",
         "result",
         "scope",
         "spawned",
+        "waker",
     )
 
     def __init__(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        waker: _Waker,
     ) -> None:
         self.fn = fn
         self.args = args
@@ -131,13 +226,13 @@ class _Call(Generic[T]):
         self.spawned = False
         self.finished = False
         self.result: outcome.Outcome[T] | None = None
-        self.done = threading.Lock()
-        self.done.acquire()
+        self.parker = Parker.current()
+        self.waker = waker
 
     def finish(self, result: outcome.Outcome[T] | None) -> None:
         self.result = result
         self.finished = True
-        self.done.release()
+        self.waker.wake(self.parker)
 
     def started(self, value: T) -> None:
         if self.finished:
@@ -145,8 +240,38 @@ class _Call(Generic[T]):
         self.finish(outcome.Value(value))
 
     def wait(self) -> None:
-        while not self.done.acquire(timeout=WAIT_SLICE):
-            pass
+        while not self.finished:
+            self.parker.park()
+
+
+class _Waker(trio.abc.Instrument):
+    """Wakes the threads the trio thread has news for, at the end of its batch of task steps.
+
+    :meth:`wake` (from the trio thread) only queues the thread's parker;
+    trio calls :meth:`before_io_wait` once per batch, just before it waits for
+    I/O. A thread woken earlier would compete for the GIL with the rest of the
+    batch, and one waiting for a request's head would be woken a second time
+    for the body read right after it. A thread waits at most one batch
+    longer: the wake-ups go out also when the trio thread goes on without
+    sleeping (timeout 0).
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[Parker] = []
+
+    def wake(self, parker: Parker) -> None:
+        """In the trio thread: wake ``parker`` at the end of this batch."""
+        self._pending.append(parker)
+
+    def before_io_wait(self, timeout: float) -> None:
+        if self._pending:
+            self.wake_all()
+
+    def wake_all(self) -> None:
+        """Send the queued wake-ups (each at most once: a parker may be queued twice)."""
+        pending, self._pending = self._pending, []
+        for parker in dict.fromkeys(pending):
+            parker.unpark()
 
 
 class _Entered:
@@ -199,6 +324,7 @@ class _PortalThread:
         self._idle_workers: list[trio.lowlevel.Task] = []
         self._errors: list[Exception] = []
         self._crash: BaseException | None = None
+        self.waker = _Waker()
 
     # -- From any thread.
 
@@ -252,10 +378,12 @@ class _PortalThread:
         except BaseException as exc:  # kept for stop()/start() to raise in a caller
             self._crash = exc
         finally:
+            self.waker.wake_all()  # calls that ended in the run's last batch
             self._started.set()  # also when the run failed before starting
 
     async def _main(self) -> None:
         self._stop_requested = trio.Event()
+        trio.lowlevel.add_instrument(self.waker)
         async with trio.open_nursery() as nursery:
             self.nursery = nursery
             self._accepting = True
@@ -412,7 +540,7 @@ class Portal:
         ``discard`` handles a value produced although the caller was
         interrupted (see the module docstring).
         """
-        result: T = self._call(_Call(async_fn, args, {}), discard)
+        result: T = self._call(_Call(async_fn, args, {}, self._thread.waker), discard)
         return result
 
     def start_task(
@@ -429,7 +557,8 @@ class Portal:
         until it returns or the portal closes. After ``started`` it must handle
         its own errors: nobody is left to receive them, so one would stop the portal.
         """
-        return self._call(_Call(async_fn, args, {"task_status": None}), discard)
+        call: _Call[Any] = _Call(async_fn, args, {"task_status": None}, self._thread.waker)
+        return self._call(call, discard)
 
     def _call(self, call: _Call[T], discard: Callable[[T], Awaitable[object]] | None) -> T:
         self._check_not_in_trio()
@@ -464,7 +593,7 @@ class Portal:
         self._check_not_in_trio()
         thread = self._thread
         token = thread.start()
-        call: _Call[T] = _Call(fn, args, {})
+        call: _Call[T] = _Call(fn, args, {}, thread.waker)
         try:
             token.run_sync_soon(thread.run_sync_now, call)
         except trio.RunFinishedError:
@@ -472,6 +601,11 @@ class Portal:
         call.wait()
         assert call.result is not None
         return call.result.unwrap()
+
+    def wake(self, parker: Parker) -> None:
+        """In the trio thread: wake the thread of ``parker`` at the end of this batch of task
+        steps (see :class:`_Waker`), for it to check again what it waits for."""
+        self._thread.waker.wake(parker)
 
     def call_soon(self, fn: Callable[[Unpack[PosArgsT]], object], *args: Unpack[PosArgsT]) -> None:
         """Schedule ``fn(*args)`` in the trio thread and return at once.

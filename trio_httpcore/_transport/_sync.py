@@ -7,12 +7,15 @@ call into it: one portal call per request. Any number of threads may call
 loop, so they share connections (and HTTP/2 streams of one connection) with
 no lock on the sync side.
 
-A response body is read in the trio thread by the request's own task, once
-the response is handed over, up to ``READ_AHEAD`` bytes ahead of the caller,
-into a queue the caller's thread takes the chunks from: a small body costs no portal
-call at all, and a large one streams with bounded memory (the caller says
-how much it took, once per half window). Reading it to the end, or an error,
-closes the async body in the trio thread, returning its connection.
+A response body is read in the trio thread by the request's own task, up to
+``READ_AHEAD`` bytes ahead of the caller, into a queue the caller's thread
+takes the chunks from: a small body costs no portal call at all, and a large
+one streams with bounded memory (the caller says how much it took, once per
+half window). Reading it to the end, or an error, closes the async body in
+the trio thread, returning its connection. A body whose ``Content-Length``
+fits in that window is read to its end before the response is handed over:
+the caller is woken once per request, not once for the head and again for
+the body (a body error still surfaces when the body is iterated).
 
 The client layer's blocking ``Client`` reaches the async transport of a
 facade it is given through ``facade._portal`` and ``facade._async_transport``.
@@ -21,12 +24,13 @@ facade it is given through ``facade._portal`` and ``facade._async_transport``.
 from __future__ import annotations
 
 import inspect
-import queue
 import ssl
 import threading
 import warnings
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import suppress
+from functools import partial
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import outcome
@@ -36,7 +40,7 @@ from .._streams import AsyncByteStream, SyncByteStream
 from .._types import URL4, Extensions, RawHeaders
 from ._base import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
 from ._pool import AsyncConnectionPool, PoolStatistics, _check_backend
-from ._portal import WAIT_SLICE, Portal, PortalClosed
+from ._portal import Parker, Portal, PortalClosed
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -105,13 +109,15 @@ class _SyncTransportFacade(SyncHTTPTransport, Generic[AsyncTransportT]):
         *,
         task_status: trio.TaskStatus[tuple[int, RawHeaders, _BodyReader, Extensions]],
     ) -> None:
-        """In the trio thread: the request; once its response is handed over, the reading
-        of its body (one task per request, no second one to spawn)."""
+        """In the trio thread: the request and the reading of its body (one task per
+        request, no second one to spawn)."""
         response = await self._async_transport.arequest(method, url, headers, stream, ext)
         status, response_headers, response_stream, response_ext = response
-        body = _BodyReader(response_stream)
-        task_status.started((status, response_headers, body, response_ext))
-        await body.run()
+        body = _BodyReader(self._portal, response_stream)
+        await body.run(
+            partial(task_status.started, (status, response_headers, body, response_ext)),
+            at_once=not _fits_read_ahead(response_headers),
+        )
 
     def close(self) -> None:
         """Close every connection and response, then stop the thread; later requests fail."""
@@ -204,6 +210,17 @@ class _ThreadedByteStream(AsyncByteStream):
         return chunk
 
 
+def _fits_read_ahead(headers: RawHeaders) -> bool:
+    """Whether the response declares a body shorter than ``READ_AHEAD`` bytes (RFC 9110
+    section 8.6; a malformed value, or several, count as no declaration).
+
+    The declared length only decides when the response is handed over: the async
+    body still says where it ends (none for a HEAD, a 204 or a 304).
+    """
+    lengths = [value for name, value in headers if name.lower() == b"content-length"]
+    return len(lengths) == 1 and lengths[0].isdigit() and int(lengths[0]) < READ_AHEAD
+
+
 async def _discard(response: tuple[int, RawHeaders, _BodyReader, Extensions]) -> None:
     """A response whose caller was interrupted: stop reading it (which closes it)."""
     response[2].scope.cancel()
@@ -219,24 +236,41 @@ class _End:
 
 
 class _BodyReader:
-    """Reads one response body in the trio thread into ``queue``, ``READ_AHEAD`` bytes ahead.
+    """Reads one response body in the trio thread into ``items``, ``READ_AHEAD`` bytes ahead.
 
     :meth:`run` runs in the request's task, in the portal. It always ends by closing the async
     body (normally at its end; forcefully on an error or when ``scope`` is
-    cancelled) and then putting an :class:`_End` on the queue, so a caller
-    that sees ``_End`` knows the connection was released. ``SimpleQueue.put``
-    never blocks and takes no lock that ``__del__`` could re-enter.
+    cancelled) and then putting an :class:`_End` in ``items``, so a caller
+    that sees ``_End`` knows the connection was released.
+
+    ``items`` is a deque: appending and popping are atomic, take no lock
+    (nothing for ``__del__`` to re-enter) and never block. A caller that found
+    it empty sets ``waiter`` to its parker, looks once more, then parks; each
+    put wakes the waiter, at the end of the trio thread's batch (several
+    chunks read in one batch cost one wake-up).
     """
 
-    def __init__(self, stream: AsyncByteStream) -> None:
+    def __init__(self, portal: Portal, stream: AsyncByteStream) -> None:
+        self.portal = portal
         self.stream = stream
-        self.queue: queue.SimpleQueue[bytes | _End] = queue.SimpleQueue()
+        self.items: deque[bytes | _End] = deque()
+        self.waiter: Parker | None = None
         self.scope = trio.CancelScope()
         # Trio-thread state: bytes put but not yet acknowledged, and a wait for more room.
         self._unacknowledged = 0
         self._room: trio.Event | None = None
 
-    async def run(self) -> None:
+    async def run(self, hand_over: Callable[[], object], *, at_once: bool) -> None:
+        """Read the body; ``hand_over()`` gives the response to the caller.
+
+        That is at once, or else (a body declared to fit in the window) once the
+        body was read to its end, or failed, or filled the window (a body longer than
+        declared: the caller must take some for the reading to go on). Not at all
+        if the portal closes first: the call then ends with that.
+        """
+        if at_once:
+            hand_over()
+        handed_over = at_once
         end: outcome.Outcome[None] = outcome.Value(None)
         closed = False
         # The iterator is taken once, here (``async for`` would call ``__aiter__`` on it
@@ -249,9 +283,12 @@ class _BodyReader:
                         chunk = await chunks.__anext__()
                     except StopAsyncIteration:
                         break
-                    self.queue.put(chunk)
+                    self._put(chunk)
                     self._unacknowledged += len(chunk)
                     while self._unacknowledged >= READ_AHEAD:
+                        if not handed_over:
+                            hand_over()
+                            handed_over = True
                         self._room = trio.Event()
                         await self._room.wait()
                 await self.stream.aclose()
@@ -277,7 +314,27 @@ class _BodyReader:
                             await chunks.aclose()
                         await self.stream.aclose()
             finally:
-                self.queue.put(_End(end))
+                self._put(_End(end))
+        if not handed_over:
+            hand_over()
+
+    def _put(self, item: bytes | _End) -> None:
+        self.items.append(item)
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None:
+            self.portal.wake(waiter)
+
+    def take(self) -> bytes | _End:
+        """In the caller's thread: the next item, waiting for it (a signal handler's
+        exception, such as ``KeyboardInterrupt``, ends the wait)."""
+        items = self.items
+        while True:
+            if items:
+                return items.popleft()
+            self.waiter = Parker.current()
+            # Looked at again after setting the waiter: an item put in between woke nobody.
+            if not items:
+                self.waiter.park()
 
     def acknowledge(self, taken: int) -> None:
         """In the trio thread: the caller took ``taken`` more bytes; read on if there is room."""
@@ -312,16 +369,11 @@ class _PortalByteStream(SyncByteStream):
             yield item
 
     def _take(self) -> bytes | _End:
-        body = self._body
-        with suppress(queue.Empty):
-            item = body.queue.get_nowait()
-            self._count(item)
-            return item
         # No acknowledgement is due before waiting: the reader waits for room only
         # with READ_AHEAD bytes unacknowledged, and we acknowledge every half of
         # that, so it never waits while the queue is empty.
         try:
-            item = _wait_for_item(body.queue)
+            item = self._body.take()
         except BaseException:
             # Interrupted (Ctrl-C): stop the reading, which closes the body, then go.
             self._stop()
@@ -341,7 +393,7 @@ class _PortalByteStream(SyncByteStream):
         """Stop the reader and wait until it closed the body."""
         self._ended = True
         self._portal.call_soon(self._body.scope.cancel)
-        while not isinstance(_wait_for_item(self._body.queue), _End):
+        while not isinstance(self._body.take(), _End):
             pass
 
     def close(self) -> None:
@@ -361,10 +413,3 @@ class _PortalByteStream(SyncByteStream):
             source=self,
             stacklevel=1,
         )
-
-
-def _wait_for_item(items: queue.SimpleQueue[bytes | _End]) -> bytes | _End:
-    """The next item, waiting in slices so that a signal handler (Ctrl-C) gets to run."""
-    while True:
-        with suppress(queue.Empty):
-            return items.get(timeout=WAIT_SLICE)
