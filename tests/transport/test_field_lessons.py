@@ -36,6 +36,7 @@ from tests.transport.helpers import (
     start_background,
     wait_closed,
 )
+from trio_httpcore._transport._http11 import IDLE_WATCH_DELAY
 
 # -- Row 1: encode/httpcore#1093 (#658, #830)
 
@@ -325,6 +326,9 @@ async def test_httpx_2983_idle_connection_closed_by_server_is_evicted(
             assert pool.statistics().idle == 1
             mock_clock.jump(0.05)
             await wait_closed(server, i)
+            # The watcher looks at a connection once it has been idle for
+            # IDLE_WATCH_DELAY (a request taking it sooner polls it instead).
+            mock_clock.jump(IDLE_WATCH_DELAY)
             await trio.testing.wait_all_tasks_blocked()
             assert pool.statistics().idle == 0  # the watcher task evicted it
         assert failures == 0
@@ -525,7 +529,7 @@ async def test_httpx_3215_acquire_does_not_poll_each_idle_socket(
     make_pool: PoolFactory, http_server: Server
 ) -> None:
     async def calls_for_one_request(pool: Any) -> int:
-        await trio.testing.wait_all_tasks_blocked()  # every idle watcher is watching
+        await trio.testing.wait_all_tasks_blocked()  # every idle watcher is waiting
         counts, profiler = _count_library_calls()
         sys.setprofile(profiler)
         try:

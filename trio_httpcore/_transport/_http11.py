@@ -41,6 +41,15 @@ BODY_READ_SIZE = 4 * READ_SIZE
 # of KiB (cookies, content-security policies) are real; httpcore takes 100 KiB.
 MAX_RESPONSE_HEAD_SIZE = 100 * 1024
 
+# How long a connection sits idle before its watcher starts watching the
+# socket for the server's close. Arming the wait costs two task switches and
+# two epoll registrations, and a request taking the connection must cancel it:
+# done between every two requests, that was a fifth of the CPU time of a
+# keep-alive request. A close that comes sooner is caught when the connection
+# is next taken (the zero-timeout poll in handle_request), so the delay only
+# bounds how long a dead idle connection may hold its socket and its slot.
+IDLE_WATCH_DELAY = 0.1
+
 # How long to wait for "100 Continue" when the request sets no read timeout.
 # RFC 9110 section 10.1.1 lets a client send the body after "some reasonable
 # period"; one second is what curl waits.
@@ -94,11 +103,13 @@ class _PrefixedStream(trio.abc.Stream):
 class HTTP11Connection:
     """One HTTP/1.1 connection to one origin (RFC 9112).
 
-    Requests go one at a time. Between them the connection is IDLE and its
-    task (:meth:`serve`) waits for the socket to turn readable: an idle
-    HTTP/1.1 connection receives nothing legitimately, so readable means the
-    server closed it (or broke it), and it is dropped before anyone reuses it.
-    The same wait carries the keep-alive expiry as a deadline.
+    Requests go one at a time. Between them the connection is IDLE; once it
+    has been idle for a moment its task (:meth:`serve`) waits for the socket
+    to turn readable: an idle HTTP/1.1 connection receives nothing
+    legitimately, so readable means the server closed it (or broke it), and
+    it is dropped. The same wait carries the keep-alive expiry as a deadline.
+    A connection taken before the watcher looked is polled once instead
+    (:meth:`handle_request`), so a closed one is never used.
 
     Any failure or cancellation while a request is on the wire leaves the
     connection in an unknown state, so it is closed at once, without an await.
@@ -122,10 +133,21 @@ class HTTP11Connection:
         self._state = _State.BUSY  # the connection is made for a first request
         self._reused = False
         self._eof = False
-        # The watcher: woken when the connection turns idle; watches under a
-        # scope that a request taking the connection cancels.
-        self._idle_started = trio.Event()
-        self._idle_scope = trio.CancelScope()
+        # When the connection last turned idle (trio's clock), and how long it
+        # must stay idle before the watcher watches it: sooner if keep-alive
+        # expires sooner.
+        self._idle_since = -math.inf
+        self._watch_after = (
+            IDLE_WATCH_DELAY
+            if keepalive_expiry is None
+            else min(IDLE_WATCH_DELAY, keepalive_expiry)
+        )
+        # The watcher's whole life runs in _serve_scope, which letting go of the
+        # connection cancels. While it waits on the idle socket, _watch_scope is
+        # that wait's scope: a request taking the connection cancels it and
+        # clears the attribute, which tells the watcher not to drop it.
+        self._serve_scope = trio.CancelScope()
+        self._watch_scope: trio.CancelScope | None = None
 
     def __repr__(self) -> str:
         return f"<HTTP11Connection {self._origin} {self._state.value}>"
@@ -136,7 +158,13 @@ class HTTP11Connection:
         if self._state is not _State.IDLE:
             return False
         self._state = _State.BUSY
-        self._idle_scope.cancel()
+        watch = self._watch_scope
+        if watch is not None:
+            # The watcher is waiting on the socket, which the request will
+            # read: a second waiter would be refused (BusyResourceError).
+            # The cancel unregisters its wait at once, before we return.
+            self._watch_scope = None
+            watch.cancel()
         return True
 
     def unreserve(self) -> None:
@@ -149,37 +177,56 @@ class HTTP11Connection:
         return 1 if self._state is _State.BUSY else 0
 
     def _become_idle(self) -> None:
+        if self._keepalive_expiry == 0:
+            # Kept alive for no time at all: closed now, never offered to the pool.
+            self.close_now()
+            return
         self._state = _State.IDLE
         self._reused = True
-        deadline = (
-            math.inf
-            if self._keepalive_expiry is None
-            else trio.current_time() + self._keepalive_expiry
-        )
-        self._idle_scope = trio.CancelScope(deadline=deadline)
-        self._idle_started.set()
+        self._idle_since = trio.current_time()
         self._listener.released()
 
     async def serve(self) -> None:
-        sock = self._socket
-        while self._state is not _State.CLOSED:
-            await self._idle_started.wait()
-            self._idle_started = trio.Event()
-            if self._state is not _State.IDLE:
-                # Taken by a request before we got to run, and it may be reading
-                # the socket now: a second reader would be refused (BusyResourceError).
-                continue
-            scope = self._idle_scope
-            with scope:
-                if sock is None:
-                    await trio.sleep_forever()
+        """Drop the connection if the server closes it, or keep-alive expires, while idle.
+
+        The watcher does not wake for each request: it sleeps until the
+        connection could have been idle for ``_watch_after`` seconds, and
+        watches the socket only if it has been idle that long.
+        """
+        with self._serve_scope:
+            while self._state is not _State.CLOSED:
+                if self._state is _State.IDLE:
+                    watch_at = self._idle_since + self._watch_after
+                    if trio.current_time() >= watch_at:
+                        await self._watch_idle()
+                        continue
                 else:
-                    await trio.lowlevel.wait_readable(sock)
-            # Readable, or keep-alive expired, while still idle: nobody took
-            # the connection in the meantime, so it is ours to drop. (A request
-            # that took it cancelled the scope and made the state BUSY.)
-            if self._state is _State.IDLE:
-                self.close_now()
+                    # Busy: it cannot have been idle long enough before then.
+                    watch_at = trio.current_time() + IDLE_WATCH_DELAY
+                await trio.sleep_until(watch_at)
+
+    async def _watch_idle(self) -> None:
+        """Wait for the idle socket to turn readable, or keep-alive to expire; then drop it.
+
+        An idle HTTP/1.1 connection receives nothing legitimately, so readable
+        means the server closed (or broke) it.
+        """
+        deadline = (
+            math.inf
+            if self._keepalive_expiry is None
+            else self._idle_since + self._keepalive_expiry
+        )
+        scope = self._watch_scope = trio.CancelScope(deadline=deadline)
+        with scope:
+            if self._socket is None:
+                await trio.sleep_forever()
+            else:
+                await trio.lowlevel.wait_readable(self._socket)
+        if self._watch_scope is scope:
+            # Nobody took the connection during the wait (try_reserve clears
+            # the attribute), so it is still idle and ours to drop.
+            self._watch_scope = None
+            self.close_now()
 
     def close_now(self) -> None:
         if self._state is _State.CLOSED:
@@ -191,8 +238,8 @@ class HTTP11Connection:
     def _let_go(self) -> None:
         """Take no more requests (closed, or handed over), end the watcher, tell the pool."""
         self._state = _State.CLOSED
-        self._idle_scope.cancel()
-        self._idle_started.set()  # let the watcher see CLOSED and end
+        self._watch_scope = None
+        self._serve_scope.cancel()
         self._listener.closed()
 
     # -- One request.
@@ -206,10 +253,10 @@ class HTTP11Connection:
         ext: Extensions,
     ) -> AsyncResponse:
         read_timeout = get_timeout(ext, "read")
-        if self._reused and self._socket is not None and readable_now(self._socket):
-            # The server closed (or broke) the connection while it was idle, and
-            # the watcher has not run since: nothing was sent, so the pool may
-            # send the request on another connection.
+        if self._reused and (self._expired() or self._closed_by_server()):
+            # The connection went while it was idle, and the watcher had not
+            # looked yet: nothing was sent, so the pool may send the request on
+            # another connection.
             self.close_now()
             raise RetryOnNewConnection(f"the idle connection to {self._origin} was closed")
         try:
@@ -229,6 +276,15 @@ class HTTP11Connection:
             response_ext["network_stream"] = self._hand_over()
             return status, response_headers, AsyncByteStream(), response_ext
         return status, response_headers, HTTP11ResponseStream(self, read_timeout), response_ext
+
+    def _expired(self) -> bool:
+        """Whether keep-alive expired during the idle period that just ended."""
+        expiry = self._keepalive_expiry
+        return expiry is not None and trio.current_time() >= self._idle_since + expiry
+
+    def _closed_by_server(self) -> bool:
+        """Whether the server closed (or broke) the connection: bytes or EOF wait unasked."""
+        return self._socket is not None and readable_now(self._socket)
 
     async def _send_request(
         self,
@@ -378,12 +434,19 @@ class HTTP11Connection:
 
         Bytes the server sent past the end of the response (a body on a HEAD
         or 204, an unasked-for second response) would be read as the next
-        request's response: such a connection is closed, as curl does.
+        request's response: such a connection is closed, as curl does. So is
+        one whose end of file has been read: a close-delimited body ends with
+        the server's close, and h11 still reports both sides DONE after it.
         """
         if self._state is not _State.BUSY:
             return
-        excess, _ = self._h11.trailing_data
-        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE and not excess:
+        excess, server_closed = self._h11.trailing_data
+        if (
+            self._h11.our_state is h11.DONE
+            and self._h11.their_state is h11.DONE
+            and not excess
+            and not server_closed
+        ):
             self._h11.start_next_cycle()
             self._become_idle()
         else:
