@@ -111,6 +111,66 @@ async def test_server_breaking_the_protocol_fails_streams_in_flight(
     assert server.connections[0].goaway_received == ErrorCodes.PROTOCOL_ERROR
 
 
+@pytest.mark.parametrize("long", [False, True], ids=["short", "long"])
+async def test_a_body_not_matching_its_content_length_fails_only_its_stream(
+    make_pool: Any, start_h2_server: Any, long: bool
+) -> None:
+    """RFC 9113 section 8.1.1: a response whose DATA disagrees with its content-length
+    is malformed, a stream error. That stream fails and is reset with PROTOCOL_ERROR;
+    another stream mid-body on the connection completes, and the connection goes on.
+
+    Short: 5 of 10 bytes, then END_STREAM. Long: 15 bytes of 10, the stream left open,
+    so the server (whose side of a stream it ended is closed) sees the RST_STREAM."""
+    first_half_sent = trio.Event()
+    bad_done = trio.Event()
+
+    async def handler(stream: H2ServerStream) -> None:
+        if stream.path == "/bad":
+            await first_half_sent.wait()
+            await stream.send_headers(200, [(b"content-length", b"10")])
+            await stream.send_data(b"x" * 15 if long else b"hello", end=not long)
+            bad_done.set()
+            if long:
+                await stream.reset_received.wait()
+        elif stream.path == "/good":
+            await stream.send_headers(200, [(b"content-length", b"10")])
+            await stream.send_data(b"01234")
+            first_half_sent.set()
+            await bad_done.wait()
+            await stream.send_data(b"56789", end=True)
+        else:
+            await stream.respond(200, b"ok")
+
+    server: H2Server = await start_h2_server(handler)
+    results: dict[str, object] = {}
+    async with make_pool(**H2C) as pool:
+
+        async def one(path: str) -> None:
+            try:
+                _, _, response, _ = await pool.arequest(b"GET", server.url4(path), ext=TIMEOUTS)
+                results[path] = await read_all(response)
+            except TransportError as exc:
+                results[path] = exc
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(one, "/good")
+            nursery.start_soon(one, "/bad")
+        if long:
+            bad = next(stream for stream in server.requests if stream.path == "/bad")
+            await bad.reset_received.wait()
+            assert bad.reset_code == ErrorCodes.PROTOCOL_ERROR
+        _, _, response, _ = await pool.arequest(b"GET", server.url4("/after"), ext=TIMEOUTS)
+        assert await read_all(response) == b"ok"
+        assert pool.statistics().http2_streams == 0
+    error = results["/bad"]
+    assert isinstance(error, RemoteProtocolError)
+    assert "malformed" in str(error)
+    assert error.__cause__ is not None
+    assert results["/good"] == b"0123456789"
+    assert len(server.connections) == 1
+    assert server.errors == []
+
+
 async def test_a_consumer_that_stops_reading_holds_back_only_its_own_stream(
     make_pool: Any, start_h2_server: Any
 ) -> None:

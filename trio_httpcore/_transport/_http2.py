@@ -292,6 +292,14 @@ class _CachingDecoder(hpack.Decoder):
         return list(headers)
 
 
+class _MalformedResponse(h2.events.Event):
+    """Ours, not h2's: the response on ``stream_id`` is malformed and its stream was reset."""
+
+    def __init__(self, stream_id: int, error: h2.exceptions.ProtocolError) -> None:
+        self.stream_id = stream_id
+        self.error = error
+
+
 @dataclass(frozen=True)
 class _Failure:
     """Why a stream ended without a complete response."""
@@ -407,6 +415,18 @@ class HTTP2Connection:
         # h2 read this from the settings it was made with; ours replace them.
         self._h2.max_inbound_frame_size = MAX_INBOUND_FRAME_SIZE
         self._h2.incoming_buffer = _FrameBuffer()
+        # h2 raises a DATA frame's disagreement with the content-length out of
+        # receive_data, as a connection error; it is a stream error (RFC 9113
+        # section 8.1.1): this connection's dispatch resets only that stream.
+        receive_data_frame = self._h2._frame_dispatch_table[hyperframe.frame.DataFrame]
+
+        def receive_data_frame_or_reset(frame: hyperframe.frame.DataFrame) -> Any:
+            try:
+                return receive_data_frame(frame)
+            except h2.exceptions.InvalidBodyLengthError as exc:
+                return [], [self._reset_malformed(frame, exc)]
+
+        self._h2._frame_dispatch_table[hyperframe.frame.DataFrame] = receive_data_frame_or_reset
         self._h2.encoder = _CachingEncoder()
         decoder = _CachingDecoder()
         decoder.max_header_list_size = self._h2.decoder.max_header_list_size
@@ -648,6 +668,8 @@ class HTTP2Connection:
                 self._forget(stream)
         elif isinstance(event, h2.events.StreamReset):
             self._stream_reset(event)
+        elif isinstance(event, _MalformedResponse):
+            self._stream_malformed(event)
         elif isinstance(event, h2.events.WindowUpdated):
             if event.stream_id:
                 sender = self._streams.get(event.stream_id)
@@ -676,6 +698,39 @@ class HTTP2Connection:
         if h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS in changed:
             # The pool re-checks capacity only when told; more streams may be free.
             self._listener.released()
+
+    def _reset_malformed(
+        self, frame: hyperframe.frame.DataFrame, error: h2.exceptions.InvalidBodyLengthError
+    ) -> _MalformedResponse:
+        """Reset the stream of a DATA frame that breaks its content-length; its event.
+
+        Called inside ``receive_data``: h2 counted the frame against both
+        windows, and its stream refused it before taking END_STREAM, so the
+        stream is still open. RST_STREAM(PROTOCOL_ERROR) goes out with the
+        reader's next write (RFC 9113 section 8.1.1). Nobody will read the
+        frame: the connection window gets it back now (h2 credits only the
+        connection for a reset stream); data routed before is credited as it
+        is read or released.
+        """
+        self._h2.reset_stream(frame.stream_id, ErrorCodes.PROTOCOL_ERROR)
+        self._h2.acknowledge_received_data(frame.flow_controlled_length, frame.stream_id)
+        return _MalformedResponse(frame.stream_id, error)
+
+    def _stream_malformed(self, event: _MalformedResponse) -> None:
+        """The stream's response broke the rules of messages: it fails, no other does."""
+        stream = self._streams.get(event.stream_id)
+        if stream is None:
+            return
+        stream.reset = True
+        stream.fail(
+            _Failure(
+                RemoteProtocolError,
+                f"the response on stream {event.stream_id} from {self._origin} is malformed "
+                f"({event.error}); the stream was reset",
+                event.error,
+            )
+        )
+        self._forget(stream)
 
     def _stream_reset(self, event: h2.events.StreamReset) -> None:
         """RST_STREAM (RFC 9113 section 6.4): that stream fails, no other.
