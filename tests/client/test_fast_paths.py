@@ -157,6 +157,23 @@ async def test_body_iterator_closes_the_response_when_cancelled(server: Server) 
         assert (await client.get("/status/200")).status_code == 200
 
 
+# request() without arguments skips looking each one up.
+
+
+async def test_request_without_options_as_with_defaults(server: Server) -> None:
+    async with AsyncClient(base_url=server.url, headers={"X-Client": "1"}) as client:
+        fast = await client.get("/echo")
+        slow = await client.get(
+            "/echo", params=None, headers=None, cookies=None, follow_redirects=True, stream=False
+        )
+        assert json.loads(fast.content) == json.loads(slow.content)
+        assert fast.request.ext == slow.request.ext
+        assert fast.history == slow.history == []
+        followed = await client.get("/chain/2")
+        assert (followed.status_code, followed.content) == (200, b"done")
+        assert (await client.head("/redirect/302?location=/echo")).status_code == 302
+
+
 # Requests without auth skip the auth flow.
 
 

@@ -533,6 +533,9 @@ class AsyncClient:
         ``query_params`` and ``allow_redirects`` are the seed names of
         ``params`` and ``follow_redirects``.
         """
+        if not options:
+            # client.get(url) and the like: every argument is its default.
+            return await self.send(self.build_request(method, url))
         params = _seed_alias(
             "params", options.get("params"), "query_params", options.get("query_params")
         )
