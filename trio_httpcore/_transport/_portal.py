@@ -32,6 +32,8 @@ Using it::
 * :meth:`Portal.start_task` is ``nursery.start()`` across threads: it returns
   what the task passes to ``task_status.started()``, and the task goes on in
   the portal (the sync pool's request task goes on reading the response body).
+  Its ``task_status`` is a :class:`CallStatus`, which also gives the call's
+  cancel scope, to stop the task once it goes on unattended.
 
 Rules:
 
@@ -66,7 +68,7 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import outcome
 import trio
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
     PosArgsT = TypeVarTuple("PosArgsT")
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 
 # How long a waiting thread sleeps between checks of what it waits for. It is
 # woken at once when that happens; the slice bounds what a lost wake-up costs
@@ -188,6 +191,16 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_parkers)
 
 
+class CallStatus(trio.TaskStatus[T_contra], Protocol[T_contra]):
+    """The ``task_status`` of a task run by :meth:`Portal.start_task`."""
+
+    @property
+    def cancel_scope(self) -> trio.CancelScope:
+        """The scope the task runs under, as the call's: cancelling it stops the task
+        (before ``started``, as an interrupt of the caller would)."""
+        ...
+
+
 class _Call(Generic[T]):
     """One blocking call: what to run, its cancel scope, and how the caller learns the end.
 
@@ -202,12 +215,12 @@ class _Call(Generic[T]):
 
     __slots__ = (
         "args",
+        "cancel_scope",
         "finished",
         "fn",
         "kwargs",
         "parker",
         "result",
-        "scope",
         "spawned",
         "waker",
     )
@@ -222,7 +235,7 @@ class _Call(Generic[T]):
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
-        self.scope = trio.CancelScope()
+        self.cancel_scope = trio.CancelScope()
         self.spawned = False
         self.finished = False
         self.result: outcome.Outcome[T] | None = None
@@ -425,7 +438,7 @@ class _PortalThread:
         call, it ran before this.
         """
         if call.spawned:
-            call.scope.cancel()
+            call.cancel_scope.cancel()
         else:
             call.spawned = True
             call.finish(None)
@@ -458,7 +471,7 @@ class _PortalThread:
 
     async def _run_call(self, call: _Call[Any]) -> None:
         try:
-            with call.scope:
+            with call.cancel_scope:
                 value = await call.fn(*call.args, **call.kwargs)
                 if not call.finished:
                     call.finish(outcome.Value(value))

@@ -40,7 +40,7 @@ from .._streams import AsyncByteStream, SyncByteStream
 from .._types import URL4, Extensions, RawHeaders
 from ._base import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
 from ._pool import AsyncConnectionPool, PoolStatistics, _check_backend
-from ._portal import Parker, Portal, PortalClosed
+from ._portal import CallStatus, Parker, Portal, PortalClosed
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -107,13 +107,13 @@ class _SyncTransportFacade(SyncHTTPTransport, Generic[AsyncTransportT]):
         stream: AsyncByteStream | None,
         ext: Extensions | None,
         *,
-        task_status: trio.TaskStatus[tuple[int, RawHeaders, _BodyReader, Extensions]],
+        task_status: CallStatus[tuple[int, RawHeaders, _BodyReader, Extensions]],
     ) -> None:
         """In the trio thread: the request and the reading of its body (one task per
-        request, no second one to spawn)."""
+        request, no second one to spawn; the call's cancel scope stops it)."""
         response = await self._async_transport.arequest(method, url, headers, stream, ext)
         status, response_headers, response_stream, response_ext = response
-        body = _BodyReader(self._portal, response_stream)
+        body = _BodyReader(self._portal, response_stream, task_status.cancel_scope)
         await body.run(
             partial(task_status.started, (status, response_headers, body, response_ext)),
             at_once=not _fits_read_ahead(response_headers),
@@ -238,8 +238,9 @@ class _End:
 class _BodyReader:
     """Reads one response body in the trio thread into ``items``, ``READ_AHEAD`` bytes ahead.
 
-    :meth:`run` runs in the request's task, in the portal. It always ends by closing the async
-    body (normally at its end; forcefully on an error or when ``scope`` is
+    :meth:`run` runs in the request's task, in the portal, under ``scope`` (the
+    portal call's: cancelling it stops the reading). It always ends by closing the
+    async body (normally at its end; forcefully on an error or when ``scope`` is
     cancelled) and then putting an :class:`_End` in ``items``, so a caller
     that sees ``_End`` knows the connection was released.
 
@@ -250,12 +251,12 @@ class _BodyReader:
     chunks read in one batch cost one wake-up).
     """
 
-    def __init__(self, portal: Portal, stream: AsyncByteStream) -> None:
+    def __init__(self, portal: Portal, stream: AsyncByteStream, scope: trio.CancelScope) -> None:
         self.portal = portal
         self.stream = stream
+        self.scope = scope
         self.items: deque[bytes | _End] = deque()
         self.waiter: Parker | None = None
-        self.scope = trio.CancelScope()
         # Trio-thread state: bytes put but not yet acknowledged, and a wait for more room.
         self._unacknowledged = 0
         self._room: trio.Event | None = None
@@ -277,25 +278,24 @@ class _BodyReader:
         # again), to be closed below if it is an async generator left suspended.
         chunks = self.stream.__aiter__()
         try:
-            with self.scope:
-                while True:
-                    try:
-                        chunk = await chunks.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    self._put(chunk)
-                    self._unacknowledged += len(chunk)
-                    while self._unacknowledged >= READ_AHEAD:
-                        if not handed_over:
-                            hand_over()
-                            handed_over = True
-                        self._room = trio.Event()
-                        await self._room.wait()
-                await self.stream.aclose()
-                closed = True
-            # Otherwise our scope was cancelled: the caller closed the body, or gave up on it.
+            while True:
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                self._put(chunk)
+                self._unacknowledged += len(chunk)
+                while self._unacknowledged >= READ_AHEAD:
+                    if not handed_over:
+                        hand_over()
+                        handed_over = True
+                    self._room = trio.Event()
+                    await self._room.wait()
+            await self.stream.aclose()
+            closed = True
         except trio.Cancelled:
-            # Not our scope's (it catches its own): the portal is closing.
+            # ``scope`` was cancelled (the caller closed the body, or gave up on it: the
+            # end is for nobody), or the portal is closing (for a caller still reading).
             end = outcome.Error(PortalClosed("the transport was closed while reading the body"))
             raise
         except Exception as exc:
