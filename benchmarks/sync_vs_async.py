@@ -13,7 +13,9 @@ HTTP/1.1 connections:
 inside ``trio.run``. Rounds alternate between the two so that drift in the
 machine's load hits both; each figure is the best round (the least
 disturbed): wall time and process CPU time per request (this process only:
-the client's threads, not the server), and the ratio sync / async.
+the client's threads, not the server), the ratio sync / async, and the
+process's context switches per request (from ``getrusage``: the handoffs
+between the caller's thread and the portal's, which the load does not change).
 
 The server is nginx when it is installed (a generated config, one worker),
 else a small trio + h11 server in a subprocess: a separate process either
@@ -39,6 +41,9 @@ from pathlib import Path
 import trio
 
 from trio_httpcore import AsyncConnectionPool, SyncConnectionPool
+
+if sys.platform != "win32":  # no getrusage there: switches are not counted
+    import resource
 
 HOST = "127.0.0.1"
 SMALL = b"Hello, world!\n"
@@ -173,14 +178,40 @@ def sync_get(pool: SyncConnectionPool, port: int, path: str) -> None:
     assert status == 200 and body == BODIES[path], (status, len(body))
 
 
-Timing = tuple[float, float]
-"""Wall and CPU seconds per request."""
+Timing = tuple[float, float, float]
+"""Wall and CPU seconds, and context switches, per request."""
+
+
+def context_switches() -> int:
+    """This process's context switches so far, voluntary or not (0 where unknown).
+
+    The sync facade hands each request to the portal thread and back; each
+    handoff costs a thread two switches at least, whatever the machine's load.
+    """
+    if sys.platform == "win32":
+        return 0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
+
+
+class Meter:
+    """Started at creation; :meth:`per_request` is the :data:`Timing` since, over ``n``."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.switches = context_switches()
+        self.cpu = time.process_time()
+        self.wall = time.perf_counter()
+
+    def per_request(self) -> Timing:
+        wall, cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+        return wall / self.n, cpu / self.n, (context_switches() - self.switches) / self.n
 
 
 def timed(n: int, run: Callable[[], None]) -> Timing:
-    wall, cpu = time.perf_counter(), time.process_time()
+    meter = Meter(n)
     run()
-    return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
+    return meter.per_request()
 
 
 async def async_round(port: int, work: Workload, n: int) -> Timing:
@@ -197,9 +228,9 @@ async def async_round(port: int, work: Workload, n: int) -> Timing:
                     nursery.start_soon(loop)
 
         await run_all_connected(pool, port, work)
-        wall, cpu = time.perf_counter(), time.process_time()
+        meter = Meter(n)
         await run_all()
-        return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
+        return meter.per_request()
 
 
 async def run_all_connected(pool: AsyncConnectionPool, port: int, work: Workload) -> None:
@@ -236,6 +267,7 @@ def main() -> None:
     print(f"{args.rounds} rounds x {args.requests} requests per workload, best round shown")
     print(
         f"{'workload':10} {'async wall/cpu us':>18} {'sync wall/cpu us':>18} {'ratio wall/cpu':>16}"
+        f" {'switches/req async/sync':>24}"
     )
     with server() as (description, port):
         for work in WORKLOADS:
@@ -244,12 +276,13 @@ def main() -> None:
             for _ in range(args.rounds):
                 async_times.append(trio.run(async_round, port, work, args.requests))
                 sync_times.append(sync_round(port, work, args.requests))
-            a_wall, a_cpu = min(t[0] for t in async_times), min(t[1] for t in async_times)
-            s_wall, s_cpu = min(t[0] for t in sync_times), min(t[1] for t in sync_times)
+            a_wall, a_cpu, a_sw = (min(t[i] for t in async_times) for i in range(3))
+            s_wall, s_cpu, s_sw = (min(t[i] for t in sync_times) for i in range(3))
             print(
                 f"{work.name:10} {a_wall * 1e6:8.0f} /{a_cpu * 1e6:6.0f}    "
                 f"{s_wall * 1e6:8.0f} /{s_cpu * 1e6:6.0f}    "
                 f"{s_wall / a_wall:6.2f}x /{s_cpu / a_cpu:5.2f}x"
+                f" {a_sw:15.2f} /{s_sw:5.2f}"
             )
     print(f"server: {description}; target: sync within 1.30x of async")
 
