@@ -388,3 +388,15 @@ def test_forked_child_does_not_share_its_parents_parker() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout == "0\n", done.stderr
+
+
+def test_out_of_file_descriptors_a_thread_parks_on_a_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pipe() -> tuple[int, int]:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(os, "pipe", no_pipe)
+    parkers: list[Parker] = []
+    thread = threading.Thread(target=lambda: parkers.append(Parker.current()))
+    thread.start()
+    thread.join()
+    assert isinstance(parkers[0], _LockParker)

@@ -130,8 +130,17 @@ class Parker:
         try:
             parker: Parker = cls._local.parker
         except AttributeError:
-            parker = cls._local.parker = _LockParker() if _NO_POLL else cls()
+            parker = cls._local.parker = cls._new()
         return parker
+
+    @classmethod
+    def _new(cls) -> Parker:
+        if _NO_POLL:
+            return _LockParker()
+        try:
+            return cls()
+        except OSError:  # out of file descriptors: slower, but the call goes on
+            return _LockParker()
 
     def __init__(self) -> None:
         self._read_fd, self._write_fd = os.pipe()

@@ -132,7 +132,9 @@ class SyncConnectionPool(_SyncTransportFacade[AsyncConnectionPool]):
     number of threads may share one pool. ``KeyboardInterrupt`` while a
     thread waits cancels that thread's request (the pool stays usable).
     Calling it from inside a trio run raises ``RuntimeError``: use
-    :class:`AsyncConnectionPool` there.
+    :class:`AsyncConnectionPool` there. A response whose ``Content-Length``
+    is below ``READ_AHEAD`` comes back with its body read (its connection
+    free again); a longer or undeclared body streams.
     """
 
     def __init__(
