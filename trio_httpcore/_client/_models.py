@@ -30,6 +30,8 @@ from ._urls import URL
 if TYPE_CHECKING:
     from ._cookies import Cookies
 
+_NO_TIME = datetime.timedelta(0)  # immutable: every response starts with the same one
+
 # Methods whose requests carry a body by convention: without one they say
 # "Content-Length: 0", as some servers insist (411 Length Required).
 _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
@@ -164,7 +166,7 @@ class Response:
         self.reason_phrase = reason_phrase or codes.get_reason_phrase(status_code)
         self.history: list[Response] = list(history or ())
         self.ext: Extensions = ext or {}
-        self.elapsed = datetime.timedelta(0)
+        self.elapsed = _NO_TIME
         """Time from sending the request to the arrival of the response's head."""
         self.next_request: Request | None = None
         """The request a redirect asks for, when the client did not follow it."""
