@@ -134,6 +134,27 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
             self._reads.append(view)
             self._buffered += len(view)
 
+    def has_frame(self) -> bool:
+        """Whether a whole frame is buffered, for h2 to take with ``receive_data``."""
+        try:
+            header = self._header()
+        except h2.exceptions.ProtocolError:
+            return True  # for h2 to meet, and end the connection as it does
+        return header is not None and self._buffered >= 9 + header[1]
+
+    def _header(self) -> tuple[hyperframe.frame.Frame, int] | None:
+        """The next frame (its payload not parsed yet) and its length, once 9 bytes are here."""
+        if self._next_header is None and self._buffered >= 9:
+            try:
+                self._next_header = hyperframe.frame.Frame.parse_frame_header(
+                    memoryview(self._peek(9))
+                )
+            except hyperframe.exceptions.InvalidFrameError as err:
+                raise h2.exceptions.ProtocolError(
+                    f"Received frame with invalid header: {err}"
+                ) from err
+        return self._next_header
+
     def _peek(self, size: int) -> memoryview | bytes:
         """The first ``size`` buffered bytes (``size`` are buffered), left in the buffer."""
         first = self._reads[0]
@@ -171,20 +192,10 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
         # A HEADERS or CONTINUATION frame that leaves its block unfinished
         # yields nothing (_update_header_buffer): go on to the next frame.
         while True:
-            if self._next_header is None:
-                if self._buffered < 9:
-                    raise StopIteration
-                try:
-                    self._next_header = hyperframe.frame.Frame.parse_frame_header(
-                        memoryview(self._peek(9))
-                    )
-                except hyperframe.exceptions.InvalidFrameError as err:
-                    raise h2.exceptions.ProtocolError(
-                        f"Received frame with invalid header: {err}"
-                    ) from err
-            frame, length = self._next_header
-            if self._buffered < 9 + length:
+            header = self._header()
+            if header is None or self._buffered < 9 + header[1]:
                 raise StopIteration
+            frame, length = header
             self._next_header = None
             # Checked once the frame is complete, as h2 does (RFC 9113 section 4.2).
             self._validate_frame_length(length)
@@ -414,7 +425,8 @@ class HTTP2Connection:
         }
         # h2 read this from the settings it was made with; ours replace them.
         self._h2.max_inbound_frame_size = MAX_INBOUND_FRAME_SIZE
-        self._h2.incoming_buffer = _FrameBuffer()
+        # The reader fills it, and calls h2 only once a frame is complete.
+        self._incoming = self._h2.incoming_buffer = _FrameBuffer()
         # h2 raises a DATA frame's disagreement with the content-length out of
         # receive_data, as a connection error; it is a stream error (RFC 9113
         # section 8.1.1): this connection's dispatch resets only that stream.
@@ -635,8 +647,13 @@ class HTTP2Connection:
                         )
                     )
                     return
+                # A DATA frame spans many reads (TLS gives 16 KiB records):
+                # h2 hears of it once it is whole.
+                self._incoming.add_data(data)
+                if not self._incoming.has_frame():
+                    continue
                 try:
-                    events = self._h2.receive_data(data)
+                    events = self._h2.receive_data(b"")
                 except h2.exceptions.ProtocolError:
                     await self._send_goodbye()  # h2 queued a GOAWAY saying why
                     raise
