@@ -165,10 +165,11 @@ class Parker:
 
 
 class _LockParker(Parker):
-    """The parker where ``select.poll`` is missing (Windows): a lock, released to wake.
+    """A lock, released to wake: the parker where a pipe cannot be polled (no
+    ``select.poll``: Windows) or made (no file descriptors left).
 
-    It has the GIL handoff cost that :class:`Parker` avoids, and a lock wait there
-    cannot be interrupted, so Ctrl-C is seen within ``WAIT_SLICE``.
+    It has the GIL handoff cost that :class:`Parker` avoids. Where a lock wait
+    cannot be interrupted (Windows), Ctrl-C is seen within ``WAIT_SLICE``.
     """
 
     def __init__(self) -> None:  # no pipe: the base class's is not made
@@ -272,10 +273,9 @@ class _Waker(trio.abc.Instrument):
     :meth:`wake` (from the trio thread) only queues the thread's parker;
     trio calls :meth:`before_io_wait` once per batch, just before it waits for
     I/O. A thread woken earlier would compete for the GIL with the rest of the
-    batch, and one waiting for a request's head would be woken a second time
-    for the body read right after it. A thread waits at most one batch
-    longer: the wake-ups go out also when the trio thread goes on without
-    sleeping (timeout 0).
+    batch, and the wake-ups of one batch for one thread (several body chunks)
+    make one. A thread waits at most one batch longer: the wake-ups go out
+    also when the trio thread goes on without sleeping (timeout 0).
     """
 
     def __init__(self) -> None:
