@@ -398,8 +398,12 @@ class Response:
     async def aread(self) -> bytes:
         """Read the whole body, decode it, keep it (:attr:`content`) and close."""
         if self._content is None:
-            async with aclosing(self.aiter_bytes()) as chunks:
+            chunks = self.aiter_bytes()
+            try:
                 self._content = b"".join([chunk async for chunk in chunks])
+            finally:
+                # What aclosing() does, without its two extra coroutine calls per response.
+                await chunks.aclose()
         return self._content
 
     def aiter_raw(self) -> BodyIterator:
