@@ -175,7 +175,8 @@ class Cookies(MutableMapping[str, str]):
         return (cookie.name for cookie in self.jar)
 
     def __bool__(self) -> bool:
-        return any(True for _ in self.jar)
+        # Asked for every request: one step of the jar's iterator, not a count of it.
+        return next(iter(self.jar), None) is not None
 
     def __repr__(self) -> str:
         shown = ", ".join(

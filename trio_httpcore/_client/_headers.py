@@ -44,8 +44,11 @@ class Headers(MutableMapping[str, str]):
         if isinstance(headers, Headers):
             self._fields = list(headers._fields)
         elif headers is not None:
+            # A list (the transport's fields) is no Mapping: known without the ABC's check.
             pairs: Iterable[tuple[HeaderKey, HeaderKey]] = (
-                headers.items() if isinstance(headers, Mapping) else headers
+                headers
+                if type(headers) is list or not isinstance(headers, Mapping)
+                else headers.items()
             )
             # add() inlined, bytes passed as they are: every response's fields come
             # through here, as the transport's (bytes, bytes) pairs.
