@@ -1,6 +1,7 @@
 """Hostile input from the caller is refused before any byte leaves.
 
-Header names and values with CR, LF or NUL, methods that are not tokens,
+Header names and values with CR, LF or NUL (or values with whitespace at
+either end), methods that are not tokens,
 targets and hosts with control characters, bad ports, bad IDNA host names:
 each is refused with :class:`LocalProtocolError` or :class:`InvalidURL` (or
 :class:`UnsupportedProtocol` for the scheme), through the transport
@@ -57,6 +58,9 @@ BAD_HEADERS = [
     [(b"X-Evil", b"a\nInjected: yes")],
     [(b"X-Evil", b"a\rb")],
     [(b"X-Evil", b"a\x00b")],
+    [(b"X-Evil", b"trailing ")],
+    [(b"X-Evil", b"\tleading")],
+    [(b"X-Evil", b"a\x0bb")],
     [(b"X-Evil\r\nInjected", b"yes")],
     [(b"X-Evil\n", b"yes")],
     [(b"X\x00Evil", b"yes")],

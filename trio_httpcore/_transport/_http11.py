@@ -56,6 +56,36 @@ IDLE_WATCH_DELAY = 0.1
 EXPECT_CONTINUE_DEFAULT_WAIT = 1.0
 
 
+def _h11_takes_parsed_requests() -> bool:
+    """Whether ``h11.Request`` takes its private ``_parsed`` flag (h11 0.16 does)."""
+    try:
+        h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"h")], _parsed=True)
+    except TypeError:
+        return False
+    return True
+
+
+# h11.Request converts every header to bytes and checks each name and value
+# against its grammar; check_request (on every request, before any byte is
+# sent) has already refused whatever those checks refuse. So the event is
+# built the way h11 builds the requests it parses itself, with ``_parsed=True``:
+# the fields are still normalized, and Content-Length, Transfer-Encoding, the
+# Host count, the method and the target still checked, and the bytes h11
+# writes are the same (tests/transport/test_http11_head.py). The flag is
+# private: should an h11 release drop it, the public constructor is used.
+_H11_PARSED_REQUESTS = _h11_takes_parsed_requests()
+
+# Events are immutable: one serves every request.
+_END_OF_MESSAGE = h11.EndOfMessage()
+
+
+def request_event(method: bytes, target: bytes, headers: RawHeaders) -> h11.Request:
+    """The h11 event of a request that passed ``check_request``."""
+    if _H11_PARSED_REQUESTS:
+        return h11.Request(method=method, target=target, headers=headers, _parsed=True)
+    return h11.Request(method=method, target=target, headers=headers)
+
+
 def _raise_mapped(exc: Exception, mapping: ExceptionMapping, origin: str, doing: str) -> NoReturn:
     """Raise ``exc`` as ``map_exceptions(mapping, origin, doing)`` would have.
 
@@ -305,10 +335,17 @@ class HTTP11Connection:
             and not has_header(headers, b"transfer-encoding")
         ):
             headers = [*headers, (b"Transfer-Encoding", b"chunked")]
-        request = h11.Request(method=method, target=url[3], headers=headers)
-        await self._send(self._h11.send(request), write_timeout)
+        try:
+            head = self._h11.send(request_event(method, url[3], headers))
+            if stream is None:
+                # Empty unless the caller asked for chunked: one write either way.
+                head += self._h11.send(_END_OF_MESSAGE)
+        except h11.LocalProtocolError as exc:
+            # A Content-Length or Transfer-Encoding h11 cannot frame, or no
+            # single Host: nothing was sent.
+            _raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
+        await self._send(head, write_timeout)
         if stream is None:
-            await self._send(self._h11.send(h11.EndOfMessage()), write_timeout)
             return None
         expect = header_value(headers, b"expect")
         if expect is not None and expect.lower() == b"100-continue":
@@ -320,7 +357,7 @@ class HTTP11Connection:
                 async for chunk in chunks:
                     if chunk:
                         await self._send(self._h11.send(h11.Data(data=chunk)), write_timeout)
-            await self._send(self._h11.send(h11.EndOfMessage()), write_timeout)
+            await self._send(self._h11.send(_END_OF_MESSAGE), write_timeout)
         except WriteError:
             # The server may have answered before the end of the body and closed
             # (413, 401): if that answer can be read, it is the response

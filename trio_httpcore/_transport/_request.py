@@ -9,8 +9,12 @@ from .._types import DEFAULT_PORTS, URL4, RawHeaders
 
 # RFC 9110 section 5.6.2: token = 1*tchar.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# RFC 9110 section 5.5: a field value never contains CR, LF or NUL.
-_FORBIDDEN_IN_VALUE = re.compile(rb"[\x00\r\n]")
+# RFC 9110 section 5.5: a field value is field-content, visible characters
+# (and obs-text) with single spaces or tabs between them: no leading or
+# trailing whitespace, no CR, LF, NUL, VT or FF anywhere. Exactly what h11's
+# Request checks, so the HTTP/1.1 connection can build its request event
+# without checking again (and HTTP/2 gets the rule RFC 9113 section 8.2.1 sets).
+_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
 # RFC 9112 section 3.2: the request target is visible ASCII, no spaces or controls.
 _FORBIDDEN_IN_TARGET = re.compile(rb"[\x00-\x20\x7f]")
 # RFC 1123 section 2.1 host names, already IDNA-encoded (the transport takes
@@ -25,9 +29,10 @@ def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
 
     The scheme must be ``http`` or ``https`` (else :class:`UnsupportedProtocol`);
     the host a DNS name in ASCII (IDNA-encoded) or an IP literal, the port
-    within 1-65535; the method and every header name must be tokens, and no header value may
-    hold CR, LF or NUL (else :class:`LocalProtocolError`), so a caller's input
-    can never smuggle a second header or request onto the wire.
+    within 1-65535; the method and every header name must be tokens, and every header value
+    a field value (no CR, LF or NUL, no whitespace at either end; else
+    :class:`LocalProtocolError`), so a caller's input can never smuggle a
+    second header or request onto the wire.
     """
     scheme, host, port, target = url
     if scheme not in DEFAULT_PORTS:
@@ -48,8 +53,10 @@ def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
     for name, value in headers:
         if _TOKEN.fullmatch(name) is None:
             raise LocalProtocolError(f"invalid header name {name!r}")
-        if _FORBIDDEN_IN_VALUE.search(value):
-            raise LocalProtocolError(f"invalid value for header {name!r}: contains CR, LF or NUL")
+        if _FIELD_VALUE.fullmatch(value) is None:
+            raise LocalProtocolError(
+                f"invalid value for header {name!r}: CR, LF, NUL, or whitespace at either end"
+            )
 
 
 def authority(url: URL4) -> bytes:
