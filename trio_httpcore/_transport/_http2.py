@@ -429,7 +429,9 @@ class HTTP2Connection:
         self._incoming = self._h2.incoming_buffer = _FrameBuffer()
         # h2 raises a DATA frame's disagreement with the content-length out of
         # receive_data, as a connection error; it is a stream error (RFC 9113
-        # section 8.1.1): this connection's dispatch resets only that stream.
+        # section 8.1.1). h2 has no option for it: this connection's own
+        # dispatch table (h2-internal, like the state machine's transitions
+        # above) resets only that stream.
         receive_data_frame = self._h2._frame_dispatch_table[hyperframe.frame.DataFrame]
 
         def receive_data_frame_or_reset(frame: hyperframe.frame.DataFrame) -> Any:
