@@ -19,7 +19,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests._servers import Server
-from trio_httpcore import URL, AsyncClient, Auth, Response, ResponseClosed, StreamConsumed
+from trio_httpcore import (
+    URL,
+    AsyncClient,
+    Auth,
+    Cookies,
+    Headers,
+    Response,
+    ResponseClosed,
+    StreamConsumed,
+)
 from trio_httpcore._client._status_codes import codes, status_of
 from trio_httpcore._client._urls import (
     _HOST_SAFE,
@@ -186,6 +195,33 @@ async def test_no_auth_as_the_plain_auth_flow(server: Server) -> None:
         redirected = await client.get("/redirect/302?location=/status/201")
         assert redirected.status_code == 201
         assert [r.status_code for r in redirected.history] == [302]
+
+
+# Cookies' truth from the first cookie, Headers' membership by a plain loop.
+
+
+def test_cookies_truth_as_their_count() -> None:
+    cookies = Cookies()
+    assert not cookies and len(cookies) == 0
+    cookies.set("a", "1", domain="example.org")
+    cookies.set("b", "2", domain="example.com", path="/x")
+    assert cookies and len(cookies) == 2
+    cookies.delete("a")
+    assert cookies and len(cookies) == 1
+    cookies.clear("example.com")  # leaves the jar's empty per-domain tables behind
+    assert not cookies and len(cookies) == 0
+
+
+@given(st.lists(st.tuples(st.sampled_from(["Host", "host", "X-A", "x-b"]), st.just("v"))))
+def test_headers_membership_as_their_names(fields: list[tuple[str, str]]) -> None:
+    headers = Headers(fields)
+    names = {name.lower() for name, _ in fields}
+    for name in ["host", "HOST", "x-a", "X-B", "x-c", b"host", b"X-A"]:
+        text = name.decode() if isinstance(name, bytes) else name
+        assert (name in headers) == (text.lower() in names)
+    assert headers._has_any(frozenset({b"x-a", b"x-b"})) == bool(names & {"x-a", "x-b"})
+    # A list skips the Mapping check, a tuple does not: the same fields either way.
+    assert Headers(list(fields)).raw == Headers(tuple(fields)).raw
 
 
 # Status codes by dict look-up.
