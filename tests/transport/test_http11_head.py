@@ -21,7 +21,7 @@ import trio_httpcore
 from tests._servers import Server
 from tests.conftest import PoolFactory
 from tests.transport.helpers import TIMEOUTS, get_body
-from trio_httpcore._transport._http11 import _H11_PARSED_REQUESTS, request_event
+from trio_httpcore._transport._http11 import _H11_PARSED_REQUESTS, HTTP11Connection, request_event
 from trio_httpcore._transport._request import check_request
 from trio_httpcore._types import RawHeaders
 
@@ -151,3 +151,43 @@ async def test_request_h11_cannot_frame_is_a_local_protocol_error(
         await trio.testing.wait_all_tasks_blocked()
         assert pool.statistics().idle == 0  # that connection is not kept
         assert await get_body(pool, http_server) == b"hello"
+
+
+class _Listener:
+    def released(self) -> None:
+        pass
+
+    def closed(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("checked", [False, True])
+async def test_unchecked_requests_get_h11s_own_field_check(checked: bool) -> None:
+    # A connection not told its requests passed check_request (a proxy's
+    # CONNECT exchange) keeps h11's check: nothing smuggled reaches the wire.
+    client, server = trio.testing.memory_stream_pair()
+    connection = HTTP11Connection(
+        client, "http://proxy:8080", _Listener(), checked_requests=checked
+    )
+    headers = [(b"Host", b"example.org:443"), (b"Proxy-Authorization", b"a\r\nX-Injected: 1")]
+    if checked:
+        # (Never so in a pool: check_request would have refused the value.)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                connection.handle_request,
+                b"CONNECT",
+                (b"http", b"a", 443, b"a:443"),
+                headers,
+                None,
+                {},
+            )
+            assert b"X-Injected: 1\r\n" in await server.receive_some()
+            nursery.cancel_scope.cancel()
+        return
+    with pytest.raises(trio_httpcore.LocalProtocolError) as info:
+        await connection.handle_request(
+            b"CONNECT", (b"http", b"a", 443, b"a:443"), headers, None, {}
+        )
+    assert isinstance(info.value.__cause__, h11.LocalProtocolError)
+    with trio.fail_after(5):  # only against a hang
+        assert await server.receive_some() == b""  # closed, nothing sent

@@ -10,9 +10,7 @@ from typing import Protocol
 import trio
 
 from .._exceptions import CONNECT_ERRORS, ConnectError, ConnectTimeout, map_exceptions
-from .._streams import AsyncByteStream
-from .._types import URL4, Extensions, Origin, RawHeaders, fail_after, origin_text
-from ._base import AsyncResponse
+from .._types import Extensions, Origin, fail_after, origin_text
 from ._http11 import HTTP11Connection
 from ._interfaces import ConnectionProtocol
 from ._network import close_now, open_stream, start_tls
@@ -121,7 +119,9 @@ class AsyncHTTPConnection:
 
     # -- Connecting.
 
-    async def connect(self, ext: Extensions, opener: Opener | None, nursery: trio.Nursery) -> None:
+    async def connect(
+        self, ext: Extensions, opener: Opener | None, nursery: trio.Nursery
+    ) -> ConnectionProtocol:
         """Open the stream (retrying a failed connect as ``retries`` allows), pick the protocol.
 
         The caller holds the new protocol's first reservation. On any failure or
@@ -139,6 +139,7 @@ class AsyncHTTPConnection:
             raise
         nursery.start_soon(self._serve, name=f"trio_httpcore connection to {self.origin_text}")
         self._pool.connection_connected(self)
+        return self.protocol
 
     async def _serve(self) -> None:
         """The protocol's task. It must never take the pool's nursery down with it."""
@@ -196,15 +197,11 @@ class AsyncHTTPConnection:
             from ._http2 import HTTP2Connection
 
             return HTTP2Connection(stream, self.origin_text, self, self._options.keepalive_expiry)
-        return HTTP11Connection(stream, self.origin_text, self, self._options.keepalive_expiry)
-
-    async def handle_request(
-        self,
-        method: bytes,
-        url: URL4,
-        headers: RawHeaders,
-        stream: AsyncByteStream | None,
-        ext: Extensions,
-    ) -> AsyncResponse:
-        assert self.protocol is not None
-        return await self.protocol.handle_request(method, url, headers, stream, ext)
+        # The pool runs check_request on every request before it gets here.
+        return HTTP11Connection(
+            stream,
+            self.origin_text,
+            self,
+            self._options.keepalive_expiry,
+            checked_requests=True,
+        )

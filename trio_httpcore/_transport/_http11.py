@@ -66,9 +66,9 @@ def _h11_takes_parsed_requests() -> bool:
 
 
 # h11.Request converts every header to bytes and checks each name and value
-# against its grammar; check_request (on every request, before any byte is
-# sent) has already refused whatever those checks refuse. So the event is
-# built the way h11 builds the requests it parses itself, with ``_parsed=True``:
+# against its grammar; check_request has refused whatever those checks refuse.
+# So a request that went through it (every request a pool sends) is built the
+# way h11 builds the requests it parses itself, with ``_parsed=True``:
 # the fields are still normalized, and Content-Length, Transfer-Encoding, the
 # Host count, the method and the target still checked, and the bytes h11
 # writes are the same (tests/transport/test_http11_head.py). The flag is
@@ -79,9 +79,11 @@ _H11_PARSED_REQUESTS = _h11_takes_parsed_requests()
 _END_OF_MESSAGE = h11.EndOfMessage()
 
 
-def request_event(method: bytes, target: bytes, headers: RawHeaders) -> h11.Request:
-    """The h11 event of a request that passed ``check_request``."""
-    if _H11_PARSED_REQUESTS:
+def request_event(
+    method: bytes, target: bytes, headers: RawHeaders, checked: bool = True
+) -> h11.Request:
+    """The h11 event of a request; ``checked``: it passed ``check_request``."""
+    if checked and _H11_PARSED_REQUESTS:
         return h11.Request(method=method, target=target, headers=headers, _parsed=True)
     return h11.Request(method=method, target=target, headers=headers)
 
@@ -153,11 +155,17 @@ class HTTP11Connection:
         origin: str,
         listener: ConnectionListener,
         keepalive_expiry: float | None = None,
+        *,
+        checked_requests: bool = False,
     ) -> None:
+        """``checked_requests``: every request :meth:`handle_request` gets has
+        passed ``check_request`` (as a pool's have), so h11 need not check its
+        fields again. Else (a proxy's CONNECT) h11 checks them."""
         self._stream = stream
         self._origin = origin
         self._listener = listener
         self._keepalive_expiry = keepalive_expiry
+        self._checked_requests = checked_requests
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_RESPONSE_HEAD_SIZE)
         self._socket = raw_socket(stream)
         self._state = _State.BUSY  # the connection is made for a first request
@@ -292,7 +300,9 @@ class HTTP11Connection:
         try:
             head = await self._send_request(method, url, headers, stream, read_timeout, ext)
             if head is None:
-                head = await self._receive_response_head(read_timeout)
+                # Without a body nothing was read since the request started
+                # (with one, "100 Continue" may have been).
+                head = await self._receive_response_head(read_timeout, h11_empty=stream is None)
         except BaseException:
             self.close_now()
             raise
@@ -336,7 +346,7 @@ class HTTP11Connection:
         ):
             headers = [*headers, (b"Transfer-Encoding", b"chunked")]
         try:
-            head = self._h11.send(request_event(method, url[3], headers))
+            head = self._h11.send(request_event(method, url[3], headers, self._checked_requests))
             if stream is None:
                 # Empty unless the caller asked for chunked: one write either way.
                 head += self._h11.send(_END_OF_MESSAGE)
@@ -392,9 +402,13 @@ class HTTP11Connection:
                     return None
         return None
 
-    async def _receive_response_head(self, read_timeout: float | None) -> h11.Response:
+    async def _receive_response_head(
+        self, read_timeout: float | None, h11_empty: bool = False
+    ) -> h11.Response:
+        """The final response head (or a 101); ``h11_empty`` as in :meth:`_next_event`."""
         while True:
-            event = await self._next_event(read_timeout)
+            event = await self._next_event(read_timeout, h11_empty=h11_empty)
+            h11_empty = False
             if isinstance(event, h11.Response):
                 return event
             if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
@@ -419,22 +433,31 @@ class HTTP11Connection:
             _raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
 
     async def _next_event(
-        self, timeout: float | None, read_size: int = READ_SIZE
+        self, timeout: float | None, read_size: int = READ_SIZE, *, h11_empty: bool = False
     ) -> h11.Event | type[h11.PAUSED]:
-        """The next event from the server, reading from the socket as h11 needs."""
+        """The next event from the server, reading from the socket as h11 needs.
+
+        ``h11_empty``: the caller knows h11 holds no byte of the response (a
+        request just went out on a connection with nothing read past its last
+        response), so the socket is read before asking h11, which could only
+        answer NEED_DATA.
+        """
         try:
             while True:
-                try:
-                    event = self._h11.next_event()
-                except h11.RemoteProtocolError as exc:
-                    if self._eof:
-                        raise RemoteProtocolError(
-                            f"server {self._origin} closed the connection "
-                            "before the response was complete"
-                        ) from exc
-                    raise
-                if event is not h11.NEED_DATA:
-                    return cast("h11.Event | type[h11.PAUSED]", event)
+                if h11_empty:
+                    h11_empty = False
+                else:
+                    try:
+                        event = self._h11.next_event()
+                    except h11.RemoteProtocolError as exc:
+                        if self._eof:
+                            raise RemoteProtocolError(
+                                f"server {self._origin} closed the connection "
+                                "before the response was complete"
+                            ) from exc
+                        raise
+                    if event is not h11.NEED_DATA:
+                        return cast("h11.Event | type[h11.PAUSED]", event)
                 if timeout is None:
                     data = await self._stream.receive_some(read_size)
                 else:

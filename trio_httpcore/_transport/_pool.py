@@ -245,10 +245,13 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         refusals = 0
         while True:
             connection = await self._acquire(origin, pool_timeout)
-            if connection.protocol is None:
-                await connection.connect(ext, self._opener, nursery)
+            protocol = connection.protocol
+            if protocol is None:
+                protocol = await connection.connect(ext, self._opener, nursery)
             try:
-                return await connection.handle_request(method, url, headers, stream, ext)
+                # Straight to the protocol: one coroutine frame fewer on every
+                # suspension of the request.
+                return await protocol.handle_request(method, url, headers, stream, ext)
             except RetryOnNewConnection as retry:
                 refusals += retry.refused_by_server
                 if refusals > MAX_REFUSED_RETRIES:
