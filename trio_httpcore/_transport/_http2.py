@@ -160,7 +160,13 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
         first = self._reads[0]
         if len(first) >= size:
             return first[:size]
-        return b"".join(self._reads)[:size]
+        parts = []
+        for read in self._reads:  # only as far as needed: the next read may be megabytes
+            parts.append(read[:size])
+            size -= len(parts[-1])
+            if not size:
+                break
+        return b"".join(parts)
 
     def _take(self, size: int) -> memoryview | bytes:
         """The first ``size`` buffered bytes (``size`` are buffered), removed from the buffer.
