@@ -302,7 +302,7 @@ class HTTP11Connection:
             if head is None:
                 # Without a body nothing was read since the request started
                 # (with one, "100 Continue" may have been).
-                head = await self._receive_response_head(read_timeout, h11_empty=stream is None)
+                head = await self._receive_response_head(read_timeout, need_data=stream is None)
         except BaseException:
             self.close_now()
             raise
@@ -403,12 +403,12 @@ class HTTP11Connection:
         return None
 
     async def _receive_response_head(
-        self, read_timeout: float | None, h11_empty: bool = False
+        self, read_timeout: float | None, need_data: bool = False
     ) -> h11.Response:
-        """The final response head (or a 101); ``h11_empty`` as in :meth:`_next_event`."""
+        """The final response head (or a 101); ``need_data`` as in :meth:`_next_event`."""
         while True:
-            event = await self._next_event(read_timeout, h11_empty=h11_empty)
-            h11_empty = False
+            event = await self._next_event(read_timeout, need_data=need_data)
+            need_data = False
             if isinstance(event, h11.Response):
                 return event
             if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
@@ -433,31 +433,23 @@ class HTTP11Connection:
             _raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
 
     async def _next_event(
-        self, timeout: float | None, read_size: int = READ_SIZE, *, h11_empty: bool = False
+        self, timeout: float | None, read_size: int = READ_SIZE, *, need_data: bool = False
     ) -> h11.Event | type[h11.PAUSED]:
         """The next event from the server, reading from the socket as h11 needs.
 
-        ``h11_empty``: the caller knows h11 holds no byte of the response (a
-        request just went out on a connection with nothing read past its last
-        response), so the socket is read before asking h11, which could only
-        answer NEED_DATA.
+        ``need_data``: the caller knows h11 can make no event of what it holds
+        (it just said NEED_DATA, or a request just went out on a connection
+        with nothing read past its last response), so the socket is read
+        before asking h11 again.
         """
-        try:
-            while True:
-                if h11_empty:
-                    h11_empty = False
-                else:
-                    try:
-                        event = self._h11.next_event()
-                    except h11.RemoteProtocolError as exc:
-                        if self._eof:
-                            raise RemoteProtocolError(
-                                f"server {self._origin} closed the connection "
-                                "before the response was complete"
-                            ) from exc
-                        raise
-                    if event is not h11.NEED_DATA:
-                        return cast("h11.Event | type[h11.PAUSED]", event)
+        while True:
+            if need_data:
+                need_data = False
+            else:
+                event = self._held_event()
+                if event is not h11.NEED_DATA:
+                    return cast("h11.Event | type[h11.PAUSED]", event)
+            try:
                 if timeout is None:
                     data = await self._stream.receive_some(read_size)
                 else:
@@ -468,7 +460,18 @@ class HTTP11Connection:
                         raise trio.TooSlowError
                 self._eof = not data
                 self._h11.receive_data(bytes(data))
-        except Exception as exc:
+            except Exception as exc:
+                _raise_mapped(exc, READ_ERRORS, self._origin, "reading the response from")
+
+    def _held_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        """The next event from the bytes h11 holds, or NEED_DATA; its errors raised as ours."""
+        try:
+            return self._h11.next_event()
+        except h11.RemoteProtocolError as exc:
+            if self._eof:
+                raise RemoteProtocolError(
+                    f"server {self._origin} closed the connection before the response was complete"
+                ) from exc
             _raise_mapped(exc, READ_ERRORS, self._origin, "reading the response from")
 
     def _next_buffered_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
@@ -538,7 +541,13 @@ class HTTP11ResponseStream(ConnectionBoundStream):
             self._done = True
             raise ReadError(f"the connection to {connection._origin} was closed")
         try:
-            event = await connection._next_event(self._read_timeout, BODY_READ_SIZE)
+            # What h11 already holds needs no coroutine (a small body, and the
+            # end of most bodies, come with the read before).
+            event = connection._held_event()
+            if event is h11.NEED_DATA:
+                event = await connection._next_event(
+                    self._read_timeout, BODY_READ_SIZE, need_data=True
+                )
         except BaseException:
             self._done = True
             connection.close_now()
