@@ -37,10 +37,12 @@ import hyperframe.frame
 import trio
 from h2.connection import ConnectionInputs, ConnectionState
 from h2.errors import ErrorCodes
+from hpack import NeverIndexedHeaderTuple
 
 from .._exceptions import (
     READ_ERRORS,
     WRITE_ERRORS,
+    LocalProtocolError,
     ReadError,
     ReadTimeout,
     RemoteProtocolError,
@@ -56,6 +58,7 @@ from ._request import authority, header_value
 from ._response import ConnectionBoundStream
 
 if TYPE_CHECKING:
+    from hpack.struct import Header
     from typing_extensions import Buffer, Self
 
 # Our receive windows (RFC 9113 section 6.9). The default of 65,535 bytes caps
@@ -88,6 +91,12 @@ MAX_STREAM_ID = 2**31 - 1
 CONNECTION_SPECIFIC_HEADERS = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
 )
+
+# Fields kept out of the HPACK dynamic table (RFC 7541 section 7.1.3), as
+# h2's outbound normalisation marks them: credentials always, cookies below
+# this length (short enough to guess from the compressed size).
+NEVER_INDEXED_HEADERS = frozenset({b"authorization", b"proxy-authorization"})
+NEVER_INDEXED_COOKIE_BELOW = 20
 
 
 def _hex_preview(data: bytes | memoryview | None) -> str:
@@ -401,9 +410,17 @@ class HTTP2Connection:
         self._origin = origin
         self._listener = listener
         self._keepalive_expiry = keepalive_expiry
+        # Outbound header blocks are neither normalised nor validated by h2:
+        # every request passed the pool's check_request, and request_headers
+        # builds a block that meets each rule h2 would check (see there).
+        # Received blocks are validated by h2 (RFC 9113 section 8.2).
         self._h2 = h2.connection.H2Connection(
             config=h2.config.H2Configuration(
-                client_side=True, header_encoding=None, validate_inbound_headers=True
+                client_side=True,
+                header_encoding=None,
+                validate_inbound_headers=True,
+                validate_outbound_headers=False,
+                normalize_outbound_headers=False,
             )
         )
         self._h2.local_settings = h2.settings.Settings(
@@ -1049,16 +1066,26 @@ def _error_name(code: ErrorCodes | int | None) -> str:
     return code.name if isinstance(code, ErrorCodes) else str(code)
 
 
-def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> RawHeaders:
-    """The header block of a request (RFC 9113 section 8.3.1).
+def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[Header]:
+    """The header block of a request (RFC 9113 section 8.3.1), for h2 to send as it is.
 
-    Pseudo-header fields first; ``:authority`` is the caller's ``Host`` if
-    given, else the URL's authority. Names are lower case, and
-    connection-specific fields are dropped (section 8.2.2): HTTP/2 has its
-    own framing and connection management. ``TE`` may only say ``trailers``.
+    The request passed ``check_request``: method and names are tokens, values
+    field values without whitespace at either end, the target is not empty.
+    Pseudo-header fields come first, each once; ``:authority`` is the
+    caller's ``Host`` if given, else the URL's authority. Names are lower
+    case, and connection-specific fields are dropped (section 8.2.2): HTTP/2
+    has its own framing and connection management. ``TE`` may only say
+    ``trailers``. Credentials and short cookies are never indexed (RFC 7541
+    section 7.1.3). That is the block h2's outbound normalisation and
+    validation would give, and pass, which are therefore turned off.
+
+    CONNECT is refused (:class:`LocalProtocolError`): over HTTP/2 it carries
+    no ``:scheme`` nor ``:path`` (section 8.5), and tunnels are not offered.
     """
+    if method == b"CONNECT":
+        raise LocalProtocolError("CONNECT is not supported over HTTP/2")
     scheme, _, _, target = url
-    block = [
+    block: list[Header] = [
         (b":method", method),
         (b":authority", header_value(headers, b"host") or authority(url)),
         (b":scheme", scheme),
@@ -1068,9 +1095,14 @@ def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> RawHeaders
         name = name.lower()
         if name in CONNECTION_SPECIFIC_HEADERS:
             continue
-        if name == b"te" and value.strip().lower() != b"trailers":
+        if name == b"te" and value.lower() != b"trailers":
             continue
-        block.append((name, value))
+        if name in NEVER_INDEXED_HEADERS or (
+            name == b"cookie" and len(value) < NEVER_INDEXED_COOKIE_BELOW
+        ):
+            block.append(NeverIndexedHeaderTuple(name, value))
+        else:
+            block.append((name, value))
     return block
 
 
