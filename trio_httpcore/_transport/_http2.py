@@ -348,15 +348,21 @@ class _Failure:
 class _Stream:
     """Our side of one HTTP/2 stream (RFC 9113 section 5.1).
 
-    The reader task puts h2's events for the stream into ``events_out``; the
-    request's task takes them from ``events``. A failure is recorded in
-    ``failure`` and ends the channel, so the reading side raises it once it has
-    taken everything that arrived before.
+    The reader task appends h2's events for the stream to ``events``; the
+    request's task takes them in order (:meth:`HTTP2Connection._next_event`),
+    parked in ``arrival`` while there are none. The stream ``ended`` once its
+    last event is in (END_STREAM routed), or with a failure, recorded in
+    ``failure``: the reading side raises it once it has taken everything that
+    arrived before. A deque and a parking lot, not a memory channel: nothing
+    is ever refused or waited for on the sending side, so a channel's
+    machinery (and its cost on every request) buys nothing.
     """
 
     def __init__(self, stream_id: int) -> None:
         self.stream_id = stream_id
-        self.events_out, self.events = trio.open_memory_channel[h2.events.Event](math.inf)
+        self.events: deque[h2.events.Event] = deque()
+        self.arrival = trio.lowlevel.ParkingLot()
+        self.ended = False  # no event will be added any more
         # Set by the reader when the peer's windows may have grown; replaced by
         # the sender each time before it waits.
         self.window_open = trio.Event()
@@ -371,13 +377,21 @@ class _Stream:
         return self.reset or (self.local_ended and self.remote_ended)
 
     def deliver(self, event: h2.events.Event) -> None:
-        self.events_out.send_nowait(event)
+        self.events.append(event)
+        if self.arrival:
+            self.arrival.unpark_all()
+
+    def end(self) -> None:
+        """No more events: whoever waits for one wakes, takes what is left, then sees the end."""
+        self.ended = True
+        if self.arrival:
+            self.arrival.unpark_all()
 
     def fail(self, failure: _Failure) -> None:
         """End the stream with ``failure`` (the first one wins); wake whoever waits on it."""
         if self.failure is None and not self.remote_ended:
             self.failure = failure
-        self.events_out.close()
+        self.end()
         self.window_open.set()
 
 
@@ -705,7 +719,7 @@ class HTTP2Connection:
             stream.deliver(event)
             if isinstance(event, h2.events.StreamEnded):
                 stream.remote_ended = True
-                stream.events_out.close()
+                stream.end()
                 stream.window_open.set()
                 self._forget(stream)
         elif isinstance(event, h2.events.StreamReset):
@@ -833,17 +847,28 @@ class HTTP2Connection:
     # -- Reading, for the request's task.
 
     async def _next_event(self, stream: _Stream, timeout: float | None) -> h2.events.Event:
-        """The stream's next event; its failure once the events before it are taken."""
-        try:
+        """The stream's next event; its failure once the events before it are taken.
+
+        A checkpoint whether or not an event is waiting, as a channel's
+        ``receive`` is. The read timeout (and the exception mapping) is set up
+        only to wait: mostly the event is already there.
+        """
+        if stream.events or stream.ended:
+            await trio.lowlevel.checkpoint()
+        while not stream.events and not stream.ended:
             with (
                 map_exceptions(READ_ERRORS, self._origin, "reading the response from"),
                 fail_after(timeout),
             ):
-                return await stream.events.receive()
-        except trio.EndOfChannel:
-            # The channel ends early only with a failure; after END_STREAM nobody reads.
-            assert stream.failure is not None
-            stream.failure.raise_error()
+                await stream.arrival.park()
+        if stream.events:
+            return stream.events.popleft()
+        # The events end early only with a failure (after END_STREAM nobody
+        # reads), or when another task let the response go meanwhile.
+        failure = stream.failure or _Failure(
+            ReadError, f"the response on stream {stream.stream_id} was closed while being read"
+        )
+        failure.raise_error()
 
     def _credit(self, stream_id: int, size: int) -> None:
         """Give back ``size`` bytes of receive window (h2 batches the WINDOW_UPDATEs)."""
@@ -881,16 +906,12 @@ class HTTP2Connection:
         unread, and forgets it: the connection and other streams go on. The
         queued frames go out with the next write on the connection.
         """
-        stream.events_out.close()
         unread = 0
-        while True:
-            try:
-                event = stream.events.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
+        for event in stream.events:
             if isinstance(event, h2.events.DataReceived):
                 unread += event.flow_controlled_length
-        stream.events.close()
+        stream.events.clear()
+        stream.end()
         if self._closed:
             return
         if not stream.closed:
@@ -1150,7 +1171,6 @@ class HTTP2ResponseStream(ConnectionBoundStream):
                         return bytes(event.data)
                 elif isinstance(event, h2.events.StreamEnded):
                     self._done = True
-                    self._stream.events.close()
                     raise StopAsyncIteration
                 # Trailers (RFC 9113 section 8.1) are read and ignored.
         except StopAsyncIteration:
