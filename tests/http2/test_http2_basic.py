@@ -246,13 +246,21 @@ def test_hyperframe_data_repr_unchanged(size: int) -> None:
     import hyperframe.frame
     from hyperframe.frame import DataFrame
 
-    from trio_httpcore._transport._http2 import _hex_preview
+    from trio_httpcore._transport._http2 import _hex_preview, _Payload
 
     assert hyperframe.frame._raw_data_repr is _hex_preview
     frame = DataFrame(1, pattern(size))
     shown = pattern(size).hex()
     body = "None" if not size else f"<hex:{shown[:20]}{'...' if len(shown) > 20 else ''}>"
     assert repr(frame) == f"DataFrame(stream_id=1, flags=[]): {body}"
+    # Padded: hyperframe showed the serialized body, pad length and padding included.
+    padded = DataFrame(1, pattern(size), pad_length=12, flags=["PADDED"])
+    shown = padded.serialize_body().hex()
+    assert repr(padded) == f"DataFrame(stream_id=1, flags=['PADDED']): <hex:{shown[:20]}...>"
+    # A payload in pieces shows as its bytes joined would.
+    pieces = DataFrame(1)
+    pieces.data = _Payload([pattern(size)[:5], pattern(size)[5:]])  # type: ignore[assignment]
+    assert repr(pieces) == repr(frame)
 
 
 async def test_our_settings_disable_push_and_open_large_windows(

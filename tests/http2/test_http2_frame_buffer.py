@@ -17,9 +17,10 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import hyperframe.frame
 import pytest
 
-from trio_httpcore._transport._http2 import _FrameBuffer
+from trio_httpcore._transport._http2 import _FrameBuffer, _Payload
 
 REQUEST = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
 
@@ -56,12 +57,20 @@ def _server_bytes() -> bytes:
 
 
 def _summary(events: list[h2.events.Event]) -> list[tuple[Any, ...]]:
-    """Each event's type and what it carries (DATA payloads in full, as bytes)."""
+    """Each event's type and what it carries (DATA payloads in full, as bytes).
+
+    A payload that spans reads comes as its pieces (``_Payload``), each ``bytes``.
+    """
     summary: list[tuple[Any, ...]] = []
     for event in events:
         if isinstance(event, h2.events.DataReceived):
-            assert type(event.data) is bytes
-            summary.append((type(event), event.stream_id, event.data, event.flow_controlled_length))
+            data: Any = event.data
+            if isinstance(data, _Payload):
+                assert all(type(piece) is bytes for piece in data.pieces)
+                assert len(data) == sum(map(len, data.pieces))
+                data = b"".join(data.pieces)
+            assert type(data) is bytes
+            summary.append((type(event), event.stream_id, data, event.flow_controlled_length))
         else:
             summary.append((type(event), repr(event)))
     return summary
@@ -102,3 +111,34 @@ def test_overlong_frame_is_refused() -> None:
     header = (20_000).to_bytes(3, "big") + b"\x00\x00\x00\x00\x00\x01"
     with pytest.raises(h2.exceptions.FrameTooLargeError):
         client.receive_data(header + b"x" * 20_000)
+
+
+def test_a_large_data_frame_is_handed_on_in_the_reads_it_came_in() -> None:
+    """The reader reads a frame to its end (``missing``); the large reads after the
+    first (which held the frame header) become the payload's pieces themselves,
+    uncopied, and the small ones between are joined into one piece."""
+    buffer = _FrameBuffer()
+    buffer.max_frame_size = 2**20
+    payload = bytes(range(256)) * 1000
+    frame = hyperframe.frame.DataFrame(1, payload).serialize()
+    cuts = [0, 1000, 11_000, 21_000, 121_000, len(frame)]
+    reads = [frame[start:end] for start, end in itertools.pairwise(cuts)]
+    assert buffer.missing() == 0  # no frame header yet
+    for read in reads[:-1]:
+        buffer.add_data(read)
+        assert not buffer.has_frame()
+        assert buffer.missing() == len(frame) - len(b"".join(reads[: reads.index(read) + 1]))
+    buffer.add_data(reads[-1])
+    assert buffer.has_frame()
+    (parsed,) = list(buffer)
+    assert isinstance(parsed.data, _Payload)
+    joined, middle, last = parsed.data.pieces
+    assert joined == frame[9:21_000]
+    assert middle is reads[3]
+    assert last is reads[4]
+    assert b"".join(parsed.data.pieces) == payload
+    assert len(parsed.data) == len(payload)
+    assert parsed.data[:11] == payload[:11]
+    assert parsed.data[5:20] == payload[5:20]
+    assert parsed.flow_controlled_length == len(payload)
+    assert buffer.missing() == 0

@@ -16,6 +16,7 @@ import trio
 import trio.testing
 from h2.errors import ErrorCodes
 
+from tests._servers import pattern
 from tests.transport.helpers import TIMEOUTS
 from trio_httpcore import ReadError
 
@@ -78,3 +79,44 @@ async def test_a_waiting_reader_fails_when_another_task_closes_the_response(
         assert len(failed) == 1
         await server.wait_for(lambda: len(server.resets) == 1)
         await assert_connection_still_good(pool, server)
+
+
+def _connection_credit_is_exact(pool: Any) -> bool:
+    """Every byte the connection window took for DATA was given back or is still counted.
+
+    h2's manager of our connection receive window (RFC 9113 section 6.9):
+    what is left of the window plus what was processed but not yet sent
+    back as WINDOW_UPDATE is the whole window, when nothing is unread.
+    """
+    (connection,) = pool._connections
+    manager = connection.protocol._h2._inbound_flow_control_window_manager
+    return bool(manager.current_window_size + manager._bytes_processed == manager.max_window_size)
+
+
+@pytest.mark.parametrize("read", ["all", "one chunk, then close"])
+async def test_large_frames_arrive_in_pieces_and_credit_exactly(
+    make_pool: Any, start_h2_server: Any, read: str
+) -> None:
+    """DATA frames of 1 MiB (our SETTINGS_MAX_FRAME_SIZE) span many reads: each read's
+    piece is handed on as it came, with its own share of the frame's credit."""
+    body = pattern(5 * 1024 * 1024 + 3)
+
+    async def handler(stream: H2ServerStream) -> None:
+        if stream.path == "/large":
+            await stream.respond(200, body)
+        else:
+            await stream.respond(200, stream.path.encode())
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(**H2C) as pool:
+        _, _, response, _ = await pool.arequest(b"GET", server.url4("/large"), ext=TIMEOUTS)
+        if read == "all":
+            chunks = [chunk async for chunk in response]
+            assert all(type(chunk) is bytes for chunk in chunks)
+            assert b"".join(chunks) == body
+        else:
+            first = await response.__anext__()
+            assert body.startswith(first)
+            await response.aclose()
+        await assert_connection_still_good(pool, server)
+        assert _connection_credit_is_exact(pool)

@@ -76,6 +76,11 @@ MAX_INBOUND_FRAME_SIZE = 1024 * 1024
 # while reads come back full (a download), back to READ_SIZE after a short one.
 MAX_READ_SIZE = 1024 * 1024
 
+# A read of a DATA payload at least this large is handed on as it came (_Payload);
+# smaller ones (TLS gives 16 KiB records) are joined with their neighbours, a
+# copy that costs less than handing on each as a chunk of its own.
+UNCOPIED_READ_MIN = 64 * 1024
+
 # A request body is queued in rounds of at most this many bytes, so that one
 # write (which is never abandoned halfway, see _send) stays short.
 MAX_WRITE_ROUND = 1024 * 1024
@@ -113,7 +118,56 @@ def _hex_preview(data: bytes | memoryview | None) -> str:
     return f"<hex:{shown[:20]}...>" if len(shown) > 20 else f"<hex:{shown}>"
 
 
+def _data_frame_body_repr(self: hyperframe.frame.DataFrame) -> str:
+    """hyperframe's ``DataFrame._body_repr``, with the same output, serializing only what it shows.
+
+    hyperframe's serializes the whole frame body (a copy of the payload) to
+    show its first bytes, for the same trace log as above; and a
+    :class:`_Payload` cannot be joined into it. Installed in hyperframe at import.
+    """
+    head = self.serialize_padding_data() + bytes(self.data[:11]) + b"\0" * min(self.pad_length, 11)
+    return _hex_preview(head[:11])
+
+
 hyperframe.frame._raw_data_repr = _hex_preview
+hyperframe.frame.DataFrame._body_repr = _data_frame_body_repr  # type: ignore[method-assign, assignment]
+
+
+class _Payload:
+    """A DATA frame's payload as the pieces it arrived in: h2 sees a bytes-like of its length.
+
+    A large frame comes in many reads (socket buffers, TLS records), and the
+    reader reads it to its end and no further (:meth:`_FrameBuffer.missing`):
+    each large read after the first is handed on as the very ``bytes`` object
+    the socket gave; only the first (which began with the frame header) and
+    runs of small reads are copied. Joining them all would copy every byte
+    again, into a fresh megabyte of memory each frame (page faults and all).
+    h2 needs only the length (for content-length and flow control) and
+    hyperframe a prefix (for its trace log); the connection hands the pieces
+    on one by one (:meth:`HTTP2Connection._route`).
+    """
+
+    __slots__ = ("_size", "pieces")
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self._size = sum(map(len, pieces))
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index: slice) -> bytes:
+        """A slice; a prefix (``[:n]``) joins only the pieces it takes."""
+        if index.start is None and index.step is None and index.stop is not None:
+            prefix: list[bytes] = []
+            wanted = index.stop
+            for piece in self.pieces:
+                if wanted <= 0:
+                    break
+                prefix.append(piece[:wanted])
+                wanted -= len(piece)
+            return b"".join(prefix)
+        return b"".join(self.pieces)[index]
 
 
 class _FrameBuffer(h2.frame_buffer.FrameBuffer):
@@ -123,8 +177,9 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
     of it and has hyperframe copy the payload again: three copies of every
     byte of a download besides the socket's, twice the CPU time of an
     HTTP/1.1 download. This one keeps the reads as they came and copies a DATA
-    payload once, into the ``bytes`` the response stream hands out: sliced
-    from its read, or joined from the reads it spans. Every other frame (and a
+    payload at most once, into the ``bytes`` the response stream hands out:
+    sliced from its read, or, spanning reads, one piece per read, whole reads
+    not copied at all (:class:`_Payload`). Every other frame (and a
     padded DATA frame) is parsed by hyperframe as in h2, and header blocks are
     reassembled from CONTINUATION frames by h2 (``_update_header_buffer``).
     """
@@ -177,6 +232,44 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
                 break
         return b"".join(parts)
 
+    def missing(self) -> int:
+        """How many bytes the frame under way still lacks (0 if its header is not in yet)."""
+        if self._next_header is None:
+            return 0
+        return max(0, 9 + self._next_header[1] - self._buffered)
+
+    def _take_payload(self, size: int) -> bytes | _Payload:
+        """The first ``size`` buffered bytes as a DATA payload, removed from the buffer.
+
+        ``bytes`` if they are in one read (sliced from it: one copy); else the
+        pieces (:class:`_Payload`): a whole read of at least
+        ``UNCOPIED_READ_MIN`` bytes as it came, uncopied, the parts between
+        them joined (one copy).
+        """
+        reads = self._reads
+        if not size or len(reads[0]) >= size:
+            return bytes(self._take(size))
+        self._buffered -= size
+        pieces: list[bytes] = []
+        parts: list[memoryview] = []  # since the last whole read: to be joined
+        while size:
+            read = reads.popleft()
+            if len(read) > size:
+                reads.appendleft(read[size:])
+                read = read[:size]
+            size -= len(read)
+            whole = read.obj
+            if len(read) >= UNCOPIED_READ_MIN and type(whole) is bytes and len(whole) == len(read):
+                if parts:
+                    pieces.append(b"".join(parts))
+                    parts.clear()
+                pieces.append(whole)
+            else:
+                parts.append(read)
+        if parts:
+            pieces.append(b"".join(parts))
+        return pieces[0] if len(pieces) == 1 else _Payload(pieces)
+
     def _take(self, size: int) -> memoryview | bytes:
         """The first ``size`` buffered bytes (``size`` are buffered), removed from the buffer.
 
@@ -215,14 +308,13 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
             # Checked once the frame is complete, as h2 does (RFC 9113 section 4.2).
             self._validate_frame_length(length)
             self._take(9)
-            payload = self._take(length)
             if type(frame) is hyperframe.frame.DataFrame and "PADDED" not in frame.flags:
                 # What hyperframe's parse_body sets for an unpadded frame, without its copy.
-                frame.data = bytes(payload)
+                frame.data = self._take_payload(length)  # type: ignore[assignment]
                 frame.body_len = length
             else:
                 try:
-                    frame.parse_body(memoryview(payload))
+                    frame.parse_body(memoryview(self._take(length)))
                 except hyperframe.exceptions.InvalidDataError as err:
                     raise h2.exceptions.ProtocolError(
                         "Received frame with non-compliant data"
@@ -671,11 +763,14 @@ class HTTP2Connection:
     async def _read_until_closed(self) -> None:
         read_size = READ_SIZE
         while not self._closed:
+            # A large frame under way (a download's DATA) is read to its end
+            # and no further, so that the reads after its first are its
+            # payload's pieces, handed on uncopied (_Payload).
+            missing = self._incoming.missing()
+            size = min(missing, MAX_READ_SIZE) if missing >= READ_SIZE else read_size
             with map_exceptions(READ_ERRORS, self._origin, "reading from"):
-                data = await self._stream.receive_some(read_size)
-                read_size = (
-                    min(2 * read_size, MAX_READ_SIZE) if len(data) == read_size else READ_SIZE
-                )
+                data = await self._stream.receive_some(size)
+                read_size = min(2 * read_size, MAX_READ_SIZE) if len(data) == size else READ_SIZE
                 if not data:
                     self._close(
                         self._goaway_failure
@@ -716,7 +811,10 @@ class HTTP2Connection:
             # h2 has closed it too, and h2 itself credits the connection window
             # for DATA that arrives on a closed stream (RFC 9113 section 6.9).
             stream = self._streams[stream_id]
-            stream.deliver(event)
+            if isinstance(event, h2.events.DataReceived) and isinstance(event.data, _Payload):
+                self._deliver_pieces(stream, event, event.data)
+            else:
+                stream.deliver(event)
             if isinstance(event, h2.events.StreamEnded):
                 stream.remote_ended = True
                 stream.end()
@@ -739,6 +837,30 @@ class HTTP2Connection:
             self._goaway(event)
         # PING and SETTINGS were answered by h2 (we send its answers after
         # routing); PRIORITY, ALTSVC and unknown frames need nothing from us.
+
+    @staticmethod
+    def _deliver_pieces(stream: _Stream, event: h2.events.DataReceived, payload: _Payload) -> None:
+        """Deliver ``event`` as one DataReceived per piece of its payload.
+
+        Each piece carries its own length of flow-control credit, the last one
+        also what the frame counted beyond its data (padding): the consumer
+        and :meth:`_release_stream` credit exactly what the frame consumed.
+        """
+        *pieces, last = payload.pieces
+        for piece in pieces:
+            stream.deliver(
+                h2.events.DataReceived(
+                    stream_id=event.stream_id, data=piece, flow_controlled_length=len(piece)
+                )
+            )
+        stream.deliver(
+            h2.events.DataReceived(
+                stream_id=event.stream_id,
+                data=last,
+                flow_controlled_length=len(last) + event.flow_controlled_length - len(payload),
+                stream_ended=event.stream_ended,
+            )
+        )
 
     def _wake_senders(self) -> None:
         for stream in self._streams.values():
