@@ -679,6 +679,22 @@ class HTTP2Connection:
         async with self._write_lock:
             await self._send_queued(timeout)
 
+    async def _send_unless_sending(self, timeout: float | None) -> None:
+        """:meth:`_send`, or nothing but a checkpoint if another task holds the write lock.
+
+        The holder sends all that h2 has queued before letting go, frames
+        queued while it writes included (:meth:`_send_queued` loops until the
+        queue is empty): a request's HEADERS go out with its write. Waiting
+        for the lock would only find them gone, after parking and waking the
+        task (with 100 streams in flight, the lock is mostly held). A failed
+        write closes the connection, and each stream learns of it from its
+        failure when it reads.
+        """
+        if self._write_lock.locked():
+            await trio.lowlevel.checkpoint()
+        else:
+            await self._send(timeout)
+
     async def _send_queued(self, timeout: float | None, data: bytes = b"") -> None:
         """Send ``data`` (taken from h2 by the caller, who holds the lock), then all h2 queued."""
         if self._goaway_failure is not None:
@@ -1060,7 +1076,7 @@ class HTTP2Connection:
             stream = None
         h2_stream = await self._open_stream(method, url, headers, stream is None, read_timeout)
         try:
-            await self._send(write_timeout)
+            await self._send_unless_sending(write_timeout)
             if stream is not None:
                 await self._send_body(h2_stream, stream, write_timeout)
             status, response_headers = await self._receive_response_head(h2_stream, read_timeout)
