@@ -116,6 +116,34 @@ async def _chunked_bad_terminator(conn: RawConn) -> None:
     await conn.wait_closed_by_peer()
 
 
+async def _endless_status_line(conn: RawConn) -> None:
+    await conn.read_request()
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await conn.send(b"HTTP/1.1 200 ")
+        for _ in range(10_000):  # 10 MB, unless the client gives up first
+            await conn.send(b"x" * 1000)
+
+
+async def _chunked_truncated(conn: RawConn) -> None:
+    await conn.read_request()
+    await conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100\r\nshort")
+
+
+async def _binary_noise(conn: RawConn) -> None:
+    await conn.read_request()
+    await conn.send(bytes(range(256)) * 4)
+
+
+async def _interim_then_close(conn: RawConn) -> None:
+    await conn.read_request()
+    await conn.send(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
+
+
+async def _no_content_then_close(conn: RawConn) -> None:
+    await conn.read_request()
+    await conn.send(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
 # -- TLS
 
 
@@ -221,6 +249,10 @@ async def _tls_reset(conn: RawConn) -> None:
     conn.reset()
 
 
+async def _tls_close(conn: RawConn) -> None:
+    await conn.receive_some()  # the ClientHello; returning closes the connection (FIN)
+
+
 async def _h2_refused_stream_storm(stream: H2ServerStream) -> None:
     await stream.reset(ErrorCodes.REFUSED_STREAM)
 
@@ -283,6 +315,8 @@ class Fault:
     has_cause: bool = True
     # HTTP/2: a fault confined to one stream leaves the connection open for others.
     keeps_connection: bool = False
+    # Where the request succeeds: the status and body it gets.
+    succeeds_with: tuple[int, bytes] = (200, b"hello")
 
 
 FAULTS: list[Fault] = [
@@ -309,6 +343,7 @@ FAULTS: list[Fault] = [
     Fault(
         "slow-drip", "HTTP/1.1", "one byte every 100 ms, read timeout 1 s",
         (), "none: succeeds (the read timeout is per read)", _slow_drip, read_timeout=1.0,
+        succeeds_with=(200, b"0123456789" * 2),
     ),
     Fault(
         "oversized-headers", "HTTP/1.1", "10 MB of header lines",
@@ -333,6 +368,27 @@ FAULTS: list[Fault] = [
         (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError", _chunked_bad_terminator,
     ),
     Fault(
+        "chunked-truncated", "HTTP/1.1", "a chunk cut short by FIN",
+        (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError", _chunked_truncated,
+    ),
+    Fault(
+        "endless-status-line", "HTTP/1.1", "a status line that never ends (10 MB)",
+        (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError", _endless_status_line,
+    ),
+    Fault(
+        "binary-noise", "HTTP/1.1", "1 kB of binary noise instead of a response",
+        (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError", _binary_noise,
+    ),
+    Fault(
+        "interim-then-close", "HTTP/1.1", "a 103 Early Hints, then FIN",
+        (trio_httpcore.RemoteProtocolError,), "RemoteProtocolError", _interim_then_close,
+    ),
+    Fault(
+        "no-content-then-close", "HTTP/1.1", "204 No Content, then FIN",
+        (), "none: succeeds (204, empty body)", _no_content_then_close,
+        succeeds_with=(204, b""),
+    ),
+    Fault(
         "tls-wrong-ca", "TLS", "certificate from a CA the client does not trust",
         (trio_httpcore.ConnectError,), "ConnectError (certificate verify failed)",
         "tls-handshake", wrong_ca=True,
@@ -348,6 +404,10 @@ FAULTS: list[Fault] = [
     Fault(
         "tls-reset", "TLS", "TCP reset in answer to the ClientHello",
         (trio_httpcore.ConnectError,), "ConnectError", _tls_reset,
+    ),
+    Fault(
+        "tls-close", "TLS", "FIN in answer to the ClientHello",
+        (trio_httpcore.ConnectError,), "ConnectError", _tls_close,
     ),
     Fault(
         "h2-goaway-storm", "HTTP/2", "every connection: 50 GOAWAY (last stream 0), then FIN",
@@ -527,13 +587,11 @@ async def test_fault(
     async with make_pool(**_pool_options(fault, tls, other_tls)) as pool:
         before = socket_fds()
 
-        async def one_request() -> bytes:
+        async def one_request() -> tuple[int, bytes]:
             status, _, stream, _ = await pool.arequest(b"GET", url, ext=ext)
             if fault.hold_body:
                 await trio.testing.wait_all_tasks_blocked()
-            body = await read_all(stream)
-            assert status == 200
-            return body
+            return status, await read_all(stream)
 
         got = await _run_on_mock_clock(mock_clock, one_request)
         if fault.expected:
@@ -543,8 +601,7 @@ async def test_fault(
                 assert got.__cause__ is not None, repr(got)
             assert f"127.0.0.1:{tcp.port}" in str(got), str(got)
         else:
-            assert not isinstance(got, BaseException), repr(got)
-            assert got in (b"hello", b"0123456789" * 2)
+            assert got == fault.succeeds_with, repr(got)
 
         # The pool: nothing connecting, active or waiting; a broken connection not kept.
         await trio.testing.wait_all_tasks_blocked()
