@@ -25,9 +25,13 @@ CHUNK = 16 * 1024
 
 
 def h2_open_streams(pool: Any) -> list[int]:
-    """h2's own count of open streams, for each HTTP/2 connection of ``pool``."""
+    """h2's own count of open streams, for each HTTP/2 connection of ``pool``.
+
+    Counted by h2's scan of its streams (``_open_streams``), not by the
+    ``open_outbound_streams`` the connection gives h2 (the size of its own table).
+    """
     return [
-        c.protocol._h2.open_outbound_streams
+        c.protocol._h2._open_streams(1)
         for c in pool._connections
         if c.protocol is not None and c.protocol.http_version == "HTTP/2"
     ]

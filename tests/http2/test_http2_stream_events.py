@@ -18,7 +18,7 @@ from h2.errors import ErrorCodes
 
 from tests._servers import pattern
 from tests.transport.helpers import TIMEOUTS
-from trio_httpcore import ReadError
+from trio_httpcore import ReadError, RemoteProtocolError
 
 from ._h2server import H2Server, H2ServerStream
 from .test_http2_cancel import assert_connection_still_good
@@ -120,3 +120,50 @@ async def test_large_frames_arrive_in_pieces_and_credit_exactly(
             await response.aclose()
         await assert_connection_still_good(pool, server)
         assert _connection_credit_is_exact(pool)
+
+
+@pytest.mark.parametrize("end", ["response", "reset by the server", "closed early"])
+async def test_h2_counts_the_open_streams_we_count_and_drops_the_closed(
+    make_pool: Any, start_h2_server: Any, end: str
+) -> None:
+    """h2 is given the connection's count of open streams instead of scanning its own:
+    the two agree while streams are in flight, and once they end h2 holds none."""
+    release = trio.Event()
+
+    async def handler(stream: H2ServerStream) -> None:
+        if stream.path == "/held":
+            await stream.send_headers(200)
+            await release.wait()
+            if end == "reset by the server":
+                await stream.reset(ErrorCodes.INTERNAL_ERROR)
+            else:
+                await stream.send_data(b"body", end=True)
+        else:
+            await stream.respond(200, stream.path.encode())
+
+    async def held() -> None:
+        _, _, response, _ = await pool.arequest(b"GET", server.url4("/held"), ext=TIMEOUTS)
+        if end == "closed early":
+            await response.aclose()
+            return
+        try:
+            async for _ in response:
+                pass
+        except RemoteProtocolError:
+            assert end == "reset by the server"
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(**H2C) as pool:
+        async with trio.open_nursery() as nursery:
+            for _ in range(20):
+                nursery.start_soon(held)
+            await server.wait_for(lambda: len(server.requests) == 20)
+            (connection,) = pool._connections
+            h2_connection = connection.protocol._h2
+            if end != "closed early":
+                assert h2_connection.open_outbound_streams == 20
+                assert h2_connection._open_streams(1) == 20
+            release.set()
+        assert h2_connection.open_outbound_streams == 0
+        assert h2_connection.streams == {}  # before anything scans them
+        await assert_connection_still_good(pool, server)

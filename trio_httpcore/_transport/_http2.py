@@ -410,6 +410,37 @@ class _CachingDecoder(hpack.Decoder):
         return list(headers)
 
 
+class _H2Connection(h2.connection.H2Connection):
+    """h2's connection for a client that knows how many of its streams are open.
+
+    h2 counts open streams with a scan of every stream it holds, on each new
+    stream (``send_headers``), dropping closed ones as it goes: with 100
+    streams in flight, 100 state look-ups per request. Here the count is the
+    size of the :class:`HTTP2Connection`'s table of open streams, which never
+    lets it exceed the peer's limit (RFC 9113 section 5.1.2), and the closed
+    streams are dropped as that connection forgets them (:meth:`drop_closed`).
+    """
+
+    def __init__(self, config: h2.config.H2Configuration, open_streams: dict[int, Any]) -> None:
+        super().__init__(config=config)
+        self._open = open_streams
+
+    @property
+    def open_outbound_streams(self) -> int:
+        return len(self._open)
+
+    def drop_closed(self, stream_id: int) -> None:
+        """Drop stream ``stream_id`` if it is closed, as h2's scan would have done.
+
+        It is remembered among the closed streams (with who closed it), so
+        that frames still arriving for it are treated as h2 treats them.
+        """
+        stream = self.streams.get(stream_id)
+        if stream is not None and stream.closed:
+            del self.streams[stream_id]
+            self._closed_streams[stream_id] = stream.closed_by
+
+
 class _MalformedResponse(h2.events.Event):
     """Ours, not h2's: the response on ``stream_id`` is malformed and its stream was reset."""
 
@@ -520,14 +551,16 @@ class HTTP2Connection:
         # every request passed the pool's check_request, and request_headers
         # builds a block that meets each rule h2 would check (see there).
         # Received blocks are validated by h2 (RFC 9113 section 8.2).
-        self._h2 = h2.connection.H2Connection(
-            config=h2.config.H2Configuration(
+        self._streams: dict[int, _Stream] = {}  # open on the wire
+        self._h2 = _H2Connection(
+            h2.config.H2Configuration(
                 client_side=True,
                 header_encoding=None,
                 validate_inbound_headers=True,
                 validate_outbound_headers=False,
                 normalize_outbound_headers=False,
-            )
+            ),
+            self._streams,
         )
         self._h2.local_settings = h2.settings.Settings(
             client=True,
@@ -580,7 +613,6 @@ class HTTP2Connection:
         )
         self._write_lock = trio.Lock()
 
-        self._streams: dict[int, _Stream] = {}  # open on the wire
         self._reserved = 1  # the connection is made for a first request
         self._opened_any = False
         self._settings_received = trio.Event()
@@ -644,6 +676,7 @@ class HTTP2Connection:
     def _forget(self, stream: _Stream) -> None:
         """Stop routing to ``stream`` once it is closed on the wire; its slot is free again."""
         if stream.closed and self._streams.pop(stream.stream_id, None) is not None:
+            self._h2.drop_closed(stream.stream_id)
             self._capacity_freed()
 
     # -- Closing.
