@@ -140,5 +140,7 @@ def test_a_large_data_frame_is_handed_on_in_the_reads_it_came_in() -> None:
     assert len(parsed.data) == len(payload)
     assert parsed.data[:11] == payload[:11]
     assert parsed.data[5:20] == payload[5:20]
+    assert parsed.data[:-3] == payload[:-3]
+    assert parsed.data[:0] == b""
     assert parsed.flow_controlled_length == len(payload)
     assert buffer.missing() == 0

@@ -158,9 +158,9 @@ class _Payload:
 
     def __getitem__(self, index: slice) -> bytes:
         """A slice; a prefix (``[:n]``) joins only the pieces it takes."""
-        if index.start is None and index.step is None and index.stop is not None:
+        wanted = index.stop
+        if index.start is None and index.step is None and wanted is not None and wanted >= 0:
             prefix: list[bytes] = []
-            wanted = index.stop
             for piece in self.pieces:
                 if wanted <= 0:
                     break
