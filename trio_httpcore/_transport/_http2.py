@@ -52,6 +52,7 @@ from .._exceptions import (
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._base import AsyncResponse
+from ._h2headers import check_response_fields
 from ._interfaces import ConnectionListener, RetryOnNewConnection
 from ._network import READ_SIZE, close_now
 from ._request import authority, header_value
@@ -550,13 +551,14 @@ class HTTP2Connection:
         # Outbound header blocks are neither normalised nor validated by h2:
         # every request passed the pool's check_request, and request_headers
         # builds a block that meets each rule h2 would check (see there).
-        # Received blocks are validated by h2 (RFC 9113 section 8.2).
+        # Received blocks are checked by check_response_fields instead of h2
+        # (RFC 9113 section 8.2), in this connection's HEADERS dispatch below.
         self._streams: dict[int, _Stream] = {}  # open on the wire
         self._h2 = _H2Connection(
             h2.config.H2Configuration(
                 client_side=True,
                 header_encoding=None,
-                validate_inbound_headers=True,
+                validate_inbound_headers=False,
                 validate_outbound_headers=False,
                 normalize_outbound_headers=False,
             ),
@@ -603,6 +605,27 @@ class HTTP2Connection:
                 return [], [self._reset_malformed(frame, exc)]
 
         self._h2._frame_dispatch_table[hyperframe.frame.DataFrame] = receive_data_frame_or_reset
+        # h2's own check of a received header block is off (above): each block
+        # h2 turned into an event is checked here, where h2 would have, last
+        # thing in the frame's handling. A malformed one raises h2's
+        # ProtocolError out of receive_data, and h2 ends the connection as
+        # its own check would have made it.
+        receive_headers_frame = self._h2._frame_dispatch_table[hyperframe.frame.HeadersFrame]
+
+        def receive_headers_frame_checked(frame: hyperframe.frame.HeadersFrame) -> Any:
+            frames, events = receive_headers_frame(frame)
+            for event in events:
+                if isinstance(
+                    event, h2.events.ResponseReceived | h2.events.InformationalResponseReceived
+                ):
+                    check_response_fields(event.headers or (), trailers=False)
+                elif isinstance(event, h2.events.TrailersReceived):
+                    check_response_fields(event.headers or (), trailers=True)
+            return frames, events
+
+        self._h2._frame_dispatch_table[hyperframe.frame.HeadersFrame] = (
+            receive_headers_frame_checked
+        )
         self._h2.encoder = _CachingEncoder()
         decoder = _CachingDecoder()
         decoder.max_header_list_size = self._h2.decoder.max_header_list_size
@@ -1300,7 +1323,7 @@ def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[Heade
 
 def response_head(headers: list[tuple[bytes, bytes]]) -> tuple[int, RawHeaders]:
     """``(status, headers)`` from a response header block, pseudo-header fields removed."""
-    # h2 checked the block (validate_inbound_headers): exactly one :status, first.
+    # The block was checked (check_response_fields): exactly one :status, first.
     status = next(int(value) for name, value in headers if name == b":status")
     return status, [(name, value) for name, value in headers if not name.startswith(b":")]
 
