@@ -20,7 +20,11 @@ from hypothesis import strategies as st
 
 from tests.transport.helpers import request
 from trio_httpcore import RemoteProtocolError
-from trio_httpcore._transport._h2headers import check_response_fields
+from trio_httpcore._transport._h2headers import (
+    ACCEPTED_BLOCKS_REMEMBERED,
+    ResponseFieldsChecker,
+    check_response_fields,
+)
 
 from ._h2server import H2Server, H2ServerStream
 
@@ -138,6 +142,22 @@ def test_malformed_blocks_fail(block: list[tuple[bytes, bytes]], trailers: bool)
     assert not _h2_accepts(block, trailers)
     with pytest.raises(h2.exceptions.ProtocolError):
         check_response_fields(block, trailers=trailers)
+
+
+def test_checker_remembers_only_what_passed_and_for_its_kind() -> None:
+    checker = ResponseFieldsChecker()
+    head = [(b":status", b"200"), (b"server", b"s")]
+    checker.check(head, trailers=False)
+    checker.check(head, trailers=False)
+    with pytest.raises(h2.exceptions.ProtocolError):
+        checker.check(head, trailers=True)  # passed as a head, not as trailers
+    bad = [(b":status", b"200"), (b"Server", b"s")]
+    for _ in range(2):  # a failure is not remembered
+        with pytest.raises(h2.exceptions.ProtocolError):
+            checker.check(bad, trailers=False)
+    for i in range(2 * ACCEPTED_BLOCKS_REMEMBERED):  # the memory stays bounded
+        checker.check([(b":status", b"200"), (b"x", str(i).encode())], trailers=False)
+    assert len(checker._accepted) <= ACCEPTED_BLOCKS_REMEMBERED
 
 
 def _raw_headers_frame(stream_id: int, fields: list[tuple[bytes, bytes]]) -> bytes:

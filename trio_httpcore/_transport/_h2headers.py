@@ -6,13 +6,14 @@ than the rest of a small response. :func:`check_response_fields` checks the
 same rules with a regular expression per field and set look-ups, and
 refuses exactly the blocks h2 refuses (a property test in tests/http2 holds
 it to that), with h2's ``ProtocolError``: the connection then ends as h2
-ends it for a malformed block.
+ends it for a malformed block. :class:`ResponseFieldsChecker` remembers the
+blocks it passed, as servers repeat them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import h2.exceptions
 
@@ -63,3 +64,30 @@ def check_response_fields(fields: Iterable[tuple[bytes, bytes]], *, trailers: bo
             raise h2.exceptions.ProtocolError(f"Received malformed header value {value!r}")
     if status_missing:
         raise h2.exceptions.ProtocolError("Header block missing mandatory b':status' header")
+
+
+# How many accepted blocks a connection remembers (ResponseFieldsChecker). A
+# server's blocks change with its Date header, once a second.
+ACCEPTED_BLOCKS_REMEMBERED = 64
+
+
+class ResponseFieldsChecker:
+    """:func:`check_response_fields` for one connection, remembering the blocks it passed.
+
+    The check depends on nothing but the fields and the kind of block, so a
+    block equal to one that passed passes: one look-up instead of a pass
+    over its fields. Failures are not remembered (the connection ends).
+    """
+
+    def __init__(self) -> None:
+        self._accepted: set[tuple[bool, tuple[tuple[bytes, bytes], ...]]] = set()
+
+    def check(self, fields: Sequence[tuple[bytes, bytes]], *, trailers: bool) -> None:
+        """Raise ``h2.exceptions.ProtocolError`` unless ``fields`` is well formed."""
+        key = (trailers, tuple(fields))
+        if key in self._accepted:
+            return
+        check_response_fields(fields, trailers=trailers)
+        if len(self._accepted) >= ACCEPTED_BLOCKS_REMEMBERED:
+            self._accepted.clear()
+        self._accepted.add(key)

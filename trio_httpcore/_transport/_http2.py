@@ -52,7 +52,7 @@ from .._exceptions import (
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._base import AsyncResponse
-from ._h2headers import check_response_fields
+from ._h2headers import ResponseFieldsChecker
 from ._interfaces import ConnectionListener, RetryOnNewConnection
 from ._network import READ_SIZE, close_now
 from ._request import authority, header_value
@@ -551,7 +551,7 @@ class HTTP2Connection:
         # Outbound header blocks are neither normalised nor validated by h2:
         # every request passed the pool's check_request, and request_headers
         # builds a block that meets each rule h2 would check (see there).
-        # Received blocks are checked by check_response_fields instead of h2
+        # Received blocks are checked by ResponseFieldsChecker instead of h2
         # (RFC 9113 section 8.2), in this connection's HEADERS dispatch below.
         self._streams: dict[int, _Stream] = {}  # open on the wire
         self._h2 = _H2Connection(
@@ -611,6 +611,7 @@ class HTTP2Connection:
         # ProtocolError out of receive_data, and h2 ends the connection as
         # its own check would have made it.
         receive_headers_frame = self._h2._frame_dispatch_table[hyperframe.frame.HeadersFrame]
+        checker = ResponseFieldsChecker()
 
         def receive_headers_frame_checked(frame: hyperframe.frame.HeadersFrame) -> Any:
             frames, events = receive_headers_frame(frame)
@@ -618,9 +619,9 @@ class HTTP2Connection:
                 if isinstance(
                     event, h2.events.ResponseReceived | h2.events.InformationalResponseReceived
                 ):
-                    check_response_fields(event.headers or (), trailers=False)
+                    checker.check(event.headers or [], trailers=False)
                 elif isinstance(event, h2.events.TrailersReceived):
-                    check_response_fields(event.headers or (), trailers=True)
+                    checker.check(event.headers or [], trailers=True)
             return frames, events
 
         self._h2._frame_dispatch_table[hyperframe.frame.HeadersFrame] = (
@@ -666,7 +667,10 @@ class HTTP2Connection:
             # connection; refuse rather than race it.
             return False
         self._reserved += 1
-        self._reader_scope.deadline = math.inf
+        # Setting a deadline costs trio more than reading it: only when the
+        # keep-alive clock is running (the connection was idle).
+        if self._reader_scope.deadline != math.inf:
+            self._reader_scope.deadline = math.inf
         return True
 
     def unreserve(self) -> None:
@@ -1323,7 +1327,7 @@ def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[Heade
 
 def response_head(headers: list[tuple[bytes, bytes]]) -> tuple[int, RawHeaders]:
     """``(status, headers)`` from a response header block, pseudo-header fields removed."""
-    # The block was checked (check_response_fields): exactly one :status, first.
+    # The block was checked (ResponseFieldsChecker): exactly one :status, first.
     status = next(int(value) for name, value in headers if name == b":status")
     return status, [(name, value) for name, value in headers if not name.startswith(b":")]
 
