@@ -246,9 +246,9 @@ def test_hyperframe_data_repr_unchanged(size: int) -> None:
     import hyperframe.frame
     from hyperframe.frame import DataFrame
 
-    from trio_httpcore._transport._http2 import _hex_preview, _Payload
+    from trio_httpcore._transport._h2frames import Payload, hex_preview
 
-    assert hyperframe.frame._raw_data_repr is _hex_preview
+    assert hyperframe.frame._raw_data_repr is hex_preview
     frame = DataFrame(1, pattern(size))
     shown = pattern(size).hex()
     body = "None" if not size else f"<hex:{shown[:20]}{'...' if len(shown) > 20 else ''}>"
@@ -259,7 +259,7 @@ def test_hyperframe_data_repr_unchanged(size: int) -> None:
     assert repr(padded) == f"DataFrame(stream_id=1, flags=['PADDED']): <hex:{shown[:20]}...>"
     # A payload in pieces shows as its bytes joined would.
     pieces = DataFrame(1)
-    pieces.data = _Payload([pattern(size)[:5], pattern(size)[5:]])  # type: ignore[assignment]
+    pieces.data = Payload([pattern(size)[:5], pattern(size)[5:]])  # type: ignore[assignment]
     assert repr(pieces) == repr(frame)
 
 

@@ -1,4 +1,4 @@
-"""The client's frame buffer (``_FrameBuffer``) against h2's own, read by read.
+"""The client's frame buffer (``FrameBuffer``) against h2's own, read by read.
 
 Whatever the reads are cut into, h2 fed through our buffer must report the
 same events, with the same payloads, as h2 fed the whole byte stream through
@@ -20,7 +20,7 @@ import h2.exceptions
 import hyperframe.frame
 import pytest
 
-from trio_httpcore._transport._http2 import _FrameBuffer, _Payload
+from trio_httpcore._transport._h2frames import FrameBuffer, Payload
 
 REQUEST = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
 
@@ -31,7 +31,7 @@ def _client(buffer: bool) -> h2.connection.H2Connection:
         h2.config.H2Configuration(client_side=True, header_encoding=None)
     )
     if buffer:
-        conn.incoming_buffer = _FrameBuffer()
+        conn.incoming_buffer = FrameBuffer()
     conn.initiate_connection()
     for stream_id in (1, 3, 5):
         conn.send_headers(stream_id, REQUEST, end_stream=True)
@@ -59,13 +59,13 @@ def _server_bytes() -> bytes:
 def _summary(events: list[h2.events.Event]) -> list[tuple[Any, ...]]:
     """Each event's type and what it carries (DATA payloads in full, as bytes).
 
-    A payload that spans reads comes as its pieces (``_Payload``), each ``bytes``.
+    A payload that spans reads comes as its pieces (``Payload``), each ``bytes``.
     """
     summary: list[tuple[Any, ...]] = []
     for event in events:
         if isinstance(event, h2.events.DataReceived):
             data: Any = event.data
-            if isinstance(data, _Payload):
+            if isinstance(data, Payload):
                 assert all(type(piece) is bytes for piece in data.pieces)
                 assert len(data) == sum(map(len, data.pieces))
                 data = b"".join(data.pieces)
@@ -117,7 +117,7 @@ def test_a_large_data_frame_is_handed_on_in_the_reads_it_came_in() -> None:
     """The reader reads a frame to its end (``missing``); the large reads after the
     first (which held the frame header) become the payload's pieces themselves,
     uncopied, and the small ones between are joined into one piece."""
-    buffer = _FrameBuffer()
+    buffer = FrameBuffer()
     buffer.max_frame_size = 2**20
     payload = bytes(range(256)) * 1000
     frame = hyperframe.frame.DataFrame(1, payload).serialize()
@@ -131,7 +131,7 @@ def test_a_large_data_frame_is_handed_on_in_the_reads_it_came_in() -> None:
     buffer.add_data(reads[-1])
     assert buffer.has_frame()
     (parsed,) = list(buffer)
-    assert isinstance(parsed.data, _Payload)
+    assert isinstance(parsed.data, Payload)
     joined, middle, last = parsed.data.pieces
     assert joined == frame[9:21_000]
     assert middle is reads[3]

@@ -1,4 +1,4 @@
-"""The connection's header block caches (``_CachingEncoder``, ``_CachingDecoder``) against hpack.
+"""The connection's header block caches (``CachingEncoder``, ``CachingDecoder``) against hpack.
 
 A remembered block may only be reused while the dynamic table is as it was
 (RFC 7541 section 2.3.2): header lists repeat, tables fill and evict, and the
@@ -12,7 +12,7 @@ import random
 import hpack
 import pytest
 
-from trio_httpcore._transport._http2 import _CachingDecoder, _CachingEncoder
+from trio_httpcore._transport._h2hpack import CachingDecoder, CachingEncoder
 
 FIELDS = [
     (b":method", b"GET"),
@@ -35,7 +35,7 @@ def _header_lists(seed: int, count: int = 300) -> list[list[tuple[bytes, bytes]]
 @pytest.mark.parametrize("table_size", [0, 64, 150, 4096])
 @pytest.mark.parametrize("seed", range(3))
 def test_encoder_blocks_decode_to_the_fields_sent(seed: int, table_size: int) -> None:
-    encoder = _CachingEncoder()
+    encoder = CachingEncoder()
     encoder.header_table_size = table_size  # a small table evicts all the time
     peer = hpack.Decoder()
     peer.max_allowed_table_size = table_size
@@ -48,7 +48,7 @@ def test_encoder_blocks_decode_to_the_fields_sent(seed: int, table_size: int) ->
 def test_decoder_reads_what_the_peer_sent(seed: int, table_size: int) -> None:
     peer = hpack.Encoder()
     peer.header_table_size = table_size
-    decoder = _CachingDecoder()
+    decoder = CachingDecoder()
     decoder.max_allowed_table_size = table_size
     for fields in _header_lists(seed):
         assert decoder.decode(peer.encode(fields), raw=True) == fields
@@ -56,7 +56,7 @@ def test_decoder_reads_what_the_peer_sent(seed: int, table_size: int) -> None:
 
 def test_never_indexed_field_is_not_confused_with_an_indexed_one() -> None:
     """The same name and value, once never-indexed (RFC 7541 section 6.2.3), once not."""
-    encoder = _CachingEncoder()
+    encoder = CachingEncoder()
     secret = hpack.NeverIndexedHeaderTuple(b"authorization", b"secret")
     plain = (b"authorization", b"secret")
     first = encoder.encode([secret])
@@ -66,7 +66,7 @@ def test_never_indexed_field_is_not_confused_with_an_indexed_one() -> None:
 
 
 def test_a_bad_block_fails_every_time() -> None:
-    decoder = _CachingDecoder()
+    decoder = CachingDecoder()
     for _ in range(2):
         with pytest.raises(hpack.HPACKError):
             decoder.decode(b"\xff\xff\xff\xff\xff\xff")

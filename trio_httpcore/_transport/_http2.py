@@ -2,7 +2,7 @@
 
 One task reads the socket for the connection's whole life (:meth:`HTTP2Connection.serve`):
 it feeds h2, and routes each stream's events (response head, data, trailers,
-end, reset) to that stream's trio memory channel, where the request's own
+end, reset) to that stream's queue of events, where the request's own
 task picks them up. It also answers PING and SETTINGS (h2 queues the answers,
 the reader sends them), even while nobody reads a response.
 
@@ -13,13 +13,15 @@ Flow-control credit for received data is given back as the consumer of a
 response *reads* it, so a slow consumer slows only its own stream; a request
 body waits for send window, and the reader (never the waiting task itself)
 wakes it when WINDOW_UPDATE or SETTINGS arrive.
+
+Beside h2: the frame buffer (``_h2frames``), the HPACK caches
+(``_h2hpack``) and the check of received header blocks (``_h2headers``).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -28,11 +30,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
-import h2.frame_buffer
 import h2.settings
-import hpack
-import hpack.table
-import hyperframe.exceptions
 import hyperframe.frame
 import trio
 from h2.connection import ConnectionInputs, ConnectionState
@@ -52,7 +50,9 @@ from .._exceptions import (
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._base import AsyncResponse
+from ._h2frames import FrameBuffer, Payload
 from ._h2headers import ResponseFieldsChecker
+from ._h2hpack import CachingDecoder, CachingEncoder
 from ._interfaces import ConnectionListener, RetryOnNewConnection
 from ._network import READ_SIZE, close_now
 from ._request import authority, header_value
@@ -60,7 +60,7 @@ from ._response import ConnectionBoundStream
 
 if TYPE_CHECKING:
     from hpack.struct import Header
-    from typing_extensions import Buffer, Self
+    from typing_extensions import Self
 
 # Our receive windows (RFC 9113 section 6.9). The default of 65,535 bytes caps
 # a download at one window per round trip; megabytes do not. The connection's
@@ -76,11 +76,6 @@ MAX_INBOUND_FRAME_SIZE = 1024 * 1024
 # How much the reader asks the socket for: READ_SIZE, doubling up to this
 # while reads come back full (a download), back to READ_SIZE after a short one.
 MAX_READ_SIZE = 1024 * 1024
-
-# A read of a DATA payload at least this large is handed on as it came (_Payload);
-# smaller ones (TLS gives 16 KiB records) are joined with their neighbours, a
-# copy that costs less than handing on each as a chunk of its own.
-UNCOPIED_READ_MIN = 64 * 1024
 
 # A request body is queued in rounds of at most this many bytes, so that one
 # write (which is never abandoned halfway, see _send) stays short.
@@ -103,312 +98,6 @@ CONNECTION_SPECIFIC_HEADERS = frozenset(
 # this length (short enough to guess from the compressed size).
 NEVER_INDEXED_HEADERS = frozenset({b"authorization", b"proxy-authorization"})
 NEVER_INDEXED_COOKIE_BELOW = 20
-
-
-def _hex_preview(data: bytes | memoryview | None) -> str:
-    """hyperframe's ``_raw_data_repr``, with the same output, hexlifying only what it shows.
-
-    h2 formats every frame it receives for its trace log whether anyone logs
-    or not (``repr(frame)`` in ``H2Connection._receive_frame``), and hyperframe
-    hexlifies a DATA frame's whole payload to keep 20 hex digits of it: a
-    third of the CPU time of a download. Installed in hyperframe at import.
-    """
-    if not data:
-        return "None"
-    shown = bytes(data[:11]).hex()
-    return f"<hex:{shown[:20]}...>" if len(shown) > 20 else f"<hex:{shown}>"
-
-
-def _data_frame_body_repr(self: hyperframe.frame.DataFrame) -> str:
-    """hyperframe's ``DataFrame._body_repr``, with the same output, serializing only what it shows.
-
-    hyperframe's serializes the whole frame body (a copy of the payload) to
-    show its first bytes, for the same trace log as above; and a
-    :class:`_Payload` cannot be joined into it. Installed in hyperframe at import.
-    """
-    head = self.serialize_padding_data() + bytes(self.data[:11]) + b"\0" * min(self.pad_length, 11)
-    return _hex_preview(head[:11])
-
-
-hyperframe.frame._raw_data_repr = _hex_preview
-hyperframe.frame.DataFrame._body_repr = _data_frame_body_repr  # type: ignore[method-assign, assignment]
-
-
-class _Payload:
-    """A DATA frame's payload as the pieces it arrived in: h2 sees a bytes-like of its length.
-
-    A large frame comes in many reads (socket buffers, TLS records), and the
-    reader reads it to its end and no further (:meth:`_FrameBuffer.missing`):
-    each large read after the first is handed on as the very ``bytes`` object
-    the socket gave; only the first (which began with the frame header) and
-    runs of small reads are copied. Joining them all would copy every byte
-    again, into a fresh megabyte of memory each frame (page faults and all).
-    h2 needs only the length (for content-length and flow control) and
-    hyperframe a prefix (for its trace log); the connection hands the pieces
-    on one by one (:meth:`HTTP2Connection._route`).
-    """
-
-    __slots__ = ("_size", "pieces")
-
-    def __init__(self, pieces: list[bytes]) -> None:
-        self.pieces = pieces
-        self._size = sum(map(len, pieces))
-
-    def __len__(self) -> int:
-        return self._size
-
-    def __getitem__(self, index: slice) -> bytes:
-        """A slice; a prefix (``[:n]``) joins only the pieces it takes."""
-        wanted = index.stop
-        if index.start is None and index.step is None and wanted is not None and wanted >= 0:
-            prefix: list[bytes] = []
-            for piece in self.pieces:
-                if wanted <= 0:
-                    break
-                prefix.append(piece[:wanted])
-                wanted -= len(piece)
-            return b"".join(prefix)
-        return b"".join(self.pieces)[index]
-
-
-class _FrameBuffer(h2.frame_buffer.FrameBuffer):
-    """h2's frame buffer for a client, copying each DATA payload once instead of thrice.
-
-    h2's own buffer appends every read to one bytearray, slices each frame out
-    of it and has hyperframe copy the payload again: three copies of every
-    byte of a download besides the socket's, twice the CPU time of an
-    HTTP/1.1 download. This one keeps the reads as they came and copies a DATA
-    payload at most once, into the ``bytes`` the response stream hands out:
-    sliced from its read, or, spanning reads, one piece per read, whole reads
-    not copied at all (:class:`_Payload`). Every other frame (and a
-    padded DATA frame) is parsed by hyperframe as in h2, and header blocks are
-    reassembled from CONTINUATION frames by h2 (``_update_header_buffer``).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(server=False)
-        self._reads: deque[memoryview] = deque()
-        self._buffered = 0
-        # The next frame, once its header is buffered: parsed once, however
-        # many reads its payload takes to arrive.
-        self._next_header: tuple[hyperframe.frame.Frame, int] | None = None
-
-    def add_data(self, data: Buffer) -> None:
-        view = memoryview(data)
-        if view:
-            self._reads.append(view)
-            self._buffered += len(view)
-
-    def has_frame(self) -> bool:
-        """Whether a whole frame is buffered, for h2 to take with ``receive_data``."""
-        try:
-            header = self._header()
-        except h2.exceptions.ProtocolError:
-            return True  # for h2 to meet, and end the connection as it does
-        return header is not None and self._buffered >= 9 + header[1]
-
-    def _header(self) -> tuple[hyperframe.frame.Frame, int] | None:
-        """The next frame (its payload not parsed yet) and its length, once 9 bytes are here."""
-        if self._next_header is None and self._buffered >= 9:
-            try:
-                self._next_header = hyperframe.frame.Frame.parse_frame_header(
-                    memoryview(self._peek(9))
-                )
-            except hyperframe.exceptions.InvalidFrameError as err:
-                raise h2.exceptions.ProtocolError(
-                    f"Received frame with invalid header: {err}"
-                ) from err
-        return self._next_header
-
-    def _peek(self, size: int) -> memoryview | bytes:
-        """The first ``size`` buffered bytes (``size`` are buffered), left in the buffer."""
-        first = self._reads[0]
-        if len(first) >= size:
-            return first[:size]
-        parts = []
-        for read in self._reads:  # only as far as needed: the next read may be megabytes
-            parts.append(read[:size])
-            size -= len(parts[-1])
-            if not size:
-                break
-        return b"".join(parts)
-
-    def missing(self) -> int:
-        """How many bytes the frame under way still lacks (0 if its header is not in yet)."""
-        if self._next_header is None:
-            return 0
-        return max(0, 9 + self._next_header[1] - self._buffered)
-
-    def _take_payload(self, size: int) -> bytes | _Payload:
-        """The first ``size`` buffered bytes as a DATA payload, removed from the buffer.
-
-        ``bytes`` if they are in one read (sliced from it: one copy); else the
-        pieces (:class:`_Payload`): a whole read of at least
-        ``UNCOPIED_READ_MIN`` bytes as it came, uncopied, the parts between
-        them joined (one copy).
-        """
-        reads = self._reads
-        if not size or len(reads[0]) >= size:
-            return bytes(self._take(size))
-        self._buffered -= size
-        pieces: list[bytes] = []
-        parts: list[memoryview] = []  # since the last whole read: to be joined
-        while size:
-            read = reads.popleft()
-            if len(read) > size:
-                reads.appendleft(read[size:])
-                read = read[:size]
-            size -= len(read)
-            whole = read.obj
-            if len(read) >= UNCOPIED_READ_MIN and type(whole) is bytes and len(whole) == len(read):
-                if parts:
-                    pieces.append(b"".join(parts))
-                    parts.clear()
-                pieces.append(whole)
-            else:
-                parts.append(read)
-        if parts:
-            pieces.append(b"".join(parts))
-        return pieces[0] if len(pieces) == 1 else _Payload(pieces)
-
-    def _take(self, size: int) -> memoryview | bytes:
-        """The first ``size`` buffered bytes (``size`` are buffered), removed from the buffer.
-
-        A view into the read that holds them all, or else the reads joined:
-        never more than one copy.
-        """
-        if not size:
-            return b""
-        self._buffered -= size
-        reads = self._reads
-        first = reads[0]
-        if len(first) > size:
-            reads[0] = first[size:]
-            return first[:size]
-        if len(first) == size:
-            return reads.popleft()
-        parts = []
-        while size:
-            read = reads.popleft()
-            if len(read) > size:
-                reads.appendleft(read[size:])
-                read = read[:size]
-            parts.append(read)
-            size -= len(read)
-        return b"".join(parts)
-
-    def __next__(self) -> hyperframe.frame.Frame:
-        # A HEADERS or CONTINUATION frame that leaves its block unfinished
-        # yields nothing (_update_header_buffer): go on to the next frame.
-        while True:
-            header = self._header()
-            if header is None or self._buffered < 9 + header[1]:
-                raise StopIteration
-            frame, length = header
-            self._next_header = None
-            # Checked once the frame is complete, as h2 does (RFC 9113 section 4.2).
-            self._validate_frame_length(length)
-            self._take(9)
-            if type(frame) is hyperframe.frame.DataFrame and "PADDED" not in frame.flags:
-                # What hyperframe's parse_body sets for an unpadded frame, without its copy.
-                frame.data = self._take_payload(length)  # type: ignore[assignment]
-                frame.body_len = length
-            else:
-                try:
-                    frame.parse_body(memoryview(self._take(length)))
-                except hyperframe.exceptions.InvalidDataError as err:
-                    raise h2.exceptions.ProtocolError(
-                        "Received frame with non-compliant data"
-                    ) from err
-                except hyperframe.exceptions.InvalidFrameError as err:
-                    raise h2.exceptions.FrameDataMissingError(
-                        "Frame data missing or invalid"
-                    ) from err
-            complete = self._update_header_buffer(frame)
-            if complete is not None:
-                return complete
-
-
-# How many header blocks each direction of a connection remembers (_CachingEncoder,
-# _CachingDecoder). A server's blocks change with its Date header, once a second.
-HEADER_BLOCK_CACHE_SIZE = 64
-
-
-def _table_state(table: hpack.table.HeaderTable) -> tuple[object, ...]:
-    """What an HPACK dynamic table holds, in a form to compare later (RFC 7541 section 2.3.2).
-
-    Entries are only ever added at the front, each a new object, and evicted
-    from the back: the front entry's identity (the state holds the entry, so
-    its id is not reused), the number of entries and the size limit tell
-    whether the table changed in between.
-    """
-    entries = table.dynamic_entries
-    front = entries[0] if entries else None
-    return (id(front), front, len(entries), table.maxsize, table.resized)
-
-
-def _remember(cache: dict[Any, Any], key: object, value: object) -> None:
-    if len(cache) >= HEADER_BLOCK_CACHE_SIZE:
-        cache.clear()
-    cache[key] = value
-
-
-class _CachingEncoder(hpack.Encoder):
-    """hpack's encoder, remembering each header block it made without changing its table.
-
-    A request that repeats an earlier one's fields finds all of them in the
-    table (RFC 7541 section 2.3.3): its block is only indexes, the same bytes
-    as long as the table stays as it was, which hpack would otherwise work
-    out field by field each time.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._blocks: dict[tuple[object, ...], tuple[tuple[object, ...], bytes]] = {}
-
-    def encode(self, headers: Iterable[Any], huffman: bool = True) -> bytes:
-        fields = tuple(headers)
-        # A never-indexed field (RFC 7541 section 6.2.3) equals the plain
-        # tuple of its name and value: the types are part of the key.
-        key = (huffman, fields, tuple(map(type, fields)))
-        state = _table_state(self.header_table)
-        cached = self._blocks.get(key)
-        if cached is not None and cached[0] == state:
-            return cached[1]
-        block = super().encode(fields, huffman)
-        if _table_state(self.header_table) == state:
-            _remember(self._blocks, key, (state, block))
-        return block
-
-
-class _CachingDecoder(hpack.Decoder):
-    """hpack's decoder, remembering each header block it decoded without changing its table.
-
-    Servers repeat their response header blocks (nginx's differ only when
-    its Date does, once a second), and decoding one in Python, Huffman
-    strings above all, costs more than the rest of a small response. A block
-    decodes to the same fields as long as the table and the limits are as
-    they were; errors are not remembered, so a bad block fails every time.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._headers: dict[tuple[bytes, bool], tuple[tuple[object, ...], list[Any]]] = {}
-
-    def _state(self) -> tuple[object, ...]:
-        limits = (self.max_allowed_table_size, self.max_header_list_size)
-        return (*_table_state(self.header_table), *limits)
-
-    def decode(self, data: bytes, raw: bool = False) -> list[Any]:
-        key = (bytes(data), raw)
-        state = self._state()
-        cached = self._headers.get(key)
-        if cached is not None and cached[0] == state:
-            return list(cached[1])
-        headers = list(super().decode(data, raw))
-        if self._state() == state:
-            _remember(self._headers, key, (state, headers))
-        return list(headers)
 
 
 class _H2Connection(h2.connection.H2Connection):
@@ -590,7 +279,7 @@ class HTTP2Connection:
         # h2 read this from the settings it was made with; ours replace them.
         self._h2.max_inbound_frame_size = MAX_INBOUND_FRAME_SIZE
         # The reader fills it, and calls h2 only once a frame is complete.
-        self._incoming = self._h2.incoming_buffer = _FrameBuffer()
+        self._incoming = self._h2.incoming_buffer = FrameBuffer()
         # h2 raises a DATA frame's disagreement with the content-length out of
         # receive_data, as a connection error; it is a stream error (RFC 9113
         # section 8.1.1). h2 has no option for it: this connection's own
@@ -627,8 +316,8 @@ class HTTP2Connection:
         self._h2._frame_dispatch_table[hyperframe.frame.HeadersFrame] = (
             receive_headers_frame_checked
         )
-        self._h2.encoder = _CachingEncoder()
-        decoder = _CachingDecoder()
+        self._h2.encoder = CachingEncoder()
+        decoder = CachingDecoder()
         decoder.max_header_list_size = self._h2.decoder.max_header_list_size
         self._h2.decoder = decoder
         self._h2.initiate_connection()
@@ -841,7 +530,7 @@ class HTTP2Connection:
         while not self._closed:
             # A large frame under way (a download's DATA) is read to its end
             # and no further, so that the reads after its first are its
-            # payload's pieces, handed on uncopied (_Payload).
+            # payload's pieces, handed on uncopied (Payload).
             missing = self._incoming.missing()
             size = min(missing, MAX_READ_SIZE) if missing >= READ_SIZE else read_size
             with map_exceptions(READ_ERRORS, self._origin, "reading from"):
@@ -887,7 +576,7 @@ class HTTP2Connection:
             # h2 has closed it too, and h2 itself credits the connection window
             # for DATA that arrives on a closed stream (RFC 9113 section 6.9).
             stream = self._streams[stream_id]
-            if isinstance(event, h2.events.DataReceived) and isinstance(event.data, _Payload):
+            if isinstance(event, h2.events.DataReceived) and isinstance(event.data, Payload):
                 self._deliver_pieces(stream, event, event.data)
             else:
                 stream.deliver(event)
@@ -915,7 +604,7 @@ class HTTP2Connection:
         # routing); PRIORITY, ALTSVC and unknown frames need nothing from us.
 
     @staticmethod
-    def _deliver_pieces(stream: _Stream, event: h2.events.DataReceived, payload: _Payload) -> None:
+    def _deliver_pieces(stream: _Stream, event: h2.events.DataReceived, payload: Payload) -> None:
         """Deliver ``event`` as one DataReceived per piece of its payload.
 
         Each piece carries its own length of flow-control credit, the last one

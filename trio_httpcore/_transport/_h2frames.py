@@ -1,0 +1,250 @@
+"""Received HTTP/2 frames for a client: h2's frame buffer, copying each DATA payload once.
+
+:class:`FrameBuffer` replaces h2's ``incoming_buffer``; a DATA payload that
+spans reads is a :class:`Payload` of the pieces it came in. hyperframe's
+trace-log formatting of DATA frames (``repr``, computed by h2 for every frame
+it receives) is replaced at import by versions with the same output that
+copy only what they show.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import h2.exceptions
+import h2.frame_buffer
+import hyperframe.exceptions
+import hyperframe.frame
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+# A read of a DATA payload at least this large is handed on as it came (Payload);
+# smaller ones (TLS gives 16 KiB records) are joined with their neighbours, a
+# copy that costs less than handing on each as a chunk of its own.
+UNCOPIED_READ_MIN = 64 * 1024
+
+
+def hex_preview(data: bytes | memoryview | None) -> str:
+    """hyperframe's ``_raw_data_repr``, with the same output, hexlifying only what it shows.
+
+    h2 formats every frame it receives for its trace log whether anyone logs
+    or not (``repr(frame)`` in ``H2Connection._receive_frame``), and hyperframe
+    hexlifies a DATA frame's whole payload to keep 20 hex digits of it: a
+    third of the CPU time of a download. Installed in hyperframe at import.
+    """
+    if not data:
+        return "None"
+    shown = bytes(data[:11]).hex()
+    return f"<hex:{shown[:20]}...>" if len(shown) > 20 else f"<hex:{shown}>"
+
+
+def _data_frame_body_repr(self: hyperframe.frame.DataFrame) -> str:
+    """hyperframe's ``DataFrame._body_repr``, with the same output, serializing only what it shows.
+
+    hyperframe's serializes the whole frame body (a copy of the payload) to
+    show its first bytes, for the same trace log as above; and a
+    :class:`Payload` cannot be joined into it. Installed in hyperframe at import.
+    """
+    head = self.serialize_padding_data() + bytes(self.data[:11]) + b"\0" * min(self.pad_length, 11)
+    return hex_preview(head[:11])
+
+
+hyperframe.frame._raw_data_repr = hex_preview
+hyperframe.frame.DataFrame._body_repr = _data_frame_body_repr  # type: ignore[method-assign, assignment]
+
+
+class Payload:
+    """A DATA frame's payload as the pieces it arrived in: h2 sees a bytes-like of its length.
+
+    A large frame comes in many reads (socket buffers, TLS records), and the
+    reader reads it to its end and no further (:meth:`FrameBuffer.missing`):
+    each large read after the first is handed on as the very ``bytes`` object
+    the socket gave; only the first (which began with the frame header) and
+    runs of small reads are copied. Joining them all would copy every byte
+    again, into a fresh megabyte of memory each frame (page faults and all).
+    h2 needs only the length (for content-length and flow control) and
+    hyperframe a prefix (for its trace log); the connection hands the pieces
+    on one by one (:meth:`HTTP2Connection._route`).
+    """
+
+    __slots__ = ("_size", "pieces")
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self._size = sum(map(len, pieces))
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index: slice) -> bytes:
+        """A slice; a prefix (``[:n]``) joins only the pieces it takes."""
+        wanted = index.stop
+        if index.start is None and index.step is None and wanted is not None and wanted >= 0:
+            prefix: list[bytes] = []
+            for piece in self.pieces:
+                if wanted <= 0:
+                    break
+                prefix.append(piece[:wanted])
+                wanted -= len(piece)
+            return b"".join(prefix)
+        return b"".join(self.pieces)[index]
+
+
+class FrameBuffer(h2.frame_buffer.FrameBuffer):
+    """h2's frame buffer for a client, copying each DATA payload once instead of thrice.
+
+    h2's own buffer appends every read to one bytearray, slices each frame out
+    of it and has hyperframe copy the payload again: three copies of every
+    byte of a download besides the socket's, twice the CPU time of an
+    HTTP/1.1 download. This one keeps the reads as they came and copies a DATA
+    payload at most once, into the ``bytes`` the response stream hands out:
+    sliced from its read, or, spanning reads, one piece per read, whole reads
+    not copied at all (:class:`Payload`). Every other frame (and a
+    padded DATA frame) is parsed by hyperframe as in h2, and header blocks are
+    reassembled from CONTINUATION frames by h2 (``_update_header_buffer``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(server=False)
+        self._reads: deque[memoryview] = deque()
+        self._buffered = 0
+        # The next frame, once its header is buffered: parsed once, however
+        # many reads its payload takes to arrive.
+        self._next_header: tuple[hyperframe.frame.Frame, int] | None = None
+
+    def add_data(self, data: Buffer) -> None:
+        view = memoryview(data)
+        if view:
+            self._reads.append(view)
+            self._buffered += len(view)
+
+    def has_frame(self) -> bool:
+        """Whether a whole frame is buffered, for h2 to take with ``receive_data``."""
+        try:
+            header = self._header()
+        except h2.exceptions.ProtocolError:
+            return True  # for h2 to meet, and end the connection as it does
+        return header is not None and self._buffered >= 9 + header[1]
+
+    def _header(self) -> tuple[hyperframe.frame.Frame, int] | None:
+        """The next frame (its payload not parsed yet) and its length, once 9 bytes are here."""
+        if self._next_header is None and self._buffered >= 9:
+            try:
+                self._next_header = hyperframe.frame.Frame.parse_frame_header(
+                    memoryview(self._peek(9))
+                )
+            except hyperframe.exceptions.InvalidFrameError as err:
+                raise h2.exceptions.ProtocolError(
+                    f"Received frame with invalid header: {err}"
+                ) from err
+        return self._next_header
+
+    def _peek(self, size: int) -> memoryview | bytes:
+        """The first ``size`` buffered bytes (``size`` are buffered), left in the buffer."""
+        first = self._reads[0]
+        if len(first) >= size:
+            return first[:size]
+        parts = []
+        for read in self._reads:  # only as far as needed: the next read may be megabytes
+            parts.append(read[:size])
+            size -= len(parts[-1])
+            if not size:
+                break
+        return b"".join(parts)
+
+    def missing(self) -> int:
+        """How many bytes the frame under way still lacks (0 if its header is not in yet)."""
+        if self._next_header is None:
+            return 0
+        return max(0, 9 + self._next_header[1] - self._buffered)
+
+    def _take_payload(self, size: int) -> bytes | Payload:
+        """The first ``size`` buffered bytes as a DATA payload, removed from the buffer.
+
+        ``bytes`` if they are in one read (sliced from it: one copy); else the
+        pieces (:class:`Payload`): a whole read of at least
+        ``UNCOPIED_READ_MIN`` bytes as it came, uncopied, the parts between
+        them joined (one copy).
+        """
+        reads = self._reads
+        if not size or len(reads[0]) >= size:
+            return bytes(self._take(size))
+        self._buffered -= size
+        pieces: list[bytes] = []
+        parts: list[memoryview] = []  # since the last whole read: to be joined
+        while size:
+            read = reads.popleft()
+            if len(read) > size:
+                reads.appendleft(read[size:])
+                read = read[:size]
+            size -= len(read)
+            whole = read.obj
+            if len(read) >= UNCOPIED_READ_MIN and type(whole) is bytes and len(whole) == len(read):
+                if parts:
+                    pieces.append(b"".join(parts))
+                    parts.clear()
+                pieces.append(whole)
+            else:
+                parts.append(read)
+        if parts:
+            pieces.append(b"".join(parts))
+        return pieces[0] if len(pieces) == 1 else Payload(pieces)
+
+    def _take(self, size: int) -> memoryview | bytes:
+        """The first ``size`` buffered bytes (``size`` are buffered), removed from the buffer.
+
+        A view into the read that holds them all, or else the reads joined:
+        never more than one copy.
+        """
+        if not size:
+            return b""
+        self._buffered -= size
+        reads = self._reads
+        first = reads[0]
+        if len(first) > size:
+            reads[0] = first[size:]
+            return first[:size]
+        if len(first) == size:
+            return reads.popleft()
+        parts = []
+        while size:
+            read = reads.popleft()
+            if len(read) > size:
+                reads.appendleft(read[size:])
+                read = read[:size]
+            parts.append(read)
+            size -= len(read)
+        return b"".join(parts)
+
+    def __next__(self) -> hyperframe.frame.Frame:
+        # A HEADERS or CONTINUATION frame that leaves its block unfinished
+        # yields nothing (_update_header_buffer): go on to the next frame.
+        while True:
+            header = self._header()
+            if header is None or self._buffered < 9 + header[1]:
+                raise StopIteration
+            frame, length = header
+            self._next_header = None
+            # Checked once the frame is complete, as h2 does (RFC 9113 section 4.2).
+            self._validate_frame_length(length)
+            self._take(9)
+            if type(frame) is hyperframe.frame.DataFrame and "PADDED" not in frame.flags:
+                # What hyperframe's parse_body sets for an unpadded frame, without its copy.
+                frame.data = self._take_payload(length)  # type: ignore[assignment]
+                frame.body_len = length
+            else:
+                try:
+                    frame.parse_body(memoryview(self._take(length)))
+                except hyperframe.exceptions.InvalidDataError as err:
+                    raise h2.exceptions.ProtocolError(
+                        "Received frame with non-compliant data"
+                    ) from err
+                except hyperframe.exceptions.InvalidFrameError as err:
+                    raise h2.exceptions.FrameDataMissingError(
+                        "Frame data missing or invalid"
+                    ) from err
+            complete = self._update_header_buffer(frame)
+            if complete is not None:
+                return complete
