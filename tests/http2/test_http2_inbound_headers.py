@@ -201,3 +201,26 @@ async def test_malformed_response_blocks_fail_the_request(
     async with make_pool(http1=False, http2=True) as pool:
         with pytest.raises(RemoteProtocolError):
             await request(pool, server.tcp)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "status", [b"abc", b"", b"2_00", b"-1", b"99", b"+20", b"\xd9\xa2\xd9\xa0\xd9\xa0"]
+)
+async def test_a_status_that_is_not_three_digits_fails_the_request(
+    make_pool: Any, start_h2_server: Any, status: bytes
+) -> None:
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.read_body()
+        if stream.path == "/bad":
+            frame = _raw_headers_frame(stream.stream_id, [(b":status", status)])
+            await stream.conn.send_raw(frame)
+        else:
+            await stream.respond(body=b"ok")
+
+    server: H2Server = await start_h2_server(handler)
+    async with make_pool(http1=False, http2=True) as pool:
+        with pytest.raises(RemoteProtocolError, match="malformed :status"):
+            await request(pool, server.tcp, "/bad")  # type: ignore[arg-type]
+        # Only that stream failed: the connection goes on.
+        assert (await request(pool, server.tcp))[2] == b"ok"  # type: ignore[arg-type]
+    assert len(server.connections) == 1

@@ -1015,10 +1015,18 @@ def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[Heade
 
 
 def response_head(headers: list[tuple[bytes, bytes]]) -> tuple[int, RawHeaders]:
-    """``(status, headers)`` from a response header block, pseudo-header fields removed."""
+    """``(status, headers)`` from a response header block, pseudo-header fields removed.
+
+    The status code is three digits (RFC 9110 section 15, RFC 9113 section
+    8.3.2), as HTTP/1.1 responses must have it; anything else (which h2 lets
+    through, and ``int`` would read as ``-1`` or ``2_00``, or fail with a
+    ``ValueError``) is :class:`RemoteProtocolError`.
+    """
     # The block was checked (ResponseFieldsChecker): exactly one :status, first.
-    status = next(int(value) for name, value in headers if name == b":status")
-    return status, [(name, value) for name, value in headers if not name.startswith(b":")]
+    status = next(value for name, value in headers if name == b":status")
+    if len(status) != 3 or not status.isdigit():
+        raise RemoteProtocolError(f"malformed :status {status!r} in an HTTP/2 response")
+    return int(status), [(name, value) for name, value in headers if not name.startswith(b":")]
 
 
 class HTTP2ResponseStream(ConnectionBoundStream):
