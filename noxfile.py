@@ -8,7 +8,7 @@ import nox
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 # Branch coverage of the package below which the test session fails. It only rises.
-COVERAGE_THRESHOLD = 95
+COVERAGE_THRESHOLD = 96
 
 nox.options.sessions = ["lint", "typecheck", "tests", "docs", "examples"]
 nox.options.error_on_missing_interpreters = True
