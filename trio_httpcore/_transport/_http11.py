@@ -20,7 +20,7 @@ from .._exceptions import (
     map_exceptions,
 )
 from .._streams import AsyncByteStream, body_chunks
-from .._types import URL4, Extensions, RawHeaders
+from .._types import URL4, Extensions, RawHeaders, get_timeout
 from ._base import AsyncResponse
 from ._interfaces import ConnectionListener, RetryOnNewConnection
 from ._network import READ_SIZE, close_now, raw_socket, readable_now
@@ -160,14 +160,11 @@ class _Timeouts:
     @classmethod
     def of(cls, ext: Extensions) -> _Timeouts | None:
         """The read and write timeouts in ``ext["timeout"]``, or ``None`` if it sets neither."""
-        timeouts = ext.get("timeout")
-        if not timeouts:
-            return None
-        read = timeouts.get("read")
-        write = timeouts.get("write")
+        read = get_timeout(ext, "read")
+        write = get_timeout(ext, "write")
         if read is None and write is None:
             return None
-        return cls(None if read is None else float(read), None if write is None else float(write))
+        return cls(read, write)
 
     def sending(self) -> trio.CancelScope:
         """A new scope for I/O that begins with a send, armed for it; enter it at once."""
