@@ -20,11 +20,8 @@ from hypothesis import strategies as st
 
 from tests.transport.helpers import request
 from trio_httpcore import RemoteProtocolError
-from trio_httpcore._transport._h2headers import (
-    ACCEPTED_BLOCKS_REMEMBERED,
-    ResponseFieldsChecker,
-    check_response_fields,
-)
+from trio_httpcore._transport._h2headers import ResponseFieldsChecker, check_response_fields
+from trio_httpcore._transport._h2hpack import HEADER_BLOCK_CACHE_SIZE
 
 from ._h2server import H2Server, H2ServerStream
 
@@ -155,9 +152,9 @@ def test_checker_remembers_only_what_passed_and_for_its_kind() -> None:
     for _ in range(2):  # a failure is not remembered
         with pytest.raises(h2.exceptions.ProtocolError):
             checker.check(bad, trailers=False)
-    for i in range(2 * ACCEPTED_BLOCKS_REMEMBERED):  # the memory stays bounded
+    for i in range(2 * HEADER_BLOCK_CACHE_SIZE):  # the memory stays bounded
         checker.check([(b":status", b"200"), (b"x", str(i).encode())], trailers=False)
-    assert len(checker._accepted) <= ACCEPTED_BLOCKS_REMEMBERED
+    assert len(checker._accepted) <= HEADER_BLOCK_CACHE_SIZE
 
 
 def _raw_headers_frame(stream_id: int, fields: list[tuple[bytes, bytes]]) -> bytes:

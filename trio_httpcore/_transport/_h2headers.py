@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 
 import h2.exceptions
 
+from ._h2hpack import remember
+
 # A regular field name: not empty, and no byte in 0x00-0x20, 0x41-0x5A (upper
 # case), 0x7F-0xFF, nor a colon (RFC 9113 section 8.2.1).
 _FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x40\x5b-\x7e]+")
@@ -66,11 +68,6 @@ def check_response_fields(fields: Iterable[tuple[bytes, bytes]], *, trailers: bo
         raise h2.exceptions.ProtocolError("Header block missing mandatory b':status' header")
 
 
-# How many accepted blocks a connection remembers (ResponseFieldsChecker). A
-# server's blocks change with its Date header, once a second.
-ACCEPTED_BLOCKS_REMEMBERED = 64
-
-
 class ResponseFieldsChecker:
     """:func:`check_response_fields` for one connection, remembering the blocks it passed.
 
@@ -80,7 +77,7 @@ class ResponseFieldsChecker:
     """
 
     def __init__(self) -> None:
-        self._accepted: set[tuple[bool, tuple[tuple[bytes, bytes], ...]]] = set()
+        self._accepted: dict[tuple[bool, tuple[tuple[bytes, bytes], ...]], None] = {}
 
     def check(self, fields: Sequence[tuple[bytes, bytes]], *, trailers: bool) -> None:
         """Raise ``h2.exceptions.ProtocolError`` unless ``fields`` is well formed."""
@@ -88,6 +85,4 @@ class ResponseFieldsChecker:
         if key in self._accepted:
             return
         check_response_fields(fields, trailers=trailers)
-        if len(self._accepted) >= ACCEPTED_BLOCKS_REMEMBERED:
-            self._accepted.clear()
-        self._accepted.add(key)
+        remember(self._accepted, key, None)

@@ -14,8 +14,9 @@ from typing import Any
 import hpack
 import hpack.table
 
-# How many header blocks each direction of a connection remembers (CachingEncoder,
-# CachingDecoder). A server's blocks change with its Date header, once a second.
+# How many header blocks a connection remembers in each of its caches
+# (CachingEncoder, CachingDecoder, _h2headers.ResponseFieldsChecker). A
+# server's blocks change with its Date header, once a second.
 HEADER_BLOCK_CACHE_SIZE = 64
 
 
@@ -32,7 +33,8 @@ def _table_state(table: hpack.table.HeaderTable) -> tuple[object, ...]:
     return (id(front), front, len(entries), table.maxsize, table.resized)
 
 
-def _remember(cache: dict[Any, Any], key: object, value: object) -> None:
+def remember(cache: dict[Any, Any], key: object, value: object) -> None:
+    """Put ``key`` in a header block cache, emptied first when full (one step, no trimming)."""
     if len(cache) >= HEADER_BLOCK_CACHE_SIZE:
         cache.clear()
     cache[key] = value
@@ -62,7 +64,7 @@ class CachingEncoder(hpack.Encoder):
             return cached[1]
         block = super().encode(fields, huffman)
         if _table_state(self.header_table) == state:
-            _remember(self._blocks, key, (state, block))
+            remember(self._blocks, key, (state, block))
         return block
 
 
@@ -92,5 +94,5 @@ class CachingDecoder(hpack.Decoder):
             return list(cached[1])
         headers = list(super().decode(data, raw))
         if self._state() == state:
-            _remember(self._headers, key, (state, headers))
+            remember(self._headers, key, (state, headers))
         return list(headers)
