@@ -58,8 +58,7 @@ from ._transport._proxy import AsyncHTTPProxy
 from ._transport._socks import AsyncSOCKSProxy
 from ._transport._sync import SyncConnectionPool
 from ._transport._sync_proxy import SyncHTTPProxy, SyncSOCKSProxy
-
-__version__ = "0.1.0.dev0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "AsyncByteStream",

@@ -82,7 +82,6 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 import trio
 
-from . import __version__
 from ._client import AsyncClient, Request, Response
 from ._client._auth import Auth, BasicAuth, DigestAuth
 from ._client._config import DEFAULT_TIMEOUT_SECONDS, create_ssl_context
@@ -99,6 +98,7 @@ from ._exceptions import (
     UnsupportedProtocol,
     WriteError,
 )
+from ._version import __version__
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup

@@ -34,6 +34,7 @@ from .._transport._pool import AsyncConnectionPool
 from .._transport._portal import Portal
 from .._transport._proxy import AsyncHTTPProxy
 from .._transport._socks import AsyncSOCKSProxy
+from .._version import __version__
 from ._auth import Auth, BasicAuth, FunctionAuth, NetRCAuth, basic_credentials
 from ._config import (
     UNSET,
@@ -206,8 +207,6 @@ def _check_replay(request: Request, auth: Auth, sent: list[ByteStream]) -> None:
 
 
 def _default_headers() -> Headers:
-    from .. import __version__
-
     return Headers(
         {
             "Accept": "*/*",
