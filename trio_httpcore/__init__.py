@@ -45,6 +45,7 @@ from ._exceptions import (
     WriteError,
     WriteTimeout,
 )
+from ._http._base import AsyncHTTPTransport, SyncHTTPTransport
 from ._streams import (
     AsyncByteStream,
     AsyncIteratorByteStream,
@@ -52,7 +53,6 @@ from ._streams import (
     PlainByteStream,
     SyncByteStream,
 )
-from ._transport._base import AsyncHTTPTransport, SyncHTTPTransport
 from ._transport._pool import AsyncConnectionPool
 from ._transport._proxy import AsyncHTTPProxy
 from ._transport._socks import AsyncSOCKSProxy

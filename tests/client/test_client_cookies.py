@@ -28,8 +28,8 @@ from trio_httpcore import (
     Cookies,
     Response,
 )
+from trio_httpcore._http._base import AsyncResponse
 from trio_httpcore._streams import AsyncByteStream
-from trio_httpcore._transport._base import AsyncResponse
 from trio_httpcore._types import URL4, Extensions, RawHeaders
 
 from .conftest import ClientApp, Scope, Send

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from tests._servers import Server
 from tests.transport.helpers import request
 from trio_httpcore import LocalProtocolError, UnsupportedProtocol
+from trio_httpcore._http._request import check_request
 from trio_httpcore._transport._http2 import request_headers
-from trio_httpcore._transport._request import check_request
 
 H2C = {"http1": False, "http2": True}
 

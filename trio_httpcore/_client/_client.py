@@ -29,7 +29,7 @@ from .._exceptions import (
     TooManyRedirects,
     UnsupportedProtocol,
 )
-from .._transport._base import AsyncHTTPTransport
+from .._http._base import AsyncHTTPTransport
 from .._transport._pool import AsyncConnectionPool
 from .._transport._portal import Portal
 from .._transport._proxy import AsyncHTTPProxy

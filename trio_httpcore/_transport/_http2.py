@@ -47,16 +47,16 @@ from .._exceptions import (
     TransportError,
     map_exceptions,
 )
+from .._http._base import AsyncResponse
+from .._http._interfaces import ConnectionListener, RetryOnNewConnection
+from .._http._network import READ_SIZE, close_now
+from .._http._request import authority, header_value
+from .._http._response import ConnectionBoundStream
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
-from ._base import AsyncResponse
 from ._h2frames import FrameBuffer, Payload
 from ._h2headers import ResponseFieldsChecker
 from ._h2hpack import CachingDecoder, CachingEncoder
-from ._interfaces import ConnectionListener, RetryOnNewConnection
-from ._network import READ_SIZE, close_now
-from ._request import authority, header_value
-from ._response import ConnectionBoundStream
 
 if TYPE_CHECKING:
     from hpack.struct import Header

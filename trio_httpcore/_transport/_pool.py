@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 import trio
 
 from .._exceptions import PoolTimeout, RemoteProtocolError, TransportError
+from .._http._base import AsyncHTTPTransport, AsyncResponse
+from .._http._interfaces import RetryOnNewConnection
+from .._http._request import check_request
 from .._streams import AsyncByteStream
 from .._tls import alpn_protocols, default_ssl_context
 from .._types import (
@@ -29,10 +32,7 @@ from .._types import (
     origin_text,
     url_origin,
 )
-from ._base import AsyncHTTPTransport, AsyncResponse
 from ._connection import AsyncHTTPConnection, ConnectOptions, Opener
-from ._interfaces import RetryOnNewConnection
-from ._request import check_request
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup

@@ -26,6 +26,9 @@ from .._exceptions import (
     UnsupportedProtocol,
     map_exceptions,
 )
+from .._http._base import AsyncResponse
+from .._http._network import close_now, open_stream, start_tls
+from .._http._request import authority, check_request, has_header
 from .._streams import AsyncByteStream
 from .._tls import alpn_protocols, default_ssl_context
 from .._types import (
@@ -37,12 +40,9 @@ from .._types import (
     origin_text,
     url_origin,
 )
-from ._base import AsyncResponse
 from ._connection import AsyncHTTPConnection
 from ._http11 import HTTP11Connection
-from ._network import close_now, open_stream, start_tls
 from ._pool import AsyncConnectionPool, resolve_max_keepalive
-from ._request import authority, check_request, has_header
 
 ProxyMode = Literal["DEFAULT", "FORWARD_ONLY", "TUNNEL_ONLY"]
 PROXY_MODES: tuple[str, ...] = get_args(ProxyMode)

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import trio
 
 from .._exceptions import ExceptionMapping, ProxyError, UnsupportedProtocol, map_exceptions
+from .._http._network import close_now
 from .._types import URL4, Extensions, Origin
 from ._connection import AsyncHTTPConnection
-from ._network import close_now
 from ._pool import AsyncConnectionPool
 from ._proxy import connect_target, open_proxy_stream, proxy_text
 

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import outcome
 import trio
 
+from .._http._base import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
 from .._streams import AsyncByteStream, SyncByteStream
 from .._types import URL4, Extensions, RawHeaders
-from ._base import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
 from ._pool import AsyncConnectionPool, PoolStatistics, _check_backend
 from ._portal import CallStatus, Parker, Portal, PortalClosed
 
