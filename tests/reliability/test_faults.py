@@ -35,7 +35,7 @@ import trio_httpcore
 from tests._servers import RawConn, Server, TLSMaterial, pattern, read_all, serve_raw
 from tests.conftest import PoolFactory, assert_quiescent, socket_fds
 from tests.http2._h2server import H2ServerStream, serve_h2
-from trio_httpcore._transport._http11 import MAX_RESPONSE_HEAD_SIZE as HEAD_LIMIT
+from trio_httpcore._http11._connection import MAX_RESPONSE_HEAD_SIZE as HEAD_LIMIT
 
 ORIGIN_TIMEOUTS: dict[str, Any] = {"timeout": {"connect": 5, "read": 5, "write": 5, "pool": 5}}
 

@@ -36,7 +36,7 @@ from tests.transport.helpers import (
     start_background,
     wait_closed,
 )
-from trio_httpcore._transport._http11 import IDLE_WATCH_DELAY
+from trio_httpcore._http11._connection import IDLE_WATCH_DELAY
 
 # -- Row 1: encode/httpcore#1093 (#658, #830)
 

@@ -22,7 +22,7 @@ from tests._servers import Server
 from tests.conftest import PoolFactory
 from tests.transport.helpers import TIMEOUTS, get_body
 from trio_httpcore._http._request import check_request
-from trio_httpcore._transport._http11 import _H11_PARSED_REQUESTS, HTTP11Connection, request_event
+from trio_httpcore._http11._connection import _H11_PARSED_REQUESTS, HTTP11Connection, request_event
 from trio_httpcore._types import RawHeaders
 
 URL = (b"http", b"example.org", 8080, b"/")

@@ -15,7 +15,7 @@ from tests._servers import H11Request, RawConn, Server, TestApp, TLSMaterial, pa
 from tests.conftest import PoolFactory, library_tasks
 from tests.transport.helpers import TIMEOUTS, get_body, request, wait_closed
 from tests.transport.test_http11 import request_host
-from trio_httpcore._transport._http11 import IDLE_WATCH_DELAY, HTTP11Connection
+from trio_httpcore._http11._connection import IDLE_WATCH_DELAY, HTTP11Connection
 
 
 async def test_keep_alive_reuse(make_pool: PoolFactory, http_server: Server) -> None:

@@ -12,8 +12,8 @@ import trio
 from .._exceptions import CONNECT_ERRORS, ConnectError, ConnectTimeout, map_exceptions
 from .._http._interfaces import ConnectionProtocol
 from .._http._network import close_now, open_stream, start_tls
+from .._http11._connection import HTTP11Connection
 from .._types import Extensions, Origin, fail_after, origin_text
-from ._http11 import HTTP11Connection
 
 # Delays between connect attempts when ``retries`` allows more than one:
 # at once, then doubling from half a second (0, 0.5, 1, 2, 4, ...).

@@ -29,6 +29,7 @@ from .._exceptions import (
 from .._http._base import AsyncResponse
 from .._http._network import close_now, open_stream, start_tls
 from .._http._request import authority, check_request, has_header
+from .._http11._connection import HTTP11Connection
 from .._streams import AsyncByteStream
 from .._tls import alpn_protocols, default_ssl_context
 from .._types import (
@@ -41,7 +42,6 @@ from .._types import (
     url_origin,
 )
 from ._connection import AsyncHTTPConnection
-from ._http11 import HTTP11Connection
 from ._pool import AsyncConnectionPool, resolve_max_keepalive
 
 ProxyMode = Literal["DEFAULT", "FORWARD_ONLY", "TUNNEL_ONLY"]

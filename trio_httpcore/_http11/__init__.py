@@ -1,0 +1,1 @@
+"""HTTP/1.1: h11's client state machine driven over one stream, one request at a time."""
