@@ -16,7 +16,7 @@ from h2.settings import SettingCodes
 from tests._servers import pattern, read_all
 from tests.transport.helpers import TIMEOUTS
 from trio_httpcore import AsyncIteratorByteStream, PlainByteStream, RemoteProtocolError
-from trio_httpcore._transport._http2 import CONNECTION_RECEIVE_WINDOW
+from trio_httpcore._http2._connection import CONNECTION_RECEIVE_WINDOW
 
 from ._h2server import H2Server, H2ServerStream, default_handler
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from tests.transport.helpers import request
 from trio_httpcore import RemoteProtocolError
-from trio_httpcore._transport._h2headers import ResponseFieldsChecker, check_response_fields
-from trio_httpcore._transport._h2hpack import HEADER_BLOCK_CACHE_SIZE
+from trio_httpcore._http2._headers import ResponseFieldsChecker, check_response_fields
+from trio_httpcore._http2._hpack import HEADER_BLOCK_CACHE_SIZE
 
 from ._h2server import H2Server, H2ServerStream
 

@@ -22,7 +22,7 @@ from tests._servers import Server
 from tests.transport.helpers import request
 from trio_httpcore import LocalProtocolError, UnsupportedProtocol
 from trio_httpcore._http._request import check_request
-from trio_httpcore._transport._http2 import request_headers
+from trio_httpcore._http2._connection import request_headers
 
 H2C = {"http1": False, "http2": True}
 

@@ -194,7 +194,7 @@ class AsyncHTTPConnection:
         else:
             speaks_h2 = self._options.http2 and not self._options.http1
         if speaks_h2:
-            from ._http2 import HTTP2Connection
+            from .._http2._connection import HTTP2Connection
 
             return HTTP2Connection(stream, self.origin_text, self, self._options.keepalive_expiry)
         # The pool runs check_request on every request before it gets here.

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 import h2.exceptions
 
-from ._h2hpack import remember
+from ._hpack import remember
 
 # A regular field name: not empty, and no byte in 0x00-0x20, 0x41-0x5A (upper
 # case), 0x7F-0xFF, nor a colon (RFC 9113 section 8.2.1).

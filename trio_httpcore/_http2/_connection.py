@@ -54,9 +54,9 @@ from .._http._request import authority, header_value
 from .._http._response import ConnectionBoundStream
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
-from ._h2frames import FrameBuffer, Payload
-from ._h2headers import ResponseFieldsChecker
-from ._h2hpack import CachingDecoder, CachingEncoder
+from ._frames import FrameBuffer, Payload
+from ._headers import ResponseFieldsChecker
+from ._hpack import CachingDecoder, CachingEncoder
 
 if TYPE_CHECKING:
     from hpack.struct import Header
