@@ -14,8 +14,8 @@ response *reads* it, so a slow consumer slows only its own stream; a request
 body waits for send window, and the reader (never the waiting task itself)
 wakes it when WINDOW_UPDATE or SETTINGS arrive.
 
-Beside h2: the frame buffer (``_h2frames``), the HPACK caches
-(``_h2hpack``) and the check of received header blocks (``_h2headers``).
+Beside h2: the frame buffer (``_frames``), the HPACK caches
+(``_hpack``) and the check of received header blocks (``_headers``).
 """
 
 from __future__ import annotations

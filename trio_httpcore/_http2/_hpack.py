@@ -15,7 +15,7 @@ import hpack
 import hpack.table
 
 # How many header blocks a connection remembers in each of its caches
-# (CachingEncoder, CachingDecoder, _h2headers.ResponseFieldsChecker). A
+# (CachingEncoder, CachingDecoder, _headers.ResponseFieldsChecker). A
 # server's blocks change with its Date header, once a second.
 HEADER_BLOCK_CACHE_SIZE = 64
 
