@@ -46,6 +46,8 @@ from ._exceptions import (
     WriteTimeout,
 )
 from ._http._base import AsyncHTTPTransport, SyncHTTPTransport
+from ._proxy._http import AsyncHTTPProxy
+from ._proxy._socks import AsyncSOCKSProxy
 from ._streams import (
     AsyncByteStream,
     AsyncIteratorByteStream,
@@ -54,8 +56,6 @@ from ._streams import (
     SyncByteStream,
 )
 from ._transport._pool import AsyncConnectionPool
-from ._transport._proxy import AsyncHTTPProxy
-from ._transport._socks import AsyncSOCKSProxy
 from ._transport._sync import SyncConnectionPool
 from ._transport._sync_proxy import SyncHTTPProxy, SyncSOCKSProxy
 from ._version import __version__ as __version__

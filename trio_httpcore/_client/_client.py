@@ -30,10 +30,10 @@ from .._exceptions import (
     UnsupportedProtocol,
 )
 from .._http._base import AsyncHTTPTransport
+from .._proxy._http import AsyncHTTPProxy
+from .._proxy._socks import AsyncSOCKSProxy
 from .._transport._pool import AsyncConnectionPool
 from .._transport._portal import Portal
-from .._transport._proxy import AsyncHTTPProxy
-from .._transport._socks import AsyncSOCKSProxy
 from .._version import __version__
 from ._auth import Auth, BasicAuth, FunctionAuth, NetRCAuth, basic_credentials
 from ._config import (

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import ssl
 
+from .._proxy._http import AsyncHTTPProxy
+from .._proxy._socks import AsyncSOCKSProxy
 from .._types import URL4, RawHeaders
 from ._pool import _check_backend
-from ._proxy import AsyncHTTPProxy
-from ._socks import AsyncSOCKSProxy
 from ._sync import SyncConnectionPool, _SyncTransportFacade
 
 

@@ -32,6 +32,8 @@ from .._http._request import authority, check_request, has_header
 from .._http11._connection import HTTP11Connection
 from .._streams import AsyncByteStream
 from .._tls import alpn_protocols, default_ssl_context
+from .._transport._connection import AsyncHTTPConnection
+from .._transport._pool import AsyncConnectionPool, resolve_max_keepalive
 from .._types import (
     DEFAULT_PORTS,
     URL4,
@@ -41,8 +43,6 @@ from .._types import (
     origin_text,
     url_origin,
 )
-from ._connection import AsyncHTTPConnection
-from ._pool import AsyncConnectionPool, resolve_max_keepalive
 
 ProxyMode = Literal["DEFAULT", "FORWARD_ONLY", "TUNNEL_ONLY"]
 PROXY_MODES: tuple[str, ...] = get_args(ProxyMode)

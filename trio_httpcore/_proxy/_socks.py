@@ -17,10 +17,10 @@ import trio
 
 from .._exceptions import ExceptionMapping, ProxyError, UnsupportedProtocol, map_exceptions
 from .._http._network import close_now
+from .._transport._connection import AsyncHTTPConnection
+from .._transport._pool import AsyncConnectionPool
 from .._types import URL4, Extensions, Origin
-from ._connection import AsyncHTTPConnection
-from ._pool import AsyncConnectionPool
-from ._proxy import connect_target, open_proxy_stream, proxy_text
+from ._http import connect_target, open_proxy_stream, proxy_text
 
 if TYPE_CHECKING:
     from socksio import socks5
