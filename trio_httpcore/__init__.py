@@ -55,9 +55,9 @@ from ._streams import (
     PlainByteStream,
     SyncByteStream,
 )
+from ._sync._pool import SyncConnectionPool
+from ._sync._proxy import SyncHTTPProxy, SyncSOCKSProxy
 from ._transport._pool import AsyncConnectionPool
-from ._transport._sync import SyncConnectionPool
-from ._transport._sync_proxy import SyncHTTPProxy, SyncSOCKSProxy
 from ._version import __version__ as __version__
 
 __all__ = [

@@ -30,7 +30,7 @@ from trio_httpcore import (
     SyncConnectionPool,
     SyncHTTPTransport,
 )
-from trio_httpcore._transport._sync import READ_AHEAD, _SyncTransportFacade
+from trio_httpcore._sync._pool import READ_AHEAD, _SyncTransportFacade
 
 from .conftest import TIMEOUTS, SlowPaths, ThreadedServer
 

@@ -32,8 +32,8 @@ from .._exceptions import (
 from .._http._base import AsyncHTTPTransport
 from .._proxy._http import AsyncHTTPProxy
 from .._proxy._socks import AsyncSOCKSProxy
+from .._sync._portal import Portal
 from .._transport._pool import AsyncConnectionPool
-from .._transport._portal import Portal
 from .._version import __version__
 from ._auth import Auth, BasicAuth, FunctionAuth, NetRCAuth, basic_credentials
 from ._config import (

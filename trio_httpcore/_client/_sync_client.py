@@ -1,7 +1,7 @@
 """``Client``: the blocking client, an :class:`AsyncClient` run on a portal thread.
 
 There is no second copy of the client logic: every call goes through the
-portal (``trio_httpcore._transport._portal``) to the one ``AsyncClient``,
+portal (``trio_httpcore._sync._portal``) to the one ``AsyncClient``,
 which lives in the portal's trio thread. A response's body is pulled
 through the portal chunk by chunk and decoded in the caller's thread by the
 same code the async client uses. Event hooks, being blocking functions,
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._transport._portal import Portal
+from .._sync._portal import Portal
 from ._auth import Auth
 from ._client import (
     USE_CLIENT_DEFAULT,

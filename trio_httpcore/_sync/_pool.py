@@ -38,8 +38,8 @@ import trio
 
 from .._http._base import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
 from .._streams import AsyncByteStream, SyncByteStream
+from .._transport._pool import AsyncConnectionPool, PoolStatistics, _check_backend
 from .._types import URL4, Extensions, RawHeaders
-from ._pool import AsyncConnectionPool, PoolStatistics, _check_backend
 from ._portal import CallStatus, Parker, Portal, PortalClosed
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ import ssl
 
 from .._proxy._http import AsyncHTTPProxy
 from .._proxy._socks import AsyncSOCKSProxy
+from .._transport._pool import _check_backend
 from .._types import URL4, RawHeaders
-from ._pool import _check_backend
-from ._sync import SyncConnectionPool, _SyncTransportFacade
+from ._pool import SyncConnectionPool, _SyncTransportFacade
 
 
 class SyncHTTPProxy(SyncConnectionPool):
