@@ -45,9 +45,8 @@ from ._exceptions import (
     WriteError,
     WriteTimeout,
 )
-from ._http._base import AsyncHTTPTransport, SyncHTTPTransport
-from ._proxy._http import AsyncHTTPProxy
-from ._proxy._socks import AsyncSOCKSProxy
+from ._http import AsyncHTTPTransport, SyncHTTPTransport
+from ._proxy import AsyncHTTPProxy, AsyncSOCKSProxy
 from ._streams import (
     AsyncByteStream,
     AsyncIteratorByteStream,
@@ -55,9 +54,8 @@ from ._streams import (
     PlainByteStream,
     SyncByteStream,
 )
-from ._sync._pool import SyncConnectionPool
-from ._sync._proxy import SyncHTTPProxy, SyncSOCKSProxy
-from ._transport._pool import AsyncConnectionPool
+from ._sync import SyncConnectionPool, SyncHTTPProxy, SyncSOCKSProxy
+from ._transport import AsyncConnectionPool
 from ._version import __version__ as __version__
 
 __all__ = [

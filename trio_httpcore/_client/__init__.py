@@ -2,7 +2,14 @@
 
 from ._auth import Auth, BasicAuth, DigestAuth
 from ._client import AsyncClient
-from ._config import Limits, PoolLimits, Timeout
+from ._config import (
+    DEFAULT_TIMEOUT_SECONDS,
+    CertTypes,
+    Limits,
+    PoolLimits,
+    Timeout,
+    create_ssl_context,
+)
 from ._cookies import Cookies
 from ._headers import Headers
 from ._models import Request, Response
@@ -12,6 +19,9 @@ from ._sync_client import Client
 from ._urls import URL, Origin
 
 __all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "CertTypes",
+    "create_ssl_context",
     "URL",
     "AsyncClient",
     "Auth",

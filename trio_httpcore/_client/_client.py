@@ -29,11 +29,10 @@ from .._exceptions import (
     TooManyRedirects,
     UnsupportedProtocol,
 )
-from .._http._base import AsyncHTTPTransport
-from .._proxy._http import AsyncHTTPProxy
-from .._proxy._socks import AsyncSOCKSProxy
-from .._sync._portal import Portal
-from .._transport._pool import AsyncConnectionPool
+from .._http import AsyncHTTPTransport
+from .._proxy import AsyncHTTPProxy, AsyncSOCKSProxy
+from .._sync import Portal
+from .._transport import AsyncConnectionPool
 from .._version import __version__
 from ._auth import Auth, BasicAuth, FunctionAuth, NetRCAuth, basic_credentials
 from ._config import (

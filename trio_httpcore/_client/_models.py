@@ -18,7 +18,7 @@ from .._exceptions import (
     StreamConsumed,
 )
 from .._streams import AsyncByteStream, OneChunk, PlainByteStream, SyncByteStream
-from .._sync._portal import Portal
+from .._sync import Portal
 from .._types import Extensions
 from ._content import ByteStream, RequestContent, RequestData, as_async_stream, encode_request
 from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encoding

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._sync._portal import Portal
+from .._sync import Portal
 from ._auth import Auth
 from ._client import (
     USE_CLIENT_DEFAULT,

@@ -19,11 +19,19 @@ from .._exceptions import (
     WriteError,
     map_exceptions,
 )
-from .._http._base import AsyncResponse
-from .._http._interfaces import ConnectionListener, RetryOnNewConnection
-from .._http._network import READ_SIZE, close_now, raw_socket, readable_now
-from .._http._request import authority, has_header, header_value
-from .._http._response import ConnectionBoundStream
+from .._http import (
+    READ_SIZE,
+    AsyncResponse,
+    ConnectionBoundStream,
+    ConnectionListener,
+    RetryOnNewConnection,
+    authority,
+    close_now,
+    has_header,
+    header_value,
+    raw_socket,
+    readable_now,
+)
 from .._streams import AsyncByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, get_timeout
 

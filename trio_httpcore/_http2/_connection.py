@@ -47,11 +47,16 @@ from .._exceptions import (
     TransportError,
     map_exceptions,
 )
-from .._http._base import AsyncResponse
-from .._http._interfaces import ConnectionListener, RetryOnNewConnection
-from .._http._network import READ_SIZE, close_now
-from .._http._request import authority, header_value
-from .._http._response import ConnectionBoundStream
+from .._http import (
+    READ_SIZE,
+    AsyncResponse,
+    ConnectionBoundStream,
+    ConnectionListener,
+    RetryOnNewConnection,
+    authority,
+    close_now,
+    header_value,
+)
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._frames import FrameBuffer, Payload

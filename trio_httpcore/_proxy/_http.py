@@ -26,14 +26,19 @@ from .._exceptions import (
     UnsupportedProtocol,
     map_exceptions,
 )
-from .._http._base import AsyncResponse
-from .._http._network import close_now, open_stream, start_tls
-from .._http._request import authority, check_request, has_header
-from .._http11._connection import HTTP11Connection
+from .._http import (
+    AsyncResponse,
+    authority,
+    check_request,
+    close_now,
+    has_header,
+    open_stream,
+    start_tls,
+)
+from .._http11 import HTTP11Connection
 from .._streams import AsyncByteStream
 from .._tls import alpn_protocols, default_ssl_context
-from .._transport._connection import AsyncHTTPConnection
-from .._transport._pool import AsyncConnectionPool, resolve_max_keepalive
+from .._transport import AsyncConnectionPool, AsyncHTTPConnection, resolve_max_keepalive
 from .._types import (
     DEFAULT_PORTS,
     URL4,

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 import trio
 
 from .._exceptions import ExceptionMapping, ProxyError, UnsupportedProtocol, map_exceptions
-from .._http._network import close_now
-from .._transport._connection import AsyncHTTPConnection
-from .._transport._pool import AsyncConnectionPool
+from .._http import close_now
+from .._transport import AsyncConnectionPool, AsyncHTTPConnection
 from .._types import URL4, Extensions, Origin
 from ._http import connect_target, open_proxy_stream, proxy_text
 

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import outcome
 import trio
 
-from .._http._base import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
+from .._http import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
 from .._streams import AsyncByteStream, SyncByteStream
-from .._transport._pool import AsyncConnectionPool, PoolStatistics, _check_backend
+from .._transport import AsyncConnectionPool, PoolStatistics, check_backend
 from .._types import URL4, Extensions, RawHeaders
 from ._portal import CallStatus, Parker, Portal, PortalClosed
 
@@ -151,7 +151,7 @@ class SyncConnectionPool(_SyncTransportFacade[AsyncConnectionPool]):
         max_keepalive: int | None = None,
         backend: str = "sync",
     ) -> None:
-        _check_backend(type(self).__name__, backend, "sync")
+        check_backend(type(self).__name__, backend, "sync")
         super().__init__(
             AsyncConnectionPool(
                 ssl_context=ssl_context,

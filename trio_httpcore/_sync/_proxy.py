@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import ssl
 
-from .._proxy._http import AsyncHTTPProxy
-from .._proxy._socks import AsyncSOCKSProxy
-from .._transport._pool import _check_backend
+from .._proxy import AsyncHTTPProxy, AsyncSOCKSProxy
+from .._transport import check_backend
 from .._types import URL4, RawHeaders
 from ._pool import SyncConnectionPool, _SyncTransportFacade
 
@@ -39,7 +38,7 @@ class SyncHTTPProxy(SyncConnectionPool):
         backend: str = "sync",
         max_keepalive: int | None = None,
     ) -> None:
-        _check_backend(type(self).__name__, backend, "sync")
+        check_backend(type(self).__name__, backend, "sync")
         _SyncTransportFacade.__init__(
             self,
             AsyncHTTPProxy(
@@ -75,7 +74,7 @@ class SyncSOCKSProxy(SyncConnectionPool):
         http2: bool = False,
         backend: str = "sync",
     ) -> None:
-        _check_backend(type(self).__name__, backend, "sync")
+        check_backend(type(self).__name__, backend, "sync")
         _SyncTransportFacade.__init__(
             self,
             AsyncSOCKSProxy(

@@ -10,9 +10,8 @@ from typing import Protocol
 import trio
 
 from .._exceptions import CONNECT_ERRORS, ConnectError, ConnectTimeout, map_exceptions
-from .._http._interfaces import ConnectionProtocol
-from .._http._network import close_now, open_stream, start_tls
-from .._http11._connection import HTTP11Connection
+from .._http import ConnectionProtocol, close_now, open_stream, start_tls
+from .._http11 import HTTP11Connection
 from .._types import Extensions, Origin, fail_after, origin_text
 
 # Delays between connect attempts when ``retries`` allows more than one:
@@ -194,7 +193,7 @@ class AsyncHTTPConnection:
         else:
             speaks_h2 = self._options.http2 and not self._options.http1
         if speaks_h2:
-            from .._http2._connection import HTTP2Connection
+            from .._http2 import HTTP2Connection
 
             return HTTP2Connection(stream, self.origin_text, self, self._options.keepalive_expiry)
         # The pool runs check_request on every request before it gets here.
