@@ -5,8 +5,10 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from http.cookiejar import Cookie, CookieJar
+from typing import TYPE_CHECKING
 
-from ._models import Request, Response
+if TYPE_CHECKING:  # the jar reads requests and responses; the models build on the jar
+    from ._models import Request, Response
 
 _SET_COOKIE_FIELDS = frozenset({b"set-cookie", b"set-cookie2"})
 

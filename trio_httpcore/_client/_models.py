@@ -8,7 +8,7 @@ import json as jsonlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing, closing
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._exceptions import (
     HTTPStatusError,
@@ -21,14 +21,12 @@ from .._streams import AsyncByteStream, OneChunk, PlainByteStream, SyncByteStrea
 from .._sync import Portal
 from .._types import Extensions
 from ._content import ByteStream, RequestContent, RequestData, as_async_stream, encode_request
+from ._cookies import Cookies
 from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encoding
 from ._headers import Headers, HeaderTypes
 from ._queryparams import QueryParamTypes
 from ._status_codes import codes, status_of
 from ._urls import URL
-
-if TYPE_CHECKING:
-    from ._cookies import Cookies
 
 _NO_TIME = datetime.timedelta(0)  # immutable: every response starts with the same one
 
@@ -218,8 +216,6 @@ class Response:
         cookie for another domain, say, is not among them.
         """
         if self._cookies is None:
-            from ._cookies import Cookies  # _cookies builds on this module
-
             self._cookies = Cookies()
             self._cookies.extract_cookies(self)
         return self._cookies
