@@ -229,7 +229,7 @@ class AsyncClient:
     built from ``verify``, ``cert``, ``http1``, ``http2`` and ``limits``), so
     it is used as an ``async with`` block, which opens and closes the pool.
     ``params`` and ``headers`` are defaults merged into every request;
-    ``base_url`` is the base of relative URLs. See API.md section 2.
+    ``base_url`` is the base of relative URLs (docs/client.rst).
 
     ``auth`` authenticates every request that gives none of its own: a
     ``(username, password)`` pair (Basic), an :class:`Auth` such as

@@ -87,7 +87,7 @@ class Request:
             self.headers.setdefault("Content-Length", "0")
         self.stream: ByteStream | None = stream
         self.ext: Extensions = {}
-        """Extensions for the transport, e.g. ``"timeout"`` (API.md section 1)."""
+        """Extensions for the transport, e.g. ``"timeout"`` (docs/transport.rst)."""
 
     @property
     def content(self) -> bytes:

@@ -946,7 +946,8 @@ class HTTP2Connection:
 
         The reader task sets ``stream.window_open`` when a WINDOW_UPDATE or
         SETTINGS frame may have opened the window: the waiting task never
-        reads, so no waiter can take another's update (FIELD-LESSONS 8).
+        reads, so no waiter can take another's update (pydantic/httpx2#1133: see
+        docs/reliability.rst).
         """
         while self._send_window(stream) <= 0:
             if stream.reset:
