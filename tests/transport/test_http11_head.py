@@ -22,7 +22,8 @@ from tests._servers import Server
 from tests.conftest import PoolFactory
 from tests.transport.helpers import TIMEOUTS, get_body
 from trio_httpcore._http._request import check_request
-from trio_httpcore._http11._connection import _H11_PARSED_REQUESTS, HTTP11Connection, request_event
+from trio_httpcore._http11._connection import HTTP11Connection
+from trio_httpcore._http11._h11compat import H11_PARSED_REQUESTS, request_event
 from trio_httpcore._types import RawHeaders
 
 URL = (b"http", b"example.org", 8080, b"/")
@@ -52,7 +53,7 @@ def _send_both_ways(
 
 def test_h11_takes_parsed_requests() -> None:
     # The fast path is in use with the h11 we depend on (else this file tests nothing new).
-    assert _H11_PARSED_REQUESTS
+    assert H11_PARSED_REQUESTS
 
 
 HOST = (b"Host", b"example.org:8080")

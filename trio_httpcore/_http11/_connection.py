@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, cast
 
 import h11
 import trio
@@ -12,12 +12,10 @@ import trio
 from .._exceptions import (
     READ_ERRORS,
     WRITE_ERRORS,
-    ExceptionMapping,
     ReadError,
     RemoteProtocolError,
     TransportError,
     WriteError,
-    map_exceptions,
 )
 from .._http import (
     READ_SIZE,
@@ -33,7 +31,9 @@ from .._http import (
     readable_now,
 )
 from .._streams import AsyncByteStream, body_chunks
-from .._types import URL4, Extensions, RawHeaders, get_timeout
+from .._types import URL4, Extensions, RawHeaders
+from ._h11compat import request_event
+from ._timeouts import UNBOUNDED, Timeouts, raise_mapped
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -66,157 +66,8 @@ IDLE_WATCH_DELAY = 0.1
 EXPECT_CONTINUE_DEFAULT_WAIT = 1.0
 
 
-def _h11_takes_parsed_requests() -> bool:
-    """Whether ``h11.Request`` takes its private ``_parsed`` flag (h11 0.16 does)."""
-    try:
-        h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"h")], _parsed=True)
-    except TypeError:
-        return False
-    return True
-
-
-# h11.Request converts every header to bytes and checks each name and value
-# against its grammar; check_request has refused whatever those checks refuse.
-# So a request that went through it (every request a pool sends) is built the
-# way h11 builds the requests it parses itself, with ``_parsed=True``:
-# the fields are still normalized, and Content-Length, Transfer-Encoding, the
-# Host count, the method and the target still checked, and the bytes h11
-# writes are the same (tests/transport/test_http11_head.py). The flag is
-# private: should an h11 release drop it, the public constructor is used.
-_H11_PARSED_REQUESTS = _h11_takes_parsed_requests()
-
 # Events are immutable: one serves every request.
 _END_OF_MESSAGE = h11.EndOfMessage()
-
-
-def request_event(
-    method: bytes, target: bytes, headers: RawHeaders, checked: bool = True
-) -> h11.Request:
-    """The h11 event of a request; ``checked``: it passed ``check_request``."""
-    if checked and _H11_PARSED_REQUESTS:
-        return h11.Request(method=method, target=target, headers=headers, _parsed=True)
-    return h11.Request(method=method, target=target, headers=headers)
-
-
-def _raise_mapped(exc: Exception, mapping: ExceptionMapping, origin: str, doing: str) -> NoReturn:
-    """Raise ``exc`` as ``map_exceptions(mapping, origin, doing)`` would have.
-
-    The hot path (every send, every event read) enters no context manager:
-    the mapping is applied only once something has gone wrong.
-    """
-    try:
-        with map_exceptions(mapping, origin, doing):
-            raise exc
-    finally:
-        del exc  # no cycle through this frame: the traceback holds it
-
-
-# What a failure while sending, or while reading, is mapped with: the
-# exception mapping and the words of the message.
-_SENDING = (WRITE_ERRORS, "sending the request to")
-_READING = (READ_ERRORS, "reading the response from")
-
-
-class _Unbounded:
-    """What a request without timeouts runs its I/O in instead of a cancel scope: nothing."""
-
-    cancelled_caught = False
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-
-_UNBOUNDED = _Unbounded()
-
-
-class _Timeouts:
-    """A request's read and write timeouts, enforced with as few cancel scopes as possible.
-
-    Each limit bounds one wait, not the request: the write timeout each send,
-    the read timeout each wait for data (a response that trickles in, each
-    piece within the read timeout, never times out). A stretch of I/O (the
-    request and its response head; one read of the body) runs in one cancel
-    scope, made by :meth:`sending` or :meth:`reading` with the limit of its
-    first wait, counted from when it is entered; :meth:`arm_write` and
-    :meth:`arm_read` move its deadline to the limit of each later wait as it
-    begins. When the deadline passes, :meth:`expired` raises what the limit
-    of the wait under way raises (``WriteTimeout`` or ``ReadTimeout``, from
-    ``trio.TooSlowError``), as ``trio.fail_after`` around that wait would have.
-
-    Why not a ``trio.fail_after`` per wait: entering and leaving a cancel
-    scope (a cancel status, the deadline in trio's heap) costs about three
-    times what moving the deadline of an entered one does (callgrind: 60k
-    against 22k instructions); a scope per wait was a sixth of the
-    instructions of a small keep-alive request. A request with
-    neither timeout has no ``_Timeouts`` (:meth:`of`) and enters no scope.
-    """
-
-    __slots__ = ("_armed", "_on_expiry", "_scope", "read", "write")
-
-    # The scope of the stretch of I/O under way, from sending() or reading().
-    _scope: trio.CancelScope
-
-    def __init__(self, read: float | None, write: float | None) -> None:
-        self.read = read
-        self.write = write
-        self._armed = False  # whether _scope has a deadline
-        self._on_expiry = _READING
-
-    @classmethod
-    def of(cls, ext: Extensions) -> _Timeouts | None:
-        """The read and write timeouts in ``ext["timeout"]``, or ``None`` if it sets neither."""
-        read = get_timeout(ext, "read")
-        write = get_timeout(ext, "write")
-        if read is None and write is None:
-            return None
-        return cls(read, write)
-
-    def sending(self) -> trio.CancelScope:
-        """A new scope for I/O that begins with a send, armed for it; enter it at once."""
-        self._on_expiry = _SENDING
-        return self._new_scope(self.write)
-
-    def reading(self) -> trio.CancelScope:
-        """A new scope for I/O that begins with a wait for data, armed for it; enter it at once."""
-        self._on_expiry = _READING
-        return self._new_scope(self.read)
-
-    def _new_scope(self, timeout: float | None) -> trio.CancelScope:
-        self._armed = timeout is not None
-        # A relative deadline starts counting when the scope is entered.
-        self._scope = trio.CancelScope() if timeout is None else trio.move_on_after(timeout)
-        return self._scope
-
-    def arm_write(self) -> None:
-        """Bound the send about to begin by the write timeout."""
-        self._on_expiry = _SENDING
-        self._arm(self.write)
-
-    def arm_read(self) -> None:
-        """Bound the wait for data about to begin by the read timeout."""
-        self._on_expiry = _READING
-        self._arm(self.read)
-
-    def disarm(self) -> None:
-        """No deadline of ours while other code runs (a request body's iterator)."""
-        if self._armed:
-            self._armed = False
-            self._scope.deadline = math.inf
-
-    def _arm(self, timeout: float | None) -> None:
-        if timeout is None:
-            self.disarm()
-        else:
-            self._armed = True
-            self._scope.deadline = trio.current_time() + timeout
-
-    def expired(self, origin: str) -> NoReturn:
-        """Raise the timeout of the wait that was under way when the deadline passed."""
-        mapping, doing = self._on_expiry
-        _raise_mapped(trio.TooSlowError(), mapping, origin, doing)
 
 
 class _State(enum.Enum):
@@ -408,7 +259,7 @@ class HTTP11Connection:
         stream: AsyncByteStream | None,
         ext: Extensions,
     ) -> AsyncResponse:
-        timeouts = _Timeouts.of(ext)
+        timeouts = Timeouts.of(ext)
         if self._reused and (self._expired() or self._closed_by_server()):
             # The connection went while it was idle, and the watcher had not
             # looked yet: nothing was sent, so the pool may send the request on
@@ -419,7 +270,7 @@ class HTTP11Connection:
             data, headers = self._request_head(method, url, headers, stream)
             # One cancel scope bounds every wait from the first byte sent to
             # the response head; it is made as the first send begins.
-            scope = _UNBOUNDED if timeouts is None else timeouts.sending()
+            scope = UNBOUNDED if timeouts is None else timeouts.sending()
             with scope:
                 head = await self._send_request(data, headers, stream, timeouts)
                 if head is None:
@@ -477,7 +328,7 @@ class HTTP11Connection:
         except h11.LocalProtocolError as exc:
             # A Content-Length or Transfer-Encoding h11 cannot frame, or no
             # single Host: nothing was sent.
-            _raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
+            raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
         return head, headers
 
     async def _send_request(
@@ -485,7 +336,7 @@ class HTTP11Connection:
         head: bytes,
         headers: RawHeaders,
         stream: AsyncByteStream | None,
-        timeouts: _Timeouts | None,
+        timeouts: Timeouts | None,
     ) -> h11.Response | None:
         """Send the request; return the final response head if it came before the body.
 
@@ -522,7 +373,7 @@ class HTTP11Connection:
             return early
         return None
 
-    async def _early_response(self, timeouts: _Timeouts | None) -> h11.Response | None:
+    async def _early_response(self, timeouts: Timeouts | None) -> h11.Response | None:
         """The response head the server sent before a write failed, if one can be read."""
         if timeouts is not None:
             timeouts.arm_read()
@@ -531,7 +382,7 @@ class HTTP11Connection:
         except TransportError:
             return None
 
-    async def _wait_for_continue(self, timeouts: _Timeouts | None) -> h11.Response | None:
+    async def _wait_for_continue(self, timeouts: Timeouts | None) -> h11.Response | None:
         """Wait for "100 Continue" before the body (RFC 9110 section 10.1.1).
 
         Returns ``None`` to send the body (on 100, or when the wait runs out),
@@ -553,7 +404,7 @@ class HTTP11Connection:
         return None
 
     async def _receive_response_head(
-        self, timeouts: _Timeouts | None, need_data: bool = False
+        self, timeouts: Timeouts | None, need_data: bool = False
     ) -> h11.Response:
         """The final response head (or a 101); arguments as in :meth:`_next_event`."""
         while True:
@@ -566,7 +417,7 @@ class HTTP11Connection:
                 return cast(h11.Response, event)
             # Other 1xx (100 Continue, 103 Early Hints) are informational only.
 
-    async def _send(self, data: bytes | None, timeouts: _Timeouts | None = None) -> None:
+    async def _send(self, data: bytes | None, timeouts: Timeouts | None = None) -> None:
         """Send ``data``, bounded by the write timeout of ``timeouts`` (armed here).
 
         Runs in the caller's scope of ``timeouts``; with ``None``, within
@@ -579,10 +430,10 @@ class HTTP11Connection:
         try:
             await self._stream.send_all(data)
         except Exception as exc:
-            _raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
+            raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
 
     async def _next_event(
-        self, timeouts: _Timeouts | None, read_size: int = READ_SIZE, *, need_data: bool = False
+        self, timeouts: Timeouts | None, read_size: int = READ_SIZE, *, need_data: bool = False
     ) -> h11.Event | type[h11.PAUSED]:
         """The next event from the server, reading from the socket as h11 needs.
 
@@ -612,7 +463,7 @@ class HTTP11Connection:
                 self._eof = not data
                 self._h11.receive_data(bytes(data))
             except Exception as exc:
-                _raise_mapped(exc, READ_ERRORS, self._origin, "reading the response from")
+                raise_mapped(exc, READ_ERRORS, self._origin, "reading the response from")
 
     def _held_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
         """The next event from the bytes h11 holds, or NEED_DATA; its errors raised as ours."""
@@ -623,7 +474,7 @@ class HTTP11Connection:
                 raise RemoteProtocolError(
                     f"server {self._origin} closed the connection before the response was complete"
                 ) from exc
-            _raise_mapped(exc, READ_ERRORS, self._origin, "reading the response from")
+            raise_mapped(exc, READ_ERRORS, self._origin, "reading the response from")
 
     def _next_buffered_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
         """The next event from what h11 already holds, without reading; errors count as none."""
@@ -670,7 +521,7 @@ class HTTP11Connection:
 class HTTP11ResponseStream(ConnectionBoundStream):
     """The body of one HTTP/1.1 response; holds its connection until read or closed."""
 
-    def __init__(self, connection: HTTP11Connection, timeouts: _Timeouts | None) -> None:
+    def __init__(self, connection: HTTP11Connection, timeouts: Timeouts | None) -> None:
         super().__init__(connection._origin)
         self._connection = connection
         self._timeouts = timeouts
@@ -697,7 +548,7 @@ class HTTP11ResponseStream(ConnectionBoundStream):
             event = connection._held_event()
             if event is h11.NEED_DATA:
                 timeouts = self._timeouts
-                scope = _UNBOUNDED if timeouts is None else timeouts.reading()
+                scope = UNBOUNDED if timeouts is None else timeouts.reading()
                 with scope:
                     event = await connection._next_event(timeouts, BODY_READ_SIZE, need_data=True)
                 if scope.cancelled_caught:
