@@ -35,6 +35,7 @@ from trio_httpcore._client._urls import (
     _PATH_SAFE,
     _QUERY_SAFE,
     _USERINFO_SAFE,
+    RequestURLs,
     quote,
     quote_chars,
 )
@@ -81,7 +82,7 @@ async def test_cached_urls_are_the_parsed_urls(server: Server) -> None:
         # Past the cache's size, URLs still resolve right.
         for i in range(600):
             assert client.build_request("GET", f"p{i}").url.path == f"/other/p{i}"
-        assert len(client._resolved_urls) <= 256
+        assert len(client._urls._resolved) <= RequestURLs.CACHE_SIZE == 256
 
 
 async def test_cached_url_with_params_and_reassigned(server: Server) -> None:

@@ -271,10 +271,11 @@ async def test_default_context_offers_the_proxy_only_http11(
 ) -> None:
     """Without an ``ssl_context``, a TLS proxy preferring h2 still gets HTTP/1.1 (and the
     origin in the tunnel still gets h2)."""
-    from trio_httpcore._transport import _pool, _proxy
+    from trio_httpcore._proxy import _http
+    from trio_httpcore._transport import _pool
 
     # The default contexts, made to trust the test CA instead of certifi's.
-    for module in (_pool, _proxy):
+    for module in (_pool, _http):
         monkeypatch.setattr(module, "default_ssl_context", tls.client_context)
     proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True, alpn=("h2", "http/1.1"))
     async with AsyncHTTPProxy(proxy.url4, http2=True) as pool:

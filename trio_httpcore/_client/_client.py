@@ -12,14 +12,13 @@ every response.
 from __future__ import annotations
 
 import inspect
-import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import (
     InvalidURL,
@@ -30,11 +29,9 @@ from .._exceptions import (
     UnsupportedProtocol,
 )
 from .._http import AsyncHTTPTransport
-from .._proxy import AsyncHTTPProxy, AsyncSOCKSProxy
 from .._sync import Portal
 from .._transport import AsyncConnectionPool
-from .._version import __version__
-from ._auth import Auth, BasicAuth, FunctionAuth, NetRCAuth, basic_credentials
+from ._auth import Auth, BasicAuth, NetRCAuth
 from ._config import (
     UNSET,
     CertTypes,
@@ -46,21 +43,28 @@ from ._config import (
 )
 from ._content import ByteStream, RequestContent, RequestData, as_async_stream, is_replayable
 from ._cookies import Cookies, CookieTypes
-from ._decoders import ACCEPT_ENCODING
 from ._headers import Headers, HeaderTypes
 from ._models import Request, Response
-from ._proxies import URLPattern, environment_proxies, sorted_patterns
+from ._options import (
+    AuthTypes,
+    BodyOptions,
+    EventHook,
+    EventHooks,
+    ProxyTypes,
+    QueryOptions,
+    build_auth,
+    default_headers,
+    proxy_patterns,
+    proxy_pool,
+    seed_alias,
+)
+from ._proxies import URLPattern, sorted_patterns
 from ._queryparams import QueryParams, QueryParamTypes
 from ._redirects import build_redirect_request
-from ._urls import URL
+from ._urls import URL, RequestURLs
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
-
-EventHook = Callable[[Any], Awaitable[None] | None]
-EventHooks = Mapping[str, Sequence[EventHook]]
-AuthTypes = tuple[str | bytes, str | bytes] | Auth | Callable[[Request], Request]
-ProxyTypes = URL | str | Mapping[str, URL | str | None]
 
 USE_CLIENT_DEFAULT: Any = UNSET
 """A request argument left to the client's setting."""
@@ -68,127 +72,8 @@ USE_CLIENT_DEFAULT: Any = UNSET
 DEFAULT_TIMEOUT = Timeout(5.0)
 DEFAULT_LIMITS = Limits()
 
-_URL_CACHE_SIZE = 256
-"""How many request URLs (as given) a client keeps resolved; the cache empties when full."""
-
 _NO_AUTH = Auth()
 """The auth of a request that has none: the base class, which sends the request as it is."""
-
-
-class QueryOptions(TypedDict, total=False):
-    """The keyword arguments of ``get``, ``head``, ``options`` and ``delete``."""
-
-    params: QueryParamTypes | None
-    headers: HeaderTypes | None
-    cookies: CookieTypes | None
-    auth: AuthTypes | None
-    follow_redirects: bool
-    timeout: TimeoutTypes
-    stream: bool
-    query_params: QueryParamTypes | None
-    allow_redirects: bool
-
-
-class ClientOptions(TypedDict, total=False):
-    """The keyword arguments of ``AsyncClient`` and ``Client``."""
-
-    auth: AuthTypes | None
-    params: QueryParamTypes | None
-    headers: HeaderTypes | None
-    cookies: CookieTypes | None
-    verify: VerifyTypes
-    cert: CertTypes | None
-    http1: bool
-    http2: bool
-    proxies: ProxyTypes | None
-    timeout: TimeoutTypes
-    limits: Limits
-    max_redirects: int
-    base_url: URL | str | None
-    trust_env: bool
-    transport: AsyncHTTPTransport | None
-    event_hooks: EventHooks | None
-    dispatch: AsyncHTTPTransport | None
-    pool_limits: Limits | None
-
-
-class BodyOptions(QueryOptions, total=False):
-    """The keyword arguments of ``request``, ``post``, ``put`` and ``patch``."""
-
-    content: RequestContent | None
-    data: RequestData | RequestContent | None
-    files: Any
-    json: Any
-
-
-def _seed_alias(name: str, value: Any, alias: str, alias_value: Any, default: Any = None) -> Any:
-    """The value of argument ``name``, which may come under its seed name ``alias``."""
-    if alias_value is default:
-        return value
-    if value is not default:
-        raise TypeError(f"Give {name}= or its seed name {alias}=, not both.")
-    return alias_value
-
-
-def _build_auth(auth: AuthTypes | None) -> Auth | None:
-    """An :class:`Auth` for ``auth=``: a ``(user, password)`` pair is Basic, a callable
-    ``(Request) -> Request`` is applied to each request."""
-    if auth is None or isinstance(auth, Auth):
-        return auth
-    if isinstance(auth, tuple):
-        return BasicAuth(*auth)
-    if callable(auth):
-        return FunctionAuth(auth)
-    raise TypeError(
-        f"auth= takes a (username, password) tuple, an Auth or a callable, not {auth!r}."
-    )
-
-
-def _proxy_map(proxies: ProxyTypes | None, from_environment: bool) -> dict[str, str | None]:
-    """``proxies=`` as ``{pattern: proxy URL or None}``; one URL is the proxy of ``all://``.
-
-    With no ``proxies=`` they come from the environment when ``from_environment``.
-    """
-    if proxies is None:
-        return environment_proxies() if from_environment else {}
-    if isinstance(proxies, Mapping):
-        return {key: None if url is None else str(url) for key, url in proxies.items()}
-    return {"all://": str(proxies)}
-
-
-def _proxy_pool(
-    proxy: URL, ssl_context: ssl.SSLContext, limits: Limits, http1: bool, http2: bool
-) -> AsyncHTTPTransport:
-    """The pool of connections through the proxy at ``proxy``.
-
-    ``http``/``https`` proxies forward ``http`` requests and tunnel ``https``
-    ones (CONNECT); credentials in the URL go to the proxy as Basic
-    ``Proxy-Authorization`` (RFC 9110 section 11.7.2). ``socks5``/``socks5h``
-    proxies get them as the username/password of RFC 1929.
-    """
-    options: dict[str, Any] = {
-        "ssl_context": ssl_context,
-        "max_connections": limits.max_connections,
-        "max_keepalive_connections": limits.max_keepalive_connections,
-        "keepalive_expiry": limits.keepalive_expiry,
-        "http2": http2,
-    }
-    has_credentials = bool(proxy.username or proxy.password)
-    if proxy.scheme in ("socks5", "socks5h"):
-        credentials = (proxy.username.encode(), proxy.password.encode())
-        return AsyncSOCKSProxy(
-            proxy.raw, proxy_auth=credentials if has_credentials else None, http1=http1, **options
-        )
-    if proxy.scheme in ("http", "https"):
-        headers = []
-        if has_credentials:
-            value = basic_credentials(proxy.username, proxy.password)
-            headers.append((b"Proxy-Authorization", value.encode("ascii")))
-        return AsyncHTTPProxy(proxy.raw, proxy_headers=headers, **options)
-    raise UnsupportedProtocol(
-        f"Unsupported proxy URL scheme {proxy.scheme!r} for the proxy at {proxy.host}: "
-        "use http, https, socks5 or socks5h."
-    )
 
 
 def _check_replay(request: Request, auth: Auth, sent: list[ByteStream]) -> None:
@@ -203,16 +88,6 @@ def _check_replay(request: Request, auth: Auth, sent: list[ByteStream]) -> None:
             "class requires_request_body = True so the client reads the body in first."
         )
     sent.append(stream)
-
-
-def _default_headers() -> Headers:
-    return Headers(
-        {
-            "Accept": "*/*",
-            "Accept-Encoding": ACCEPT_ENCODING,
-            "User-Agent": f"trio_httpcore/{__version__}",
-        }
-    )
 
 
 async def _call_hook(hook: EventHook, argument: Any) -> None:
@@ -268,7 +143,7 @@ class AsyncClient:
         dispatch: AsyncHTTPTransport | None = None,
         pool_limits: Limits | None = None,
     ) -> None:
-        transport = _seed_alias("transport", transport, "dispatch", dispatch)
+        transport = seed_alias("transport", transport, "dispatch", dispatch)
         if pool_limits is not None:
             limits = pool_limits
         self.auth = auth
@@ -283,7 +158,7 @@ class AsyncClient:
         self._netrc: NetRCAuth | None = UNSET  # looked for at first need
         ssl_context = create_ssl_context(verify, cert, trust_env)
         # The environment's proxies apply to the client's own pool only, as in httpx.
-        proxy_map = _proxy_map(proxies, from_environment=trust_env and transport is None)
+        proxy_map = proxy_patterns(proxies, from_environment=trust_env and transport is None)
         self._owns_pool = transport is None
         if transport is None:
             transport = AsyncConnectionPool(
@@ -302,7 +177,7 @@ class AsyncClient:
         self._proxy_pools: dict[str, AsyncHTTPTransport] = {}
         for url in dict.fromkeys(url for url in proxy_map.values() if url is not None):
             context = ssl_context if http1 else create_ssl_context(verify, cert, trust_env)
-            self._proxy_pools[url] = _proxy_pool(URL(url), context, limits, http1, http2)
+            self._proxy_pools[url] = proxy_pool(URL(url), context, limits, http1, http2)
         self._mounts: list[tuple[URLPattern, AsyncHTTPTransport | None]] = [
             (pattern, self._proxy_pools.get(proxy_map[pattern.pattern] or ""))
             for pattern in sorted_patterns(proxy_map)
@@ -323,7 +198,7 @@ class AsyncClient:
 
     @headers.setter
     def headers(self, headers: HeaderTypes | None) -> None:
-        merged = _default_headers()
+        merged = default_headers()
         given = Headers(headers)
         for name in given:
             merged.pop(name, None)
@@ -338,7 +213,7 @@ class AsyncClient:
 
     @auth.setter
     def auth(self, auth: AuthTypes | None) -> None:
-        self._auth = _build_auth(auth)
+        self._auth = build_auth(auth)
 
     @property
     def cookies(self) -> Cookies:
@@ -361,18 +236,11 @@ class AsyncClient:
     @property
     def base_url(self) -> URL | None:
         """The base of relative request URLs; its path always ends with ``/``."""
-        return self._base_url
+        return self._urls.base_url
 
     @base_url.setter
     def base_url(self, base_url: URL | str | None) -> None:
-        # Request URLs as given -> resolved against base_url; URL objects are immutable,
-        # so a resolved one serves every request that gives the same string.
-        self._resolved_urls: dict[str, URL] = {}
-        if base_url is None:
-            self._base_url: URL | None = None
-            return
-        url = URL(base_url)
-        self._base_url = url if url.path.endswith("/") else url.copy_with(path=url.path + "/")
+        self._urls = RequestURLs(base_url)
 
     @property
     def event_hooks(self) -> dict[str, list[EventHook]]:
@@ -460,7 +328,7 @@ class AsyncClient:
         """
         request = Request(
             method,
-            self._merge_url(url),
+            self._urls.resolve(url),
             params=self.params.merge(params) if self.params else params,
             headers=self._merge_headers(headers),
             content=content,
@@ -477,34 +345,6 @@ class AsyncClient:
         if jar:
             jar.set_cookie_header(request)
         return request
-
-    def _merge_url(self, url: URL | str) -> URL:
-        """``url``, resolved against ``base_url`` when it is relative.
-
-        A relative path extends the base URL's path even when it starts with
-        ``/``: with ``base_url="https://api.example/v1"``, ``"/users"`` is
-        ``https://api.example/v1/users``. A string is parsed once: the result
-        is kept (a client mostly requests a few URLs again and again).
-        """
-        if type(url) is not str:
-            return self._resolve_url(url)
-        resolved = self._resolved_urls.get(url)
-        if resolved is None:
-            resolved = self._resolve_url(url)
-            if len(self._resolved_urls) >= _URL_CACHE_SIZE:
-                # Emptied rather than trimmed: clear() is one step even with the blocking
-                # Client's build_request() running in another thread.
-                self._resolved_urls.clear()
-            self._resolved_urls[url] = resolved
-        return resolved
-
-    def _resolve_url(self, url: URL | str) -> URL:
-        merged = URL(url, allow_relative=True)
-        if self._base_url is None or merged.is_absolute_url:
-            return merged
-        if not merged.raw_host and merged.path.startswith("/"):
-            merged = merged.copy_with(path=merged.path.lstrip("/"))
-        return self._base_url.join(merged)
 
     def _merge_headers(self, headers: HeaderTypes | None) -> Headers:
         """The client's headers, those of ``headers`` replacing them by name.
@@ -534,7 +374,7 @@ class AsyncClient:
         if not options:
             # client.get(url) and the like: every argument is its default.
             return await self.send(self.build_request(method, url))
-        params = _seed_alias(
+        params = seed_alias(
             "params", options.get("params"), "query_params", options.get("query_params")
         )
         request = self.build_request(
@@ -590,7 +430,7 @@ class AsyncClient:
         replaces the client's (``None``: none but the URL's or ``.netrc``'s).
         """
         self._check_open()
-        follow = _seed_alias(
+        follow = seed_alias(
             "follow_redirects", follow_redirects, "allow_redirects", allow_redirects, UNSET
         )
         if follow is USE_CLIENT_DEFAULT:
@@ -616,7 +456,7 @@ class AsyncClient:
         """The auth of ``request``: its own, else the client's, else the URL's
         credentials (Basic), else, with ``trust_env`` and no ``Authorization``
         field, ``.netrc``'s entry for the host; else none (a plain :class:`Auth`)."""
-        given = self._auth if auth is USE_CLIENT_DEFAULT else _build_auth(auth)
+        given = self._auth if auth is USE_CLIENT_DEFAULT else build_auth(auth)
         if given is not None:
             return given
         url = request.url

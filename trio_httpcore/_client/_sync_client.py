@@ -24,20 +24,12 @@ import trio
 
 from .._sync import Portal
 from ._auth import Auth
-from ._client import (
-    USE_CLIENT_DEFAULT,
-    AsyncClient,
-    AuthTypes,
-    BodyOptions,
-    ClientOptions,
-    EventHook,
-    EventHooks,
-    QueryOptions,
-)
+from ._client import USE_CLIENT_DEFAULT, AsyncClient
 from ._config import Timeout, TimeoutTypes
 from ._cookies import Cookies, CookieTypes
 from ._headers import Headers, HeaderTypes
 from ._models import Request, Response
+from ._options import AuthTypes, BodyOptions, ClientOptions, EventHook, EventHooks, QueryOptions
 from ._queryparams import QueryParams, QueryParamTypes
 from ._urls import URL
 

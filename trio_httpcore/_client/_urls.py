@@ -535,6 +535,50 @@ class URL:
         return hash(str(self))
 
 
+class RequestURLs:
+    """Request URLs resolved against a client's base URL, each string parsed once.
+
+    A relative path extends the base URL's path even when it starts with
+    ``/``: with ``base_url="https://api.example/v1"``, ``"/users"`` is
+    ``https://api.example/v1/users``. A client mostly requests a few URLs
+    again and again, and URLs are immutable: one resolved URL serves every
+    request that gives the same string.
+    """
+
+    # How many request URLs (as given) are kept resolved; the cache empties when full.
+    CACHE_SIZE = 256
+
+    def __init__(self, base_url: URL | str | None) -> None:
+        self._resolved: dict[str, URL] = {}
+        self.base_url: URL | None = None
+        """The base of relative request URLs; its path always ends with ``/``."""
+        if base_url is not None:
+            url = URL(base_url)
+            self.base_url = url if url.path.endswith("/") else url.copy_with(path=url.path + "/")
+
+    def resolve(self, url: URL | str) -> URL:
+        """``url``, resolved against :attr:`base_url` when it is relative."""
+        if type(url) is not str:
+            return self._join(url)
+        resolved = self._resolved.get(url)
+        if resolved is None:
+            resolved = self._join(url)
+            if len(self._resolved) >= self.CACHE_SIZE:
+                # Emptied rather than trimmed: clear() is one step even with the blocking
+                # Client's build_request() running in another thread.
+                self._resolved.clear()
+            self._resolved[url] = resolved
+        return resolved
+
+    def _join(self, url: URL | str) -> URL:
+        merged = URL(url, allow_relative=True)
+        if self.base_url is None or merged.is_absolute_url:
+            return merged
+        if not merged.raw_host and merged.path.startswith("/"):
+            merged = merged.copy_with(path=merged.path.lstrip("/"))
+        return self.base_url.join(merged)
+
+
 class Origin:
     """The scheme, host and port of a URL (RFC 6454), with the default port filled in.
 
