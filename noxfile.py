@@ -59,8 +59,8 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def examples(session: nox.Session) -> None:
-    """Run every example script; each starts its own local server."""
-    session.install("-e", ".[test]")
+    """Run every example script; each starts its own local server (the ``examples`` extra)."""
+    session.install(".[examples]")
     for name in sorted(os.listdir("examples")):
         if name.endswith(".py"):
             session.run("python", os.path.join("examples", name))
