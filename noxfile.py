@@ -52,9 +52,14 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def docs(session: nox.Session) -> None:
-    """Build the Sphinx docs; any warning fails."""
-    session.install("-e", ".[docs]")
+    """Build the Sphinx docs (any warning fails, a broken table included), then the docs tests.
+
+    The diagrams need Graphviz's ``dot`` on PATH (``.ci/run`` installs it on Debian).
+    tests/test_docs.py runs here too: its table checks need docutils, which Sphinx brings.
+    """
+    session.install("-e", ".[docs,test]")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    session.run("pytest", "-q", "tests/test_docs.py")
 
 
 @nox.session(python="3.11")
