@@ -2,7 +2,7 @@
 
 A sync test blocks its own thread in ``pool.request()``, so the server cannot
 live in the test's trio run (a sync test has none): :class:`ThreadedServer`
-runs the servers of ``tests/_servers.py`` on a background thread and stops
+runs the servers of ``tests/support`` on a background thread and stops
 them (joining the thread) when the test ends. Events the server sets for the
 test are ``threading.Event``s.
 """
@@ -13,31 +13,16 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-import h2.config
-import h2.connection
-import h2.events
 import pytest
 import trio
 
-from tests._servers import (
-    ConnectionCounter,
-    CountedConn,
-    H11Request,
-    Server,
-    TLSMaterial,
-    _open_listener,
-    _proxy_handler,
-    _serve_listener,
-    default_h11_handler,
-    serve_http,
-    serve_hypercorn,
-)
+from .asgi import serve_counted_tls_hypercorn
+from .h2server import serve_h2_hello_tls
+from .h11server import H11Request, default_h11_handler, serve_http
+from .servers import Server
+from .tls import TLSMaterial
 
 T = TypeVar("T")
-
-# Generous: these only guard against hangs, and a loaded CI machine is slow.
-TIMEOUTS: dict[str, Any] = {"timeout": {"connect": 30, "read": 30, "write": 30, "pool": 30}}
-"""Generous limits: a hang fails the test instead of blocking it (no test relies on them firing)."""
 
 
 class ThreadedServer:
@@ -152,19 +137,6 @@ def h11_server(slow: SlowPaths) -> Iterator[ThreadedServer]:
             slow.release.set()  # a failed test must not leave /gate waiting: it stops the server
 
 
-async def serve_counted_tls_hypercorn(nursery: trio.Nursery, tls: TLSMaterial) -> Server:
-    """Hypercorn over TLS (ALPN h2, http/1.1) behind a counting TCP relay: the relay
-    passes the TLS bytes through, so ``server.counter`` counts the client's TCP connections."""
-    backend = await serve_hypercorn(nursery, certfile=tls.certfile, keyfile=tls.keyfile)
-    counter = ConnectionCounter()
-    listener = await _open_listener()
-    await nursery.start(
-        _serve_listener, listener, _proxy_handler(backend.port), counter, backend.stop
-    )
-    port = listener.socket.getsockname()[1]
-    return Server("https", backend.host, port, counter, backend.stop, dict(backend.extra))
-
-
 @pytest.fixture
 def tls_h2_server(tls: TLSMaterial, monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadedServer]:
     """Hypercorn TLS with HTTP/2 in a thread, its TCP connections counted.
@@ -180,46 +152,8 @@ def tls_h2_server(tls: TLSMaterial, monkeypatch: pytest.MonkeyPatch) -> Iterator
         yield server
 
 
-async def serve_h2(nursery: trio.Nursery, tls: TLSMaterial) -> Server:
-    """A minimal HTTP/2 server over TLS (ALPN h2) on h2: every request gets 200 b"hello".
-
-    ``server.extra["stream_ids"]`` lists the stream ids of the requests in the
-    order their HEADERS arrived on the wire, across all connections.
-    """
-    counter = ConnectionCounter()
-    stop = trio.Event()
-    listener = await _open_listener()
-    context = tls.server_context(alpn=["h2"])
-    stream_ids: list[int] = []
-
-    async def handle(stream: trio.SocketStream, counted: CountedConn) -> None:
-        tls_stream = trio.SSLStream(stream, context, server_side=True)
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
-        conn.initiate_connection()
-        try:
-            await tls_stream.send_all(conn.data_to_send())
-            while data := await tls_stream.receive_some(65536):
-                for event in conn.receive_data(data):
-                    if isinstance(event, h2.events.RequestReceived):
-                        stream_ids.append(event.stream_id)
-                        counted.requests += 1
-                        conn.send_headers(
-                            event.stream_id, [(":status", "200"), ("content-length", "5")]
-                        )
-                        conn.send_data(event.stream_id, b"hello", end_stream=True)
-                    elif isinstance(event, h2.events.ConnectionTerminated):
-                        return
-                await tls_stream.send_all(conn.data_to_send())
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
-
-    await nursery.start(_serve_listener, listener, handle, counter, stop)
-    port = listener.socket.getsockname()[1]
-    return Server("https", "127.0.0.1", port, counter, stop, {"stream_ids": stream_ids})
-
-
 @pytest.fixture
 def h2_server(tls: TLSMaterial) -> Iterator[ThreadedServer]:
-    """:func:`serve_h2` in a thread."""
-    with ThreadedServer(lambda nursery: serve_h2(nursery, tls)) as server:
+    """:func:`~tests.support.h2server.serve_h2_hello_tls` in a thread."""
+    with ThreadedServer(lambda nursery: serve_h2_hello_tls(nursery, tls)) as server:
         yield server
