@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import HOST, Server, TLSMaterial, serve_hypercorn
+from tests.support.asgi import serve_hypercorn
+from tests.support.servers import HOST, Server
+from tests.support.tls import TLSMaterial
 from trio_httpcore import (
     AsyncClient,
     AsyncConnectionPool,

@@ -16,9 +16,10 @@ from collections.abc import Callable
 import pytest
 import trio
 
-from tests._servers import HOST, Server, TLSMaterial, serve_hypercorn
-from tests.proxy import conftest as proxy_fixtures
-from tests.proxy.conftest import PProxy, free_port
+from tests.support.asgi import serve_hypercorn
+from tests.support.proxy import PProxy, free_port
+from tests.support.servers import HOST, Server
+from tests.support.tls import TLSMaterial
 from trio_httpcore import (
     URL,
     AsyncClient,
@@ -32,13 +33,6 @@ from trio_httpcore import (
 )
 
 from .conftest import ClientApp
-
-# tests/proxy's pproxy fixtures (pytest finds fixtures among a module's attributes).
-pproxies = proxy_fixtures.pproxies
-pproxy_http = proxy_fixtures.pproxy_http
-pproxy_http_auth = proxy_fixtures.pproxy_http_auth
-pproxy_socks5 = proxy_fixtures.pproxy_socks5
-pproxy_socks5_auth = proxy_fixtures.pproxy_socks5_auth
 
 
 def idle(client: AsyncClient, url: str) -> tuple[str, int]:

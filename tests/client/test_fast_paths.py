@@ -18,7 +18,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests._servers import Server
+from tests.support.servers import Server
 from trio_httpcore import (
     URL,
     AsyncClient,

@@ -13,7 +13,7 @@ import re
 import zlib
 from collections.abc import Callable
 
-from tests._servers import Server
+from tests.support.servers import Server
 from trio_httpcore._client import AsyncClient, Client
 
 from .conftest import pattern

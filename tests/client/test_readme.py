@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests._servers import Server
+from tests.support.servers import Server
 
 README = Path(__file__).resolve().parents[2] / "README.rst"
 

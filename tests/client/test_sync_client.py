@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import Server
+from tests.support.servers import Server
 from trio_httpcore._client import AsyncClient, Response
 from trio_httpcore._client._sync_client import Client
 from trio_httpcore._exceptions import ResponseClosed, StreamConsumed, TooManyRedirects

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import Server, TestApp, TLSMaterial, pattern, read_all
-from tests.transport.helpers import TIMEOUTS, request
+from tests.support.asgi import TestApp
+from tests.support.h2server import H2Server, H2ServerStream
+from tests.support.pool import TIMEOUTS, read_all, request
+from tests.support.servers import Server, pattern
+from tests.support.tls import TLSMaterial
 from trio_httpcore import AsyncIteratorByteStream, PlainByteStream
-
-from ._h2server import H2Server, H2ServerStream
 
 H2C = {"http1": False, "http2": True}
 

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import HOST, RawConn, Server, TLSMaterial
-from tests.conftest import assert_empty, assert_quiescent
+from tests.support.pool import assert_empty, assert_quiescent
+from tests.support.proxy import PROXY_AUTH_HEADER, PProxy, RecordingProxy, free_port
+from tests.support.raw import RawConn
+from tests.support.servers import HOST, Server
+from tests.support.tls import TLSMaterial
 from trio_httpcore import AsyncHTTPProxy, ConnectError, ProxyError, UnsupportedProtocol
 
-from .conftest import PROXY_AUTH_HEADER, PProxy, RecordingProxy, free_port
 from .helpers import echo, fetch, header_names
 
 # ---------------------------------------------------------------------------

@@ -16,7 +16,10 @@ import pytest
 import trio
 import trio.testing
 
-from tests._servers import closed_port, pattern
+from tests.support.pool import TIMEOUTS
+from tests.support.raw import closed_port
+from tests.support.servers import pattern
+from tests.support.threaded import SlowPaths, ThreadedServer
 from trio_httpcore import (
     AsyncByteStream,
     AsyncConnectionPool,
@@ -31,8 +34,6 @@ from trio_httpcore import (
     SyncHTTPTransport,
 )
 from trio_httpcore._sync._pool import READ_AHEAD, _SyncTransportFacade
-
-from .conftest import TIMEOUTS, SlowPaths, ThreadedServer
 
 
 def pool_threads() -> list[threading.Thread]:

@@ -24,7 +24,7 @@ def _h11_takes_parsed_requests() -> bool:
 # way h11 builds the requests it parses itself, with ``_parsed=True``:
 # the fields are still normalized, and Content-Length, Transfer-Encoding, the
 # Host count, the method and the target still checked, and the bytes h11
-# writes are the same (tests/transport/test_http11_head.py). The flag is
+# writes are the same (tests/http11/test_http11_head.py). The flag is
 # private: should an h11 release drop it, the public constructor is used.
 H11_PARSED_REQUESTS = _h11_takes_parsed_requests()
 

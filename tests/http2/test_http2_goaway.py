@@ -19,8 +19,9 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import RawConn, read_all, serve_raw
-from tests.http2._h2server import H2ServerStream, serve_h2
+from tests.support.h2server import H2ServerStream, serve_h2
+from tests.support.pool import read_all
+from tests.support.raw import RawConn, serve_raw
 
 
 def _goaway_frame(last_stream_id: int, code: int = 0) -> bytes:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 import trio_httpcore
-from tests._servers import RawConn, read_all
+from tests.support.pool import read_all
+from tests.support.raw import RawConn
 
 
 async def _serve_then_real(conn: RawConn, first: bytes, served: list[bool]) -> None:

@@ -1,16 +1,21 @@
-"""Helpers shared by the transport tests."""
+"""Driving a pool in the tests: requests with generous limits, bodies, background
+requests, cancelling at a server-side event, and the checks that a pool is quiescent,
+empty, and left no task of the library behind."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import H11Request, Server, read_all
-from tests.conftest import assert_quiescent
+
+from .h11server import H11Request
+from .servers import Server
 
 # Generous: these only guard against hangs, and a loaded CI machine is slow.
 TIMEOUTS: dict[str, Any] = {"timeout": {"connect": 30, "read": 30, "write": 30, "pool": 30}}
@@ -171,3 +176,57 @@ async def assert_healthy_afterwards(pool: Any, server: Server, closed_index: int
     assert pool.statistics().idle == 0
     assert await get_body(pool, server) == b"hello"
     assert server.counter.total == closed_index + 2
+
+
+# ---------------------------------------------------------------------------
+# Checks of a pool's state
+
+
+def assert_quiescent(pool: Any) -> None:
+    """No connection connecting or in use, and nobody waiting (idle ones are fine)."""
+    stats = pool.statistics()
+    assert (stats.connecting, stats.active, stats.waiting) == (0, 0, 0), stats
+
+
+def assert_empty(pool: Any) -> None:
+    """No connection at all, nobody waiting and no HTTP/2 stream."""
+    stats = pool.statistics()
+    counts = (stats.connecting, stats.active, stats.idle, stats.waiting, stats.http2_streams)
+    assert counts == (0, 0, 0, 0, 0), stats
+
+
+PoolFactory = Callable[..., AbstractAsyncContextManager[Any]]
+
+
+def library_tasks() -> set[trio.lowlevel.Task]:
+    """Every live task of this trio run whose coroutine is trio_httpcore's own code."""
+    found: set[trio.lowlevel.Task] = set()
+    stack = [trio.lowlevel.current_root_task()]
+    while stack:
+        task = stack.pop()
+        if task is None:
+            continue
+        code = getattr(task.coro, "cr_code", None)
+        if code is not None and f"{os.sep}trio_httpcore{os.sep}" in code.co_filename:
+            found.add(task)
+        for nursery in task.child_nurseries:
+            stack.extend(nursery.child_tasks)
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Request and response bodies
+
+
+async def read_all(stream: Any) -> bytes:
+    """Read a response stream to its end (``async for``) and return the bytes."""
+    chunks = [chunk async for chunk in stream]
+    return b"".join(chunks)
+
+
+async def gated_body(chunks: list[bytes], gate: trio.Event, after: int = 1) -> AsyncIterator[bytes]:
+    """A request body that yields ``after`` chunks, waits for ``gate``, then the rest."""
+    for i, chunk in enumerate(chunks):
+        if i == after:
+            await gate.wait()
+        yield chunk

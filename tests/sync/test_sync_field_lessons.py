@@ -1,8 +1,9 @@
 """FIELD-LESSONS rows 13, 14, 21 and 23, as tests named after their references.
 
-Rows 13, 14 and 23 also have fuller tests in ``tests/sync/`` (named for what
-they do); these are the index's entries, small enough for CI, and each can fail
-on its own.
+Rows 13, 14 and 23 also have fuller tests beside this file (named for what they
+do); these are the index's entries, small enough for CI, and each can fail on its
+own. Row 21 is about when a ``with`` block is needed: the blocking API is where
+it is not.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import closed_port, pattern
-from tests.conftest import assert_quiescent
-from tests.sync.conftest import TIMEOUTS, ThreadedServer
+from tests.support.pool import TIMEOUTS, assert_quiescent
+from tests.support.raw import closed_port
+from tests.support.servers import pattern
+from tests.support.threaded import ThreadedServer
 
 
 def _run_threads(count: int, work: Any) -> list[BaseException]:

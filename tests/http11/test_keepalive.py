@@ -11,11 +11,23 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import H11Request, RawConn, Server, TestApp, TLSMaterial, pattern, read_all
-from tests.conftest import PoolFactory, library_tasks
-from tests.transport.helpers import TIMEOUTS, get_body, request, wait_closed
-from tests.transport.test_http11 import request_host
+from tests.support.asgi import TestApp
+from tests.support.h11server import H11Request
+from tests.support.pool import (
+    TIMEOUTS,
+    PoolFactory,
+    get_body,
+    library_tasks,
+    read_all,
+    request,
+    wait_closed,
+)
+from tests.support.raw import RawConn
+from tests.support.servers import Server, pattern
+from tests.support.tls import TLSMaterial
 from trio_httpcore._http11._connection import IDLE_WATCH_DELAY, HTTP11Connection
+
+from .test_http11 import request_host
 
 
 async def test_keep_alive_reuse(make_pool: PoolFactory, http_server: Server) -> None:

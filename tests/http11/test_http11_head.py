@@ -18,9 +18,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import trio_httpcore
-from tests._servers import Server
-from tests.conftest import PoolFactory
-from tests.transport.helpers import TIMEOUTS, get_body
+from tests.support.pool import TIMEOUTS, PoolFactory, get_body
+from tests.support.servers import Server
 from trio_httpcore._http._request import check_request
 from trio_httpcore._http11._connection import HTTP11Connection
 from trio_httpcore._http11._h11compat import H11_PARSED_REQUESTS, request_event

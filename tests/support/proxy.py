@@ -1,4 +1,4 @@
-"""Proxies for the proxy tests: pproxy in a subprocess, and a small trio proxy of our own.
+"""Proxies: pproxy in a subprocess, and a small trio proxy of our own.
 
 pproxy (a real HTTP and SOCKS5 proxy) runs once per test session per
 configuration, on a free port; its fixtures wait until it accepts connections.
@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import HOST, RawConn, Server, TLSMaterial, serve_raw
+from .raw import RawConn, serve_raw
+from .servers import HOST, Server
+from .tls import TLSMaterial
 
 URL4 = tuple[bytes, bytes, "int | None", bytes]
 

@@ -15,9 +15,8 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import RawConn
-from tests.conftest import PoolFactory
-from tests.transport.helpers import start_background
+from tests.support.pool import PoolFactory, start_background
+from tests.support.raw import RawConn
 
 
 async def test_read_timeout_bounds_each_read_of_the_response_head(

@@ -14,6 +14,9 @@ connection, and the test sees it in ``server.errors``.
 What the server saw is recorded for the tests to check: the streams of each
 connection in order, the peak number open at once, every RST_STREAM received,
 PING ACKs, a GOAWAY, and protocol errors its h2 raised.
+
+:func:`serve_h2_hello_tls` is a much smaller one over TLS (ALPN h2) that answers
+every request ``hello`` and records the stream ids in wire order.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ import trio
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 
-from tests._servers import RawConn, Server, pattern, serve_raw
+from .raw import RawConn, serve_raw
+from .servers import ConnectionCounter, CountedConn, Server, open_listener, pattern, serve_listener
+from .tls import TLSMaterial
 
 Handler = Callable[["H2ServerStream"], Awaitable[None]]
 
@@ -327,3 +332,41 @@ async def default_handler(stream: H2ServerStream) -> None:
         await stream.respond(200, path.encode())
     else:
         await stream.respond(200, b"hello")
+
+
+async def serve_h2_hello_tls(nursery: trio.Nursery, tls: TLSMaterial) -> Server:
+    """A minimal HTTP/2 server over TLS (ALPN h2) on h2: every request gets 200 b"hello".
+
+    ``server.extra["stream_ids"]`` lists the stream ids of the requests in the
+    order their HEADERS arrived on the wire, across all connections.
+    """
+    counter = ConnectionCounter()
+    stop = trio.Event()
+    listener = await open_listener()
+    context = tls.server_context(alpn=["h2"])
+    stream_ids: list[int] = []
+
+    async def handle(stream: trio.SocketStream, counted: CountedConn) -> None:
+        tls_stream = trio.SSLStream(stream, context, server_side=True)
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        try:
+            await tls_stream.send_all(conn.data_to_send())
+            while data := await tls_stream.receive_some(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        stream_ids.append(event.stream_id)
+                        counted.requests += 1
+                        conn.send_headers(
+                            event.stream_id, [(":status", "200"), ("content-length", "5")]
+                        )
+                        conn.send_data(event.stream_id, b"hello", end_stream=True)
+                    elif isinstance(event, h2.events.ConnectionTerminated):
+                        return
+                await tls_stream.send_all(conn.data_to_send())
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+
+    await nursery.start(serve_listener, listener, handle, counter, stop)
+    port = listener.socket.getsockname()[1]
+    return Server("https", "127.0.0.1", port, counter, stop, {"stream_ids": stream_ids})

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 import trio_httpcore
-from tests._servers import RawConn, read_all
+from tests.support.pool import read_all
+from tests.support.raw import RawConn
 
 EARLY = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbig"
 

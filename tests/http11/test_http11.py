@@ -15,18 +15,20 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import (
-    H11Request,
-    RawConn,
-    Server,
-    TLSMaterial,
-    make_tls_material,
-    pattern,
+from tests.support.asgi import serve_hypercorn
+from tests.support.h11server import H11Request
+from tests.support.pool import (
+    TIMEOUTS,
+    PoolFactory,
+    get_body,
+    header,
     read_all,
-    serve_hypercorn,
+    request,
+    wait_closed,
 )
-from tests.conftest import PoolFactory
-from tests.transport.helpers import TIMEOUTS, get_body, header, request, wait_closed
+from tests.support.raw import RawConn
+from tests.support.servers import Server, pattern
+from tests.support.tls import TLSMaterial, make_tls_material
 
 
 async def test_get_against_hypercorn(make_pool: PoolFactory, hypercorn_server: Server) -> None:
