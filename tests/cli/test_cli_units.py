@@ -10,8 +10,10 @@ import sys
 import pytest
 import trio
 
-from trio_httpcore import _cli
-from trio_httpcore._cli import CLIError, Options, Style, parse_args
+from trio_httpcore._cli import _arguments, _bodies, _exits, _output, _run
+from trio_httpcore._cli._arguments import Options, parse_args
+from trio_httpcore._cli._exits import CLIError, Exit
+from trio_httpcore._cli._output import Style
 from trio_httpcore._exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -118,18 +120,17 @@ def test_headers_and_credentials() -> None:
 def test_merge_headers_given_win() -> None:
     given = [("content-type", "text/plain")]
     defaults = [("Content-Type", "application/json"), ("Accept", "application/json")]
-    assert _cli.merge_headers(given, defaults) == [
+    assert _bodies.merge_headers(given, defaults) == [
         ("content-type", "text/plain"),
         ("Accept", "application/json"),
     ]
 
 
 def test_help_epilog_lists_examples_and_every_exit_status() -> None:
-    text = _cli.build_parser().format_help()
+    text = _arguments.build_parser().format_help()
     assert "Examples:" in text and "trio-httpcore -L -o big.iso" in text
-    statuses = [value for name, value in vars(_cli).items() if name.startswith("EXIT_")]
-    for status in statuses:
-        assert f"\n{status:>4}  " in text, status
+    for status in Exit:
+        assert f"\n{status.value:>4}  " in text, status
 
 
 # ---------------------------------------------------------------------------
@@ -139,25 +140,25 @@ def test_help_epilog_lists_examples_and_every_exit_status() -> None:
 def test_read_local(tmp_path: pytest.TempPathFactory) -> None:
     path = tmp_path / "body.bin"  # type: ignore[operator]
     path.write_bytes(b"\x00\xffraw\n")
-    assert _cli.read_local("plain", io.BytesIO()) == b"plain"
-    assert _cli.read_local(f"@{path}", io.BytesIO()) == b"\x00\xffraw\n"
-    assert _cli.read_local("@-", io.BytesIO(b"from stdin")) == b"from stdin"
+    assert _bodies.read_local("plain", io.BytesIO()) == b"plain"
+    assert _bodies.read_local(f"@{path}", io.BytesIO()) == b"\x00\xffraw\n"
+    assert _bodies.read_local("@-", io.BytesIO(b"from stdin")) == b"from stdin"
     with pytest.raises(CLIError) as info:
-        _cli.read_local(f"@{path}.missing", io.BytesIO())
+        _bodies.read_local(f"@{path}.missing", io.BytesIO())
     assert info.value.status == 26
     assert "No such file or directory" in str(info.value)
 
 
 def test_body_data_and_json() -> None:
     stdin = io.BytesIO()
-    with _cli.request_body(parse_args(["-d", "a=1", "-d", "b=2", "x"]), stdin) as body:
+    with _bodies.request_body(parse_args(["-d", "a=1", "-d", "b=2", "x"]), stdin) as body:
         assert body.content == b"a=1&b=2"
         assert body.headers == [("Content-Type", "application/x-www-form-urlencoded")]
-    with _cli.request_body(parse_args(["--json", '{"a":', "--json", "1}", "x"]), stdin) as body:
+    with _bodies.request_body(parse_args(["--json", '{"a":', "--json", "1}", "x"]), stdin) as body:
         assert body.content == b'{"a":1}'
         assert ("Accept", "application/json") in body.headers
-    with _cli.request_body(parse_args(["x"]), stdin) as body:
-        assert body == _cli.Body()
+    with _bodies.request_body(parse_args(["x"]), stdin) as body:
+        assert body == _bodies.Body()
 
 
 def test_body_form(tmp_path: pytest.TempPathFactory) -> None:
@@ -167,7 +168,7 @@ def test_body_form(tmp_path: pytest.TempPathFactory) -> None:
         ["-F", "a=1", "-F", "a=2", "-F", "b=3", "-F", f"f=@{upload};type=text/plain",
          "-F", f"g=@{upload}", "x"]
     )  # fmt: skip
-    with _cli.request_body(options, io.BytesIO()) as body:
+    with _bodies.request_body(options, io.BytesIO()) as body:
         [a1, a2, b, (name, (filename, file, content_type)), (_, (_, _, no_type))] = body.parts
         assert [a1, a2, b] == [
             ("a", (None, b"1", None)),
@@ -182,7 +183,7 @@ def test_body_form(tmp_path: pytest.TempPathFactory) -> None:
 def test_body_form_missing_file() -> None:
     with (
         pytest.raises(CLIError) as info,
-        _cli.request_body(parse_args(["-F", "f=@/no/such", "x"]), io.BytesIO()),
+        _bodies.request_body(parse_args(["-F", "f=@/no/such", "x"]), io.BytesIO()),
     ):
         pass  # pragma: no cover
     assert info.value.status == 26
@@ -217,7 +218,7 @@ def _chained(error: HTTPError, cause: BaseException) -> HTTPError:
     ],
 )
 def test_exit_status(exc: BaseException, status: int) -> None:
-    assert _cli.exit_status(exc) == (status, str(exc))
+    assert _exits.exit_status(exc) == (status, str(exc))
 
 
 def test_exit_status_connect_reason_from_inside_a_group() -> None:
@@ -225,46 +226,47 @@ def test_exit_status_connect_reason_from_inside_a_group() -> None:
     attempts = OSError("all attempts to connect failed")
     attempts.__cause__ = ExceptionGroup("all attempts", [refused])
     error = _chained(ConnectError("connecting to x: all attempts failed"), attempts)
-    assert _cli.exit_status(error) == (
+    assert _exits.exit_status(error) == (
         7,
         "connecting to x: all attempts failed (Connection refused)",
     )
     said = _chained(ConnectError("connecting to x: Connection refused"), refused)
-    assert _cli.exit_status(said) == (7, "connecting to x: Connection refused")
+    assert _exits.exit_status(said) == (7, "connecting to x: Connection refused")
 
 
 def test_exit_status_survives_a_cycle_of_causes() -> None:
     first, second = ConnectError("connecting to x"), OSError("inner")
     first.__cause__, second.__context__ = second, first
-    assert _cli.exit_status(first) == (7, "connecting to x")
+    assert _exits.exit_status(first) == (7, "connecting to x")
 
 
 def test_exit_status_timeouts_say_so() -> None:
-    assert _cli.exit_status(ConnectTimeout("connecting to x")) == (28, "timed out connecting to x")
-    assert _cli.exit_status(ReadTimeout("reading")) == (28, "timed out reading")
+    timeout = ConnectTimeout("connecting to x")
+    assert _exits.exit_status(timeout) == (28, "timed out connecting to x")
+    assert _exits.exit_status(ReadTimeout("reading")) == (28, "timed out reading")
 
 
 def test_exit_status_cert_verify_through_trio() -> None:
     verify = ssl.SSLCertVerificationError(1, "certificate verify failed")
     broken = trio.BrokenResourceError()
     broken.__cause__ = verify
-    assert _cli.exit_status(_chained(ConnectError("x"), broken))[0] == 60
+    assert _exits.exit_status(_chained(ConnectError("x"), broken))[0] == 60
 
 
 def test_exit_status_groups_and_interrupts() -> None:
     group = ExceptionGroup("g", [ValueError("v"), ExceptionGroup("h", [ReadTimeout("slow")])])
-    assert _cli.exit_status(group) == (28, "timed out slow")
-    assert _cli.exit_status(BaseExceptionGroup("g", [KeyboardInterrupt(), ReadError("x")])) == (
+    assert _exits.exit_status(group) == (28, "timed out slow")
+    assert _exits.exit_status(BaseExceptionGroup("g", [KeyboardInterrupt(), ReadError("x")])) == (
         130,
         None,
     )
-    assert _cli.exit_status(KeyboardInterrupt()) == (130, None)
+    assert _exits.exit_status(KeyboardInterrupt()) == (130, None)
 
 
 def test_exit_status_one_line_and_bugs() -> None:
-    assert _cli.exit_status(ReadError("line one\n  line two")) == (56, "line one line two")
-    assert _cli.exit_status(ReadError()) == (56, "ReadError")
-    assert _cli.exit_status(ZeroDivisionError("oops")) == (
+    assert _exits.exit_status(ReadError("line one\n  line two")) == (56, "line one line two")
+    assert _exits.exit_status(ReadError()) == (56, "ReadError")
+    assert _exits.exit_status(ZeroDivisionError("oops")) == (
         1,
         "internal error: ZeroDivisionError: oops",
     )
@@ -272,7 +274,7 @@ def test_exit_status_one_line_and_bugs() -> None:
 
 def test_report() -> None:
     stderr = io.StringIO()
-    _cli.report(7, "refused", stderr)
+    _exits.report(7, "refused", stderr)
     assert stderr.getvalue() == "trio-httpcore: (7) refused\n"
 
 
@@ -286,17 +288,17 @@ class _TTY(io.StringIO):
 
 
 def test_wants_colour() -> None:
-    assert _cli.wants_colour(_TTY(), {})
-    assert not _cli.wants_colour(io.StringIO(), {})
-    assert not _cli.wants_colour(_TTY(), {"NO_COLOR": ""})
-    assert not _cli.wants_colour(_TTY(), {"TERM": "dumb"})
+    assert _output.wants_colour(_TTY(), {})
+    assert not _output.wants_colour(io.StringIO(), {})
+    assert not _output.wants_colour(_TTY(), {"NO_COLOR": ""})
+    assert not _output.wants_colour(_TTY(), {"TERM": "dumb"})
 
 
 def test_format_head_plain_and_coloured() -> None:
     headers = [(b"Host", b"x.test"), (b"Accept", b"*/*")]
-    plain = _cli.format_head(">", "GET / HTTP/1.1", headers, Style(False), Style.CYAN)
+    plain = _output.format_head(">", "GET / HTTP/1.1", headers, Style(False), Style.CYAN)
     assert plain == "> GET / HTTP/1.1\n> Host: x.test\n> Accept: */*\n>\n"
-    coloured = _cli.format_head("<", "HTTP/1.1 404 Not Found", [], Style(True), Style.RED)
+    coloured = _output.format_head("<", "HTTP/1.1 404 Not Found", [], Style(True), Style.RED)
     marker = "\x1b[2m<\x1b[0m"
     assert coloured == f"{marker} \x1b[1m\x1b[31mHTTP/1.1 404 Not Found\x1b[0m\n{marker}\n"
 
@@ -324,14 +326,14 @@ def test_status_colours() -> None:
     ],
 )
 def test_is_json_type(content_type: str | None, expected: bool) -> None:
-    assert _cli.is_json_type(content_type) is expected
+    assert _output.is_json_type(content_type) is expected
 
 
 def test_pretty_json() -> None:
     pretty = b'{\n  "a": [\n    1,\n    "\xc3\xa9"\n  ]\n}\n'
-    assert _cli.pretty_json(b'{"a":[1,"\xc3\xa9"]}') == pretty
-    assert _cli.pretty_json(b"{not json") is None
-    assert _cli.pretty_json(b"\xff\xfe") is None
+    assert _output.pretty_json(b'{"a":[1,"\xc3\xa9"]}') == pretty
+    assert _output.pretty_json(b"{not json") is None
+    assert _output.pretty_json(b"\xff\xfe") is None
 
 
 @pytest.mark.parametrize(
@@ -345,28 +347,28 @@ def test_pretty_json() -> None:
     ],
 )
 def test_format_bytes(count: int, text: str) -> None:
-    assert _cli.format_bytes(count) == text
+    assert _output.format_bytes(count) == text
 
 
 def test_format_duration() -> None:
-    assert [_cli.format_duration(s) for s in (0, 75, 3700)] == ["0:00", "1:15", "1:01:40"]
+    assert [_output.format_duration(s) for s in (0, 75, 3700)] == ["0:00", "1:15", "1:01:40"]
 
 
 def test_render_progress() -> None:
-    assert _cli.render_progress(512, 2048, 1.0, width=4) == (
+    assert _output.render_progress(512, 2048, 1.0, width=4) == (
         " 25.0% [#---] 512 B / 2.0 KiB  512 B/s  ETA 0:03"
     )
-    assert _cli.render_progress(2048, 2048, 2.0, width=4) == (
+    assert _output.render_progress(2048, 2048, 2.0, width=4) == (
         "100.0% [####] 2.0 KiB / 2.0 KiB  1.0 KiB/s  in 0:02"
     )
-    assert _cli.render_progress(0, 2048, 0.0, width=4).endswith("0 B/s  ETA --:--")
-    assert _cli.render_progress(3072, None, 2.0) == "3.0 KiB  1.5 KiB/s"
+    assert _output.render_progress(0, 2048, 0.0, width=4).endswith("0 B/s  ETA --:--")
+    assert _output.render_progress(3072, None, 2.0) == "3.0 KiB  1.5 KiB/s"
 
 
 def test_progress_bar_throttles_and_pads() -> None:
     now = [0.0]
     stream = io.StringIO()
-    bar = _cli.ProgressBar(stream, None, clock=lambda: now[0], interval=1.0)
+    bar = _output.ProgressBar(stream, None, clock=lambda: now[0], interval=1.0)
     bar.advance(100_000)  # first update draws
     bar.advance(1)  # too soon: no redraw
     now[0] = 2.0
@@ -387,7 +389,7 @@ def test_progress_bar_throttles_and_pads() -> None:
 
 
 def test_main_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _cli.main(["--timeout", "-1", "http://x.test/"]) == 2
+    assert _run.main(["--timeout", "-1", "http://x.test/"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
@@ -398,4 +400,4 @@ def test_main_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_main_reads_closed_stdin_as_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", None)
-    assert _cli.Terminal.from_sys().stdin.read() == b""
+    assert _output.Terminal.from_sys().stdin.read() == b""
