@@ -145,6 +145,16 @@ class Client:
         self._client.max_redirects = max_redirects
 
     @property
+    def trust_env(self) -> bool:
+        """Whether the environment is consulted: ``.netrc``, and (read when the client is
+        built) the proxy variables and ``SSL_CERT_FILE``/``SSL_CERT_DIR``."""
+        return self._client.trust_env
+
+    @trust_env.setter
+    def trust_env(self, trust_env: bool) -> None:
+        self._client.trust_env = trust_env
+
+    @property
     def event_hooks(self) -> dict[str, list[EventHook]]:
         """``{"request": [...], "response": [...]}``: blocking functions, run in a worker thread."""
         return self._event_hooks
@@ -175,6 +185,8 @@ class Client:
         return self._client
 
     def __enter__(self) -> Self:
+        if self.is_closed:  # as httpx says it
+            raise RuntimeError("Cannot reopen a client instance, once it has been closed.")
         self._open()
         return self
 
