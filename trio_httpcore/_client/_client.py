@@ -31,6 +31,7 @@ from .._exceptions import (
 )
 from .._http import AsyncHTTPTransport
 from .._proxy import AsyncHTTPProxy, AsyncSOCKSProxy
+from .._streams import as_async_stream
 from .._sync import Portal
 from .._transport import AsyncConnectionPool
 from .._version import __version__
@@ -44,7 +45,7 @@ from ._config import (
     VerifyTypes,
     create_ssl_context,
 )
-from ._content import ByteStream, RequestContent, RequestData, as_async_stream, is_replayable
+from ._content import ByteStream, RequestContent, RequestData, is_replayable
 from ._cookies import Cookies, CookieTypes
 from ._decoders import ACCEPT_ENCODING
 from ._headers import Headers, HeaderTypes

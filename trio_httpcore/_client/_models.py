@@ -17,10 +17,16 @@ from .._exceptions import (
     ResponseNotRead,
     StreamConsumed,
 )
-from .._streams import AsyncByteStream, OneChunk, PlainByteStream, SyncByteStream
+from .._streams import (
+    AsyncByteStream,
+    OneChunk,
+    PlainByteStream,
+    SyncByteStream,
+    as_async_stream,
+)
 from .._sync import Portal
 from .._types import Extensions
-from ._content import ByteStream, RequestContent, RequestData, as_async_stream, encode_request
+from ._content import ByteStream, RequestContent, RequestData, encode_request
 from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encoding
 from ._headers import Headers, HeaderTypes
 from ._queryparams import QueryParamTypes

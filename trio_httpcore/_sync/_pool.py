@@ -37,7 +37,7 @@ import outcome
 import trio
 
 from .._http import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
-from .._streams import AsyncByteStream, SyncByteStream
+from .._streams import AsyncByteStream, SyncByteStream, as_async_stream
 from .._transport import AsyncConnectionPool, PoolStatistics, check_backend
 from .._types import URL4, Extensions, RawHeaders
 from ._portal import CallStatus, Parker, Portal, PortalClosed
@@ -95,7 +95,7 @@ class _SyncTransportFacade(SyncHTTPTransport, Generic[AsyncTransportT]):
     ) -> SyncResponse:
         portal = self._open()
         status, response_headers, body, response_ext = portal.start_task(
-            self._request_task, method, url, headers, _to_async(stream), ext, discard=_discard
+            self._request_task, method, url, headers, as_async_stream(stream), ext, discard=_discard
         )
         return status, response_headers, _PortalByteStream(portal, body), response_ext
 
@@ -176,40 +176,6 @@ class SyncConnectionPool(_SyncTransportFacade[AsyncConnectionPool]):
 
 
 # -- Bodies across the portal.
-
-
-def _to_async(stream: SyncByteStream | None) -> AsyncByteStream | None:
-    """A request body the async transport can read in the trio thread."""
-    if stream is None or isinstance(stream, AsyncByteStream):
-        return stream  # PlainByteStream is both: its bytes are already in memory
-    return _ThreadedByteStream(stream)
-
-
-class _ThreadedByteStream(AsyncByteStream):
-    """A sync request body, each chunk pulled by ``trio.to_thread`` (trio's cached threads).
-
-    The iterator may block (a file read, a generator computing the body): it
-    must not stall the trio thread, where every other request of the pool
-    runs. A cancelled request (Ctrl-C) does not wait for a blocked step: the
-    thread finishes it in the background and its chunk is dropped, as is the
-    rest of the upload. Closing the body stays its owner's job, as for async
-    bodies. (An iterator class, not an async generator: one abandoned
-    mid-upload would be left to the garbage collector, where trio warns.)
-    """
-
-    def __init__(self, stream: SyncByteStream) -> None:
-        self._stream = stream
-        self._chunks: Iterator[bytes] = iter(())
-
-    def __aiter__(self) -> Self:
-        self._chunks = iter(self._stream)
-        return self
-
-    async def __anext__(self) -> bytes:
-        chunk = await trio.to_thread.run_sync(next, self._chunks, None, abandon_on_cancel=True)
-        if chunk is None:
-            raise StopAsyncIteration
-        return chunk
 
 
 def _fits_read_ahead(headers: RawHeaders) -> bool:
