@@ -12,7 +12,6 @@ arrives after its caller was interrupted (Ctrl-C) is closed in the portal
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._sync import Portal
+from .._sync import OpenOnce, Portal
 from ._auth import Auth
 from ._client import (
     USE_CLIENT_DEFAULT,
@@ -76,8 +75,7 @@ class Client:
             type(self).__name__, async_api="AsyncClient (`async with AsyncClient() as client:`)"
         )
         self._client._portal_ref = weakref.ref(self._portal)
-        self._open_lock = threading.Lock()
-        self._opened = False
+        self._entered = OpenOnce(self._portal, self._client)
 
     # Settings: the async client's.
 
@@ -177,11 +175,7 @@ class Client:
 
     def _open(self) -> AsyncClient:
         """The async client, entered in the portal's thread on first use."""
-        if not self._opened:
-            with self._open_lock:
-                if not self._opened:
-                    self._portal.enter_async_context(self._client)
-                    self._opened = True
+        self._entered()
         return self._client
 
     def __enter__(self) -> Self:

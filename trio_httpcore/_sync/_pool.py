@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import inspect
 import ssl
-import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from .._http import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
 from .._streams import AsyncByteStream, SyncByteStream, as_async_stream
 from .._transport import AsyncConnectionPool, PoolStatistics, check_backend
 from .._types import URL4, Extensions, RawHeaders
+from ._once import OpenOnce
 from ._portal import CallStatus, Parker, Portal, PortalClosed
 
 if TYPE_CHECKING:
@@ -69,17 +69,7 @@ class _SyncTransportFacade(SyncHTTPTransport, Generic[AsyncTransportT]):
             async_api=f"{async_name} (`async with {async_name}(...) as t:`, "
             "then `await t.arequest(...)`)",
         )
-        self._open_lock = threading.Lock()
-        self._opened = False
-
-    def _open(self) -> Portal:
-        """The portal, with the async transport entered in it."""
-        if not self._opened:
-            with self._open_lock:  # one thread enters; the others wait for it
-                if not self._opened:
-                    self._portal.enter_async_context(self._async_transport)
-                    self._opened = True
-        return self._portal
+        self._open = OpenOnce(self._portal, transport)
 
     def __enter__(self) -> Self:
         self._open()
@@ -170,7 +160,7 @@ class SyncConnectionPool(_SyncTransportFacade[AsyncConnectionPool]):
 
     def statistics(self) -> PoolStatistics:
         """Connections by state, requests waiting, HTTP/2 streams open (read in the trio thread)."""
-        if not self._opened or self._portal.closed:
+        if not self._open.opened or self._portal.closed:
             return self._async_transport.statistics()  # no thread changes it
         return self._portal.run_sync(self._async_transport.statistics)
 
