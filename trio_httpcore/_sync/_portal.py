@@ -607,8 +607,11 @@ class Portal:
                 with suppress(PortalClosed):  # closed meanwhile: it closed everything
                     self.run(discard, call.result.value)
             raise
-        assert call.result is not None  # only an interrupted call ends without a result
-        return call.result.unwrap()
+        # Only an interrupted call ends without a result. Taken, not kept: a task that goes
+        # on (start_task) must not keep its value alive.
+        result, call.result = call.result, None
+        assert result is not None
+        return result.unwrap()
 
     def run_sync(self, fn: Callable[[Unpack[PosArgsT]], T], *args: Unpack[PosArgsT]) -> T:
         """``fn(*args)`` in the trio thread, between its tasks' steps."""
