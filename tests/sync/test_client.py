@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
+import trio
+import trio.testing
 
-from trio_httpcore import Client
+from tests._servers import pattern
+from trio_httpcore import AsyncByteStream, Client, SyncByteStream
+from trio_httpcore._sync._body import READ_AHEAD
+from trio_httpcore._transport import PoolStatistics
 
 from .conftest import TIMEOUTS, ThreadedServer
 
@@ -55,3 +61,38 @@ def test_trust_env_reads_the_netrc_file(
         assert client.trust_env is False
         client.get(h11_server.server.url)
         assert authorization_sent(h11_server) is None
+
+
+def pool_statistics(client: Client) -> PoolStatistics:
+    """The statistics of the client's own pool, read in its trio thread once it is idle."""
+    client._portal.run(trio.testing.wait_all_tasks_blocked)
+    return client._portal.run_sync(client._client._transport.statistics)  # type: ignore[attr-defined,no-any-return]
+
+
+def test_responses_carry_a_blocking_body(h11_server: ThreadedServer) -> None:
+    """The response's body is the bridge's blocking stream: a body declared within the
+    read-ahead window is in before the response is handed over (its connection free),
+    a longer one streams; either is read by the blocking methods only."""
+    with Client(timeout=TIMEOUT) as client:
+        small = client.get(h11_server.server.url + "/bytes/1000", stream=True)
+        assert isinstance(small._stream, SyncByteStream)
+        assert not isinstance(small._stream, AsyncByteStream)
+        assert pool_statistics(client).active == 0  # read ahead, connection returned
+        assert list(small.stream()) == [pattern(1000)]  # type: ignore[arg-type]
+        with client.stream("GET", h11_server.server.url + f"/bytes/{READ_AHEAD * 4}") as big:
+            assert pool_statistics(client).active == 1  # streaming: the window is full
+            assert b"".join(big.iter_raw()) == pattern(READ_AHEAD * 4)
+        assert pool_statistics(client).active == 0
+
+
+def test_a_dropped_streamed_response_is_closed(h11_server: ThreadedServer) -> None:
+    """A streamed response dropped unread warns and frees its connection: nothing in the
+    trio thread keeps it (or its body) alive while the body is read ahead."""
+    with Client(timeout=TIMEOUT) as client:
+        response = client.get(h11_server.server.url + f"/bytes/{READ_AHEAD * 4}", stream=True)
+        assert pool_statistics(client).active == 1
+        with pytest.warns(ResourceWarning, match="without being read to the end or closed"):
+            del response
+            gc.collect()
+        assert pool_statistics(client).active == 0
+        assert client.get(h11_server.server.url).content == b"hello"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 import ssl
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -32,7 +31,6 @@ from .._exceptions import (
 from .._http import AsyncHTTPTransport
 from .._proxy import AsyncHTTPProxy, AsyncSOCKSProxy
 from .._streams import as_async_stream
-from .._sync import Portal
 from .._transport import AsyncConnectionPool
 from .._version import __version__
 from ._auth import Auth, BasicAuth, FunctionAuth, NetRCAuth, basic_credentials
@@ -310,10 +308,6 @@ class AsyncClient:
         ]
         self._exit_stack = AsyncExitStack()
         self._state = "unopened"
-        # Set by the blocking Client: its responses read their bodies through the
-        # portal. Weak, since the portal's thread holds this client: a Client
-        # nobody holds is collected, and its finaliser stops the thread.
-        self._portal_ref: weakref.ref[Portal] | None = None
 
     # Settings, each normalised on assignment.
 
@@ -759,7 +753,6 @@ class AsyncClient:
             ext=ext,
         )
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
-        response._portal = self._portal_ref() if self._portal_ref is not None else None
         self._cookies.extract_cookies(response)
         return response
 

@@ -52,8 +52,7 @@ async def read_ahead(
 
     The reading runs in this task, under the call's own cancel scope: no task
     to spawn, and cancelling the call (an interrupted caller, ``body.close()``)
-    stops it. An interrupted caller needs no ``discard`` for the value: the
-    portal cancels the call's scope, which closes the body. Once handed over,
+    stops it; the call's ``discard`` is :func:`stop_reading`. Once handed over,
     ``value`` is not kept here: what holds the caller's stream must be free to
     be collected, for the stream's ``__del__`` to close a body its caller dropped.
     """
@@ -61,6 +60,15 @@ async def read_ahead(
     reader.hand_over = partial(task_status.started, (value, reader))
     del value  # not kept by this frame either, while it reads
     await reader.run(at_once=not fits_read_ahead(headers))
+
+
+async def stop_reading(handed_over: tuple[object, BodyReader | None]) -> None:
+    """The ``discard`` of a :func:`read_ahead` call whose caller was interrupted once the
+    response was handed over: stop the reading, and return once the body is closed."""
+    reader = handed_over[1]
+    if reader is not None:
+        reader.scope.cancel()
+        await reader.done.wait()
 
 
 def fits_read_ahead(headers: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -107,6 +115,8 @@ class BodyReader:
         self.waiter: Parker | None = None
         self.hand_over: Callable[[], object] | None = None
         """Gives the response to the caller: called once, then forgotten."""
+        self.done = trio.Event()
+        """Set once the body is closed and the :class:`_End` put."""
         # Trio-thread state: bytes put but not yet acknowledged, and a wait for more room.
         self._unacknowledged = 0
         self._room: trio.Event | None = None
@@ -162,6 +172,7 @@ class BodyReader:
                         await self.stream.aclose()
             finally:
                 self._put(_End(end))
+                self.done.set()
         self._hand_over()
 
     def _hand_over(self) -> None:
@@ -201,7 +212,8 @@ class PortalByteStream(SyncByteStream):
     while neither warns (``ResourceWarning``) and has its reading stopped,
     which closes it: scheduled on the trio thread without a lock or a wait,
     since ``__del__`` may run in any thread, at any point, even inside the
-    pool's own code.
+    pool's own code. Iterating or closing it inside a trio run raises
+    ``RuntimeError``, as every blocking call does.
     """
 
     def __init__(self, portal: Portal, body: BodyReader) -> None:
@@ -211,6 +223,7 @@ class PortalByteStream(SyncByteStream):
         self._taken = 0  # bytes taken and not yet acknowledged to the reader
 
     def __iter__(self) -> Iterator[bytes]:
+        self._portal.check_not_in_trio()  # waiting for a chunk there would stall that loop
         while not self._ended:
             item = self._take()
             if isinstance(item, _End):
@@ -250,6 +263,7 @@ class PortalByteStream(SyncByteStream):
     def close(self) -> None:
         """Release the body's connection; what was not read is dropped (errors included)."""
         if not self._ended:
+            self._portal.check_not_in_trio()
             self._stop()
 
     def __del__(self) -> None:

@@ -21,7 +21,7 @@ from .._http import AsyncHTTPTransport, SyncHTTPTransport, SyncResponse
 from .._streams import AsyncByteStream, SyncByteStream, as_async_stream
 from .._transport import AsyncConnectionPool, PoolStatistics, check_backend
 from .._types import URL4, Extensions, RawHeaders
-from ._body import BodyReader, PortalByteStream, read_ahead
+from ._body import BodyReader, PortalByteStream, read_ahead, stop_reading
 from ._once import OpenOnce
 from ._portal import CallStatus, Portal
 
@@ -65,7 +65,13 @@ class _SyncTransportFacade(SyncHTTPTransport, Generic[AsyncTransportT]):
     ) -> SyncResponse:
         portal = self._open()
         head, body = portal.start_task(
-            self._request_task, method, url, headers, as_async_stream(stream), ext
+            self._request_task,
+            method,
+            url,
+            headers,
+            as_async_stream(stream),
+            ext,
+            discard=stop_reading,
         )
         status, response_headers, response_ext = head
         return status, response_headers, PortalByteStream(portal, body), response_ext

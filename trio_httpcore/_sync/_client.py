@@ -1,19 +1,17 @@
 """``Client``: the blocking client, an :class:`AsyncClient` run on a portal thread.
 
 There is no second copy of the client logic: every call goes through the
-portal (``trio_httpcore._sync._portal``) to the one ``AsyncClient``,
-which lives in the portal's trio thread. A response's body is pulled
-through the portal chunk by chunk and decoded in the caller's thread by the
-same code the async client uses. Event hooks, being blocking functions,
-run in a worker thread, so they may read the response. A response that
-arrives after its caller was interrupted (Ctrl-C) is closed in the portal
-(its ``discard``), so its connection is not held by nobody.
+portal to the one ``AsyncClient``, which lives in the portal's trio thread.
+Each response comes back through the read-ahead body bridge with a blocking
+body, decoded in the caller's thread by the code the async client uses; so
+``Response`` and ``AsyncClient`` know nothing of portals. Event hooks, being
+blocking functions, run in a worker thread, where a response's body is read
+through ``trio.from_thread``.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
@@ -21,24 +19,32 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._sync import OpenOnce, Portal
-from ._auth import Auth
-from ._client import (
+from .._client import (
+    URL,
     USE_CLIENT_DEFAULT,
     AsyncClient,
+    Auth,
     AuthTypes,
     BodyOptions,
     ClientOptions,
+    Cookies,
+    CookieTypes,
     EventHook,
     EventHooks,
+    Headers,
+    HeaderTypes,
     QueryOptions,
+    QueryParams,
+    QueryParamTypes,
+    Request,
+    Response,
+    Timeout,
+    TimeoutTypes,
 )
-from ._config import Timeout, TimeoutTypes
-from ._cookies import Cookies, CookieTypes
-from ._headers import Headers, HeaderTypes
-from ._models import Request, Response
-from ._queryparams import QueryParams, QueryParamTypes
-from ._urls import URL
+from .._streams import AsyncByteStream, SyncByteStream
+from ._body import BodyReader, PortalByteStream, read_ahead, stop_reading
+from ._once import OpenOnce
+from ._portal import CallStatus, Portal
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -48,13 +54,54 @@ def _in_worker_thread(hook: EventHook) -> Callable[[Any], Awaitable[None]]:
     """``hook``, a blocking function, run in a worker thread rather than the portal's.
 
     In the portal's thread a hook could not make blocking calls such as
-    ``response.read()``; in a worker thread those go through the portal.
+    ``response.read()``; in a worker thread a response's body is read through
+    :class:`_HookBody`, for as long as the hook runs.
     """
 
     async def run(argument: Any) -> None:
-        await trio.to_thread.run_sync(hook, argument)
+        stream = argument._stream if isinstance(argument, Response) else None
+        if not isinstance(stream, AsyncByteStream):
+            await trio.to_thread.run_sync(hook, argument)
+            return
+        argument._stream = _HookBody(stream)
+        try:
+            await trio.to_thread.run_sync(hook, argument)
+        finally:
+            argument._stream = stream
 
     return run
+
+
+class _HookBody(SyncByteStream):
+    """A body still in the trio thread, seen by a hook in a worker thread: each chunk is
+    fetched with ``trio.from_thread.run``. Hooks seldom read: no read-ahead here."""
+
+    def __init__(self, stream: AsyncByteStream) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = aiter(self._stream)
+        try:
+            while (chunk := trio.from_thread.run(_next_chunk, chunks)) is not None:
+                yield chunk
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:  # an async generator, left suspended: finished now
+                trio.from_thread.run(aclose)
+
+    def close(self) -> None:
+        trio.from_thread.run(self._stream.aclose)
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+
+
+_READ = SyncByteStream()
+"""The body of a response read (and closed) before it was handed over: never iterated."""
 
 
 class Client:
@@ -74,8 +121,7 @@ class Client:
         self._portal = Portal(
             type(self).__name__, async_api="AsyncClient (`async with AsyncClient() as client:`)"
         )
-        self._client._portal_ref = weakref.ref(self._portal)
-        self._entered = OpenOnce(self._portal, self._client)
+        self._open = OpenOnce(self._portal, self._client)
 
     # Settings: the async client's.
 
@@ -173,11 +219,6 @@ class Client:
 
     # Lifetime.
 
-    def _open(self) -> AsyncClient:
-        """The async client, entered in the portal's thread on first use."""
-        self._entered()
-        return self._client
-
     def __enter__(self) -> Self:
         if self.is_closed:  # as httpx says it
             raise RuntimeError("Cannot reopen a client instance, once it has been closed.")
@@ -204,9 +245,9 @@ class Client:
 
     def request(self, method: str, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
         """Build and send a request; the body is read unless ``stream=True``."""
-        client = self._open()
-        call = partial(client.request, method, url, **options)
-        return self._portal.run(call, discard=Response.aclose)
+        read = not options.get("stream", False)
+        options["stream"] = True  # the body is read here, from the bridge
+        return self._send(partial(self._client.request, method, url, **options), read)
 
     def send(
         self,
@@ -219,17 +260,62 @@ class Client:
         allow_redirects: bool = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send ``request`` (see ``AsyncClient.send``)."""
-        client = self._open()
         call = partial(
-            client.send,
+            self._client.send,
             request,
-            stream=stream,
+            stream=True,
             auth=auth,
             follow_redirects=follow_redirects,
             timeout=timeout,
             allow_redirects=allow_redirects,
         )
-        return self._portal.run(call, discard=Response.aclose)
+        return self._send(call, not stream)
+
+    def _send(self, send: Callable[[], Awaitable[Response]], read: bool) -> Response:
+        """``await send()`` in the portal; the response comes back with a blocking body
+        (read here with ``read``), as do the ones its ``next()`` follows."""
+        portal = self._open()
+        handed_over: tuple[Response, BodyReader | None] = portal.start_task(
+            self._request_task, send, discard=stop_reading
+        )
+        response, body = handed_over
+        stream = _READ if body is None else PortalByteStream(portal, body)
+        try:
+            response._stream = stream
+            for earlier in response.history:
+                earlier._stream = _READ
+            if response._follow is not None:
+                response._follow_blocking = partial(self._follow, response, response._follow, read)
+            if read:
+                response.read()
+        except BaseException:
+            stream.close()  # interrupted (Ctrl-C) before the caller got it: free the connection
+            raise
+        return response
+
+    async def _request_task(
+        self,
+        send: Callable[[], Awaitable[Response]],
+        *,
+        task_status: CallStatus[tuple[Response, BodyReader | None]],
+    ) -> None:
+        """In the trio thread: the response, then the reading of its body."""
+        response = await send()
+        stream = response._stream
+        if response.is_closed or not isinstance(stream, AsyncByteStream):
+            # Read already (an auth flow that needs the body, a hook that read it).
+            task_status.started((response, None))
+            return
+        reading = read_ahead(self._portal, task_status, stream, response.headers.raw, response)
+        del response  # not kept by this frame while the body is read (see read_ahead)
+        await reading
+
+    def _follow(
+        self, response: Response, follow: Callable[[], Awaitable[Response]], read: bool
+    ) -> Response:
+        """``response.next()``: close it here (its body is a blocking one), then follow."""
+        response.close()
+        return self._send(follow, read)
 
     @contextmanager
     def stream(
