@@ -70,15 +70,18 @@ def pool_statistics(client: Client) -> PoolStatistics:
 
 
 def test_responses_carry_a_blocking_body(h11_server: ThreadedServer) -> None:
-    """The response's body is the bridge's blocking stream: a body declared within the
-    read-ahead window is in before the response is handed over (its connection free),
-    a longer one streams; either is read by the blocking methods only."""
+    """A streamed response's body is the bridge's blocking stream: a body declared within
+    the read-ahead window is in before the response is handed over (its connection free),
+    a longer one streams. A response read already has an ended blocking body."""
     with Client(timeout=TIMEOUT) as client:
         small = client.get(h11_server.server.url + "/bytes/1000", stream=True)
         assert isinstance(small._stream, SyncByteStream)
         assert not isinstance(small._stream, AsyncByteStream)
         assert pool_statistics(client).active == 0  # read ahead, connection returned
         assert list(small.stream()) == [pattern(1000)]  # type: ignore[arg-type]
+        read = client.get(h11_server.server.url + "/bytes/1000")  # by the async client
+        assert isinstance(read._stream, SyncByteStream)
+        assert list(read.stream()) == [pattern(1000)]  # type: ignore[arg-type]
         with client.stream("GET", h11_server.server.url + f"/bytes/{READ_AHEAD * 4}") as big:
             assert pool_statistics(client).active == 1  # streaming: the window is full
             assert b"".join(big.iter_raw()) == pattern(READ_AHEAD * 4)

@@ -1,20 +1,10 @@
-"""The read-ahead body bridge: a response body read in the portal's trio thread, taken from
-any other thread as a :class:`~trio_httpcore.SyncByteStream`.
-
-The request's own task (a :meth:`Portal.start_task` call) goes on reading the
-body after handing the response over, up to ``READ_AHEAD`` bytes ahead of the
-caller, into a queue the caller's thread takes the chunks from: a small body
-costs no portal call at all, and a large one streams with bounded memory (the
-caller says how much it took, once per half window). A body whose
-``Content-Length`` fits in that window is read to its end before the response
-is handed over: the caller is woken once per request, not once for the head
-and again for the body (a body error still surfaces when the body is iterated).
-Reading to the end, an error, or the cancellation of the call's scope (the
-caller closed the body, or was interrupted) closes the async body in the trio
-thread, returning its connection.
-
-The sync pools and the blocking ``Client`` both hand over their responses
-through :func:`read_ahead`.
+"""The read-ahead body bridge: the request's own task reads a response body in the portal's
+trio thread, up to ``READ_AHEAD`` bytes ahead of the caller, who takes it from any thread as a
+:class:`PortalByteStream` (a small body costs no portal call; a large one streams with bounded
+memory). A body declared to fit in the window is read before the response is handed over, and
+the end of the body, an error or the cancellation of the call's scope closes it in the trio
+thread. The trio side keeps nothing that holds the caller's stream, whose ``__del__`` closes a
+body its caller dropped.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""``Client``: the blocking client, an :class:`AsyncClient` run on a portal thread.
+"""``Client``: the blocking client, the one :class:`AsyncClient` run in a portal's trio thread.
 
-There is no second copy of the client logic: every call goes through the
-portal to the one ``AsyncClient``, which lives in the portal's trio thread.
-Each response comes back through the read-ahead body bridge with a blocking
-body, decoded in the caller's thread by the code the async client uses; so
-``Response`` and ``AsyncClient`` know nothing of portals. Event hooks, being
-blocking functions, run in a worker thread, where a response's body is read
-through ``trio.from_thread``.
+Each response comes back with a blocking body: read already by the async client, or, streamed,
+through the read-ahead body bridge; so ``Response`` and ``AsyncClient`` know nothing of
+portals. Event hooks, blocking functions, run in a worker thread, where a body still in the
+trio thread is read through ``trio.from_thread``.
 """
 
 from __future__ import annotations
@@ -109,9 +106,9 @@ class Client:
 
     It takes the arguments of :class:`AsyncClient` and has its methods,
     blocking. ``with`` is optional: the portal thread starts with the first
-    request, and :meth:`close` ends it (as does garbage collection). Calling
-    it from inside a trio run raises ``RuntimeError``: use ``AsyncClient``
-    there.
+    request, and :meth:`close` ends it (as does garbage collection); a closed
+    client cannot be entered again. Calling it from inside a trio run raises
+    ``RuntimeError``: use ``AsyncClient`` there.
     """
 
     def __init__(self, **options: Unpack[ClientOptions]) -> None:
@@ -245,9 +242,7 @@ class Client:
 
     def request(self, method: str, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
         """Build and send a request; the body is read unless ``stream=True``."""
-        read = not options.get("stream", False)
-        options["stream"] = True  # the body is read here, from the bridge
-        return self._send(partial(self._client.request, method, url, **options), read)
+        return self._send(partial(self._client.request, method, url, **options))
 
     def send(
         self,
@@ -263,17 +258,17 @@ class Client:
         call = partial(
             self._client.send,
             request,
-            stream=True,
+            stream=stream,
             auth=auth,
             follow_redirects=follow_redirects,
             timeout=timeout,
             allow_redirects=allow_redirects,
         )
-        return self._send(call, not stream)
+        return self._send(call)
 
-    def _send(self, send: Callable[[], Awaitable[Response]], read: bool) -> Response:
-        """``await send()`` in the portal; the response comes back with a blocking body
-        (read here with ``read``), as do the ones its ``next()`` follows."""
+    def _send(self, send: Callable[[], Awaitable[Response]]) -> Response:
+        """``await send()`` in the portal; the response comes back with a blocking body, as
+        do the ones its ``next()`` follows. (Unless streamed, the async client read it.)"""
         portal = self._open()
         handed_over: tuple[Response, BodyReader | None] = portal.start_task(
             self._request_task, send, discard=stop_reading
@@ -285,9 +280,7 @@ class Client:
             for earlier in response.history:
                 earlier._stream = _READ
             if response._follow is not None:
-                response._follow_blocking = partial(self._follow, response, response._follow, read)
-            if read:
-                response.read()
+                response._follow_blocking = partial(self._follow, response, response._follow)
         except BaseException:
             stream.close()  # interrupted (Ctrl-C) before the caller got it: free the connection
             raise
@@ -303,19 +296,17 @@ class Client:
         response = await send()
         stream = response._stream
         if response.is_closed or not isinstance(stream, AsyncByteStream):
-            # Read already (an auth flow that needs the body, a hook that read it).
+            # Read already: not streamed, or read by an auth flow or a hook.
             task_status.started((response, None))
             return
         reading = read_ahead(self._portal, task_status, stream, response.headers.raw, response)
         del response  # not kept by this frame while the body is read (see read_ahead)
         await reading
 
-    def _follow(
-        self, response: Response, follow: Callable[[], Awaitable[Response]], read: bool
-    ) -> Response:
+    def _follow(self, response: Response, follow: Callable[[], Awaitable[Response]]) -> Response:
         """``response.next()``: close it here (its body is a blocking one), then follow."""
         response.close()
-        return self._send(follow, read)
+        return self._send(follow)
 
     @contextmanager
     def stream(

@@ -1,15 +1,7 @@
-"""The blocking transports: the async ones, run on a portal thread.
-
-``SyncConnectionPool`` (and the sync proxies) hold their async counterpart,
-entered in the trio thread of a :class:`~._portal.Portal` of their own, and
-call into it: one portal call per request. Any number of threads may call
-:meth:`request` at once; their requests run side by side in the one trio
-loop, so they share connections (and HTTP/2 streams of one connection) with
-no lock on the sync side.
-
-A response body is read in the trio thread by the request's own task, ahead
-of the caller, through the read-ahead body bridge (:mod:`._body`): a body
-whose ``Content-Length`` fits in its window comes back read.
+"""The blocking transports: the async ones, each entered in a portal of its own and called
+there, one portal call per request. Threads share the one trio loop, hence its connections and
+HTTP/2 streams, with no lock on the sync side; bodies come back through the read-ahead body
+bridge (:mod:`._body`).
 """
 
 from __future__ import annotations
