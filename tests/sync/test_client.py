@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import trio
 import trio.testing
 
 from tests._servers import pattern
-from trio_httpcore import AsyncByteStream, Client, SyncByteStream
+from trio_httpcore import AsyncByteStream, Client, Response, ResponseClosed, SyncByteStream
 from trio_httpcore._sync._body import READ_AHEAD
 from trio_httpcore._transport import PoolStatistics
 
@@ -99,3 +100,21 @@ def test_a_dropped_streamed_response_is_closed(h11_server: ThreadedServer) -> No
             gc.collect()
         assert pool_statistics(client).active == 0
         assert client.get(h11_server.server.url).content == b"hello"
+
+
+def test_a_hook_may_close_the_response(h11_server: ThreadedServer) -> None:
+    """A response hook (in a worker thread) closing the response: the caller gets it closed,
+    and its connection is free."""
+    closed_in: list[str] = []
+
+    def on_response(response: Response) -> None:
+        response.close()
+        closed_in.append(threading.current_thread().name)
+
+    with Client(timeout=TIMEOUT, event_hooks={"response": [on_response]}) as client:
+        response = client.get(h11_server.server.url + f"/bytes/{READ_AHEAD * 4}", stream=True)
+        assert response.is_closed
+        with pytest.raises(ResponseClosed):
+            response.read()
+        assert pool_statistics(client).active == 0
+    assert closed_in and closed_in[0] not in ("Client", threading.current_thread().name)
