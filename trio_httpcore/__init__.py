@@ -5,7 +5,6 @@ from ._client import (
     AsyncClient,
     Auth,
     BasicAuth,
-    Client,
     Cookies,
     DigestAuth,
     Headers,
@@ -54,7 +53,7 @@ from ._streams import (
     PlainByteStream,
     SyncByteStream,
 )
-from ._sync import SyncConnectionPool, SyncHTTPProxy, SyncSOCKSProxy
+from ._sync import Client, SyncConnectionPool, SyncHTTPProxy, SyncSOCKSProxy
 from ._transport import AsyncConnectionPool
 from ._version import __version__ as __version__
 

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 
 from tests.support.servers import Server
-from trio_httpcore._client import AsyncClient, Client
+from trio_httpcore import AsyncClient, Client
 
 from .conftest import pattern
 

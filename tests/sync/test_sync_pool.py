@@ -33,7 +33,8 @@ from trio_httpcore import (
     SyncConnectionPool,
     SyncHTTPTransport,
 )
-from trio_httpcore._sync._pool import READ_AHEAD, _SyncTransportFacade
+from trio_httpcore._sync._body import READ_AHEAD
+from trio_httpcore._sync._pool import _SyncTransportFacade
 
 
 def pool_threads() -> list[threading.Thread]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import time
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -29,7 +28,7 @@ from .._exceptions import (
     UnsupportedProtocol,
 )
 from .._http import AsyncHTTPTransport
-from .._sync import Portal
+from .._streams import as_async_stream
 from .._transport import AsyncConnectionPool
 from ._auth import Auth, BasicAuth, NetRCAuth
 from ._config import (
@@ -41,7 +40,7 @@ from ._config import (
     VerifyTypes,
     create_ssl_context,
 )
-from ._content import ByteStream, RequestContent, RequestData, as_async_stream, is_replayable
+from ._content import ByteStream, RequestContent, RequestData, is_replayable
 from ._cookies import Cookies, CookieTypes
 from ._headers import Headers, HeaderTypes
 from ._models import Request, Response
@@ -184,10 +183,6 @@ class AsyncClient:
         ]
         self._exit_stack = AsyncExitStack()
         self._state = "unopened"
-        # Set by the blocking Client: its responses read their bodies through the
-        # portal. Weak, since the portal's thread holds this client: a Client
-        # nobody holds is collected, and its finaliser stops the thread.
-        self._portal_ref: weakref.ref[Portal] | None = None
 
     # Settings, each normalised on assignment.
 
@@ -598,7 +593,6 @@ class AsyncClient:
             ext=ext,
         )
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
-        response._portal = self._portal_ref() if self._portal_ref is not None else None
         self._cookies.extract_cookies(response)
         return response
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
-
-import trio
 
 from .._streams import (
     AsyncByteStream,
@@ -101,32 +99,6 @@ def encode_request(
     if json is not None:
         return encode_json(json)
     return {}, None
-
-
-class ThreadedByteStream(AsyncByteStream):
-    """A blocking stream read from async code: each chunk is pulled in a worker thread.
-
-    A blocking iterator (a file, a generator doing I/O) must not stall the
-    trio thread, and a blocking client's request body arrives this way.
-    """
-
-    def __init__(self, stream: SyncByteStream) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks = iter(self._stream)
-        while (chunk := await trio.to_thread.run_sync(next, chunks, None)) is not None:
-            yield chunk
-
-    async def aclose(self) -> None:
-        await trio.to_thread.run_sync(self._stream.close)
-
-
-def as_async_stream(stream: ByteStream | None) -> AsyncByteStream | None:
-    """``stream`` as an async stream, for the transport."""
-    if stream is None or isinstance(stream, AsyncByteStream):
-        return stream
-    return ThreadedByteStream(stream)
 
 
 def is_replayable(stream: ByteStream | None) -> bool:

@@ -17,10 +17,15 @@ from .._exceptions import (
     ResponseNotRead,
     StreamConsumed,
 )
-from .._streams import AsyncByteStream, OneChunk, PlainByteStream, SyncByteStream
-from .._sync import Portal
+from .._streams import (
+    AsyncByteStream,
+    OneChunk,
+    PlainByteStream,
+    SyncByteStream,
+    as_async_stream,
+)
 from .._types import Extensions
-from ._content import ByteStream, RequestContent, RequestData, as_async_stream, encode_request
+from ._content import ByteStream, RequestContent, RequestData, encode_request
 from ._cookies import Cookies
 from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encoding
 from ._headers import Headers, HeaderTypes
@@ -179,10 +184,9 @@ class Response:
         """Whether the body was iterated; it can't be iterated twice."""
         self.is_closed = False
         """Whether :meth:`close`/:meth:`aclose` ran; the connection is released."""
-        # Set by the client: how to follow next_request, and, for a blocking
-        # client, the portal through which the async stream is read.
+        # Set by the client: how to follow next_request (a blocking client sets both).
         self._follow: Callable[[], Awaitable[Response]] | None = None
-        self._portal: Portal | None = None
+        self._follow_blocking: Callable[[], Response] | None = None
         self._cookies: Cookies | None = None
 
     # The head.
@@ -311,14 +315,15 @@ class Response:
         if self.is_closed:
             raise ResponseClosed("The response was closed before its body was read.")
 
-    def _check_sync(self) -> None:
-        if self._portal is None and not isinstance(self._stream, SyncByteStream):
+    def _sync_stream(self) -> SyncByteStream:
+        if not isinstance(self._stream, SyncByteStream):
             raise RuntimeError(
                 "This response came from an AsyncClient: use aread(), aiter_*() and aclose()."
             )
+        return self._stream
 
     def _is_sync(self) -> bool:
-        return self._portal is not None or not isinstance(self._stream, AsyncByteStream)
+        return not isinstance(self._stream, AsyncByteStream)
 
     # The body, blocking.
 
@@ -332,14 +337,10 @@ class Response:
     def iter_raw(self) -> Generator[bytes, None, None]:
         """The body as it arrives, not decoded; closes the response at the end."""
         self._check_streamable()
-        self._check_sync()
+        stream = self._sync_stream()
         self.is_stream_consumed = True
         try:
-            if isinstance(self._stream, SyncByteStream):
-                yield from self._stream
-            else:
-                assert self._portal is not None
-                yield from _iterate_through(self._portal, self._stream)
+            yield from stream
         finally:
             self.close()
 
@@ -379,15 +380,8 @@ class Response:
         """Release the connection; the body can't be read after this unless it was read."""
         if self.is_closed:
             return
-        self._check_sync()
-        if isinstance(self._stream, SyncByteStream):
-            self.is_closed = True
-            self._stream.close()
-        else:
-            assert self._portal is not None
-            # Closed only once the portal took the call: it refuses calls from a trio run.
-            self._portal.run(self._stream.aclose)
-            self.is_closed = True
+        self._sync_stream().close()
+        self.is_closed = True  # once closed: a blocking client's stream refuses a trio run
 
     # The body, async.
 
@@ -466,10 +460,10 @@ class Response:
 
     def next(self) -> Response:
         """Follow the redirect this response asks for, one step (blocking client)."""
-        follow = self._next_step()
-        if self._portal is None:
+        self._next_step()
+        if self._follow_blocking is None:
             raise RuntimeError("This response came from an AsyncClient: use 'await anext()'.")
-        return self._portal.run(follow, discard=Response.aclose)
+        return self._follow_blocking()
 
     async def anext(self) -> Response:
         """Follow the redirect this response asks for, one step (async client)."""
@@ -574,25 +568,3 @@ async def _aclose_both(chunks: AsyncIterator[bytes], response: Response) -> None
             await aclose()
     finally:
         await response.aclose()
-
-
-def _iterate_through(portal: Portal, stream: AsyncByteStream) -> Iterator[bytes]:
-    """Pull the chunks of an async ``stream`` one portal call at a time."""
-    chunks = stream.__aiter__()
-
-    async def step() -> bytes | None:
-        try:
-            return await chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    async def stop() -> None:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    try:
-        while (chunk := portal.run(step)) is not None:
-            yield chunk
-    finally:
-        portal.run(stop)

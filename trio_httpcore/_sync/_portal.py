@@ -529,7 +529,8 @@ class Portal:
     def closed(self) -> bool:
         return self._thread.closed
 
-    def _check_not_in_trio(self) -> None:
+    def check_not_in_trio(self) -> None:
+        """Raise ``RuntimeError`` (naming the async API) if this thread is in a trio run."""
         if not _in_trio_run():
             return
         raise RuntimeError(
@@ -539,12 +540,12 @@ class Portal:
 
     def start(self) -> None:
         """Start the thread now rather than on first use."""
-        self._check_not_in_trio()
+        self.check_not_in_trio()
         self._thread.start()
 
     def close(self) -> None:
         """Exit the entered managers (raising what they raise), stop and join the thread."""
-        self._check_not_in_trio()
+        self.check_not_in_trio()
         self._finalizer()
 
     def enter_async_context(self, manager: AbstractAsyncContextManager[T]) -> T:
@@ -583,7 +584,7 @@ class Portal:
         return self._call(call, discard)
 
     def _call(self, call: _Call[T], discard: Callable[[T], Awaitable[object]] | None) -> T:
-        self._check_not_in_trio()
+        self.check_not_in_trio()
         thread = self._thread
         token = thread.start()
         if "task_status" in call.kwargs:
@@ -607,12 +608,15 @@ class Portal:
                 with suppress(PortalClosed):  # closed meanwhile: it closed everything
                     self.run(discard, call.result.value)
             raise
-        assert call.result is not None  # only an interrupted call ends without a result
-        return call.result.unwrap()
+        # Only an interrupted call ends without a result. Taken, not kept: a task that goes
+        # on (start_task) must not keep its value alive.
+        result, call.result = call.result, None
+        assert result is not None
+        return result.unwrap()
 
     def run_sync(self, fn: Callable[[Unpack[PosArgsT]], T], *args: Unpack[PosArgsT]) -> T:
         """``fn(*args)`` in the trio thread, between its tasks' steps."""
-        self._check_not_in_trio()
+        self.check_not_in_trio()
         thread = self._thread
         token = thread.start()
         call: _Call[T] = _Call(fn, args, {}, thread.waker)

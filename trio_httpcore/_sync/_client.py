@@ -1,20 +1,14 @@
-"""``Client``: the blocking client, an :class:`AsyncClient` run on a portal thread.
+"""``Client``: the blocking client, the one :class:`AsyncClient` run in a portal's trio thread.
 
-There is no second copy of the client logic: every call goes through the
-portal (``trio_httpcore._sync._portal``) to the one ``AsyncClient``,
-which lives in the portal's trio thread. A response's body is pulled
-through the portal chunk by chunk and decoded in the caller's thread by the
-same code the async client uses. Event hooks, being blocking functions,
-run in a worker thread, so they may read the response. A response that
-arrives after its caller was interrupted (Ctrl-C) is closed in the portal
-(its ``discard``), so its connection is not held by nobody.
+Each response comes back with a blocking body: read already by the async client, or, streamed,
+through the read-ahead body bridge; so ``Response`` and ``AsyncClient`` know nothing of
+portals. Event hooks, blocking functions, run in a worker thread, where a body still in the
+trio thread is read through ``trio.from_thread``.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
@@ -22,16 +16,32 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._sync import Portal
-from ._auth import Auth
-from ._client import USE_CLIENT_DEFAULT, AsyncClient
-from ._config import Timeout, TimeoutTypes
-from ._cookies import Cookies, CookieTypes
-from ._headers import Headers, HeaderTypes
-from ._models import Request, Response
-from ._options import AuthTypes, BodyOptions, ClientOptions, EventHook, EventHooks, QueryOptions
-from ._queryparams import QueryParams, QueryParamTypes
-from ._urls import URL
+from .._client import (
+    URL,
+    USE_CLIENT_DEFAULT,
+    AsyncClient,
+    Auth,
+    AuthTypes,
+    BodyOptions,
+    ClientOptions,
+    Cookies,
+    CookieTypes,
+    EventHook,
+    EventHooks,
+    Headers,
+    HeaderTypes,
+    QueryOptions,
+    QueryParams,
+    QueryParamTypes,
+    Request,
+    Response,
+    Timeout,
+    TimeoutTypes,
+)
+from .._streams import AsyncByteStream, SyncByteStream
+from ._body import BodyReader, PortalByteStream, read_ahead, stop_reading
+from ._once import OpenOnce
+from ._portal import CallStatus, Portal
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -41,13 +51,54 @@ def _in_worker_thread(hook: EventHook) -> Callable[[Any], Awaitable[None]]:
     """``hook``, a blocking function, run in a worker thread rather than the portal's.
 
     In the portal's thread a hook could not make blocking calls such as
-    ``response.read()``; in a worker thread those go through the portal.
+    ``response.read()``; in a worker thread a response's body is read through
+    :class:`_HookBody`, for as long as the hook runs.
     """
 
     async def run(argument: Any) -> None:
-        await trio.to_thread.run_sync(hook, argument)
+        stream = argument._stream if isinstance(argument, Response) else None
+        if not isinstance(stream, AsyncByteStream):
+            await trio.to_thread.run_sync(hook, argument)
+            return
+        argument._stream = _HookBody(stream)
+        try:
+            await trio.to_thread.run_sync(hook, argument)
+        finally:
+            argument._stream = stream
 
     return run
+
+
+class _HookBody(SyncByteStream):
+    """A body still in the trio thread, seen by a hook in a worker thread: each chunk is
+    fetched with ``trio.from_thread.run``. Hooks seldom read: no read-ahead here."""
+
+    def __init__(self, stream: AsyncByteStream) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = aiter(self._stream)
+        try:
+            while (chunk := trio.from_thread.run(_next_chunk, chunks)) is not None:
+                yield chunk
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:  # an async generator, left suspended: finished now
+                trio.from_thread.run(aclose)
+
+    def close(self) -> None:
+        trio.from_thread.run(self._stream.aclose)
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+
+
+_READ = SyncByteStream()
+"""The body of a response read (and closed) before it was handed over: never iterated."""
 
 
 class Client:
@@ -55,9 +106,9 @@ class Client:
 
     It takes the arguments of :class:`AsyncClient` and has its methods,
     blocking. ``with`` is optional: the portal thread starts with the first
-    request, and :meth:`close` ends it (as does garbage collection). Calling
-    it from inside a trio run raises ``RuntimeError``: use ``AsyncClient``
-    there.
+    request, and :meth:`close` ends it (as does garbage collection); a closed
+    client cannot be entered again. Calling it from inside a trio run raises
+    ``RuntimeError``: use ``AsyncClient`` there.
     """
 
     def __init__(self, **options: Unpack[ClientOptions]) -> None:
@@ -67,9 +118,7 @@ class Client:
         self._portal = Portal(
             type(self).__name__, async_api="AsyncClient (`async with AsyncClient() as client:`)"
         )
-        self._client._portal_ref = weakref.ref(self._portal)
-        self._open_lock = threading.Lock()
-        self._opened = False
+        self._open = OpenOnce(self._portal, self._client)
 
     # Settings: the async client's.
 
@@ -137,6 +186,16 @@ class Client:
         self._client.max_redirects = max_redirects
 
     @property
+    def trust_env(self) -> bool:
+        """Whether the environment is consulted: ``.netrc``, and (read when the client is
+        built) the proxy variables and ``SSL_CERT_FILE``/``SSL_CERT_DIR``."""
+        return self._client.trust_env
+
+    @trust_env.setter
+    def trust_env(self, trust_env: bool) -> None:
+        self._client.trust_env = trust_env
+
+    @property
     def event_hooks(self) -> dict[str, list[EventHook]]:
         """``{"request": [...], "response": [...]}``: blocking functions, run in a worker thread."""
         return self._event_hooks
@@ -157,16 +216,9 @@ class Client:
 
     # Lifetime.
 
-    def _open(self) -> AsyncClient:
-        """The async client, entered in the portal's thread on first use."""
-        if not self._opened:
-            with self._open_lock:
-                if not self._opened:
-                    self._portal.enter_async_context(self._client)
-                    self._opened = True
-        return self._client
-
     def __enter__(self) -> Self:
+        if self.is_closed:  # as httpx says it
+            raise RuntimeError("Cannot reopen a client instance, once it has been closed.")
         self._open()
         return self
 
@@ -190,9 +242,7 @@ class Client:
 
     def request(self, method: str, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
         """Build and send a request; the body is read unless ``stream=True``."""
-        client = self._open()
-        call = partial(client.request, method, url, **options)
-        return self._portal.run(call, discard=Response.aclose)
+        return self._send(partial(self._client.request, method, url, **options))
 
     def send(
         self,
@@ -205,9 +255,8 @@ class Client:
         allow_redirects: bool = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send ``request`` (see ``AsyncClient.send``)."""
-        client = self._open()
         call = partial(
-            client.send,
+            self._client.send,
             request,
             stream=stream,
             auth=auth,
@@ -215,7 +264,49 @@ class Client:
             timeout=timeout,
             allow_redirects=allow_redirects,
         )
-        return self._portal.run(call, discard=Response.aclose)
+        return self._send(call)
+
+    def _send(self, send: Callable[[], Awaitable[Response]]) -> Response:
+        """``await send()`` in the portal; the response comes back with a blocking body, as
+        do the ones its ``next()`` follows. (Unless streamed, the async client read it.)"""
+        portal = self._open()
+        handed_over: tuple[Response, BodyReader | None] = portal.start_task(
+            self._request_task, send, discard=stop_reading
+        )
+        response, body = handed_over
+        stream = _READ if body is None else PortalByteStream(portal, body)
+        try:
+            response._stream = stream
+            for earlier in response.history:
+                earlier._stream = _READ
+            if response._follow is not None:
+                response._follow_blocking = partial(self._follow, response, response._follow)
+        except BaseException:
+            stream.close()  # interrupted (Ctrl-C) before the caller got it: free the connection
+            raise
+        return response
+
+    async def _request_task(
+        self,
+        send: Callable[[], Awaitable[Response]],
+        *,
+        task_status: CallStatus[tuple[Response, BodyReader | None]],
+    ) -> None:
+        """In the trio thread: the response, then the reading of its body."""
+        response = await send()
+        stream = response._stream
+        if response.is_closed or not isinstance(stream, AsyncByteStream):
+            # Read already: not streamed, or read by an auth flow or a hook.
+            task_status.started((response, None))
+            return
+        reading = read_ahead(self._portal, task_status, stream, response.headers.raw, response)
+        del response  # not kept by this frame while the body is read (see read_ahead)
+        await reading
+
+    def _follow(self, response: Response, follow: Callable[[], Awaitable[Response]]) -> Response:
+        """``response.next()``: close it here (its body is a blocking one), then follow."""
+        response.close()
+        return self._send(follow)
 
     @contextmanager
     def stream(
