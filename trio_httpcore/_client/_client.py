@@ -437,6 +437,9 @@ class AsyncClient:
             follow = request.method != "HEAD"
         if timeout is not USE_CLIENT_DEFAULT:
             request.ext["timeout"] = Timeout(timeout).as_dict()
+        elif "timeout" not in request.ext:
+            # A request built without the client (Request(...)): the client's timeouts.
+            request.ext["timeout"] = self._timeout.as_dict()
         flow_auth = self._build_request_auth(request, auth)
         if flow_auth is _NO_AUTH:
             # No auth flow to drive: what _send_handling_auth would do with the plain

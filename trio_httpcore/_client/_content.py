@@ -37,9 +37,12 @@ def encode_content(content: RequestContent) -> tuple[dict[str, str], ByteStream]
         return {}, content
     if isinstance(content, AsyncIterable):
         return {}, AsyncIteratorByteStream(content)
-    if isinstance(content, Iterable):
+    if isinstance(content, Iterable) and not isinstance(content, Mapping):
         return {}, IteratorByteStream(content)
-    raise TypeError(f"content= takes bytes, str or an iterator of bytes, not {type(content)!r}.")
+    hint = " (a form is data=, a JSON body json=)" if isinstance(content, Mapping) else ""
+    raise TypeError(
+        f"content= takes bytes, str or an iterator of bytes, not {type(content).__name__}{hint}."
+    )
 
 
 def encode_urlencoded(data: RequestData) -> tuple[dict[str, str], ByteStream]:
@@ -52,14 +55,15 @@ def encode_urlencoded(data: RequestData) -> tuple[dict[str, str], ByteStream]:
 
 
 def encode_multipart(
-    data: RequestData | None, files: RequestFiles
+    data: RequestData | None, files: RequestFiles, boundary: bytes | None = None
 ) -> tuple[dict[str, str], ByteStream]:
     """A ``multipart/form-data`` body (RFC 7578): the ``data`` fields, then the ``files``.
 
     Files are streamed as the body is sent (:class:`MultipartStream`);
-    ``Content-Length`` is given when every part's size is known.
+    ``Content-Length`` is given when every part's size is known. ``boundary``
+    is the one a caller's ``Content-Type`` names, if it does.
     """
-    stream = MultipartStream(data, files)
+    stream = MultipartStream(data, files, boundary)
     return stream.headers(), stream
 
 
@@ -79,11 +83,13 @@ def encode_request(
     data: RequestData | RequestContent | None = None,
     files: Any = None,
     json: Any = None,
+    boundary: bytes | None = None,
 ) -> tuple[dict[str, str], ByteStream | None]:
     """The headers and stream of a request body given the ``request()`` arguments.
 
     ``data`` that is not a mapping is raw content, as the seed API took it,
-    except with ``files``, which make a multipart form of ``data``'s fields.
+    except with ``files``, which make a multipart form of ``data``'s fields
+    (separated by ``boundary`` when the caller chose one).
     No body at all gives ``({}, None)``.
     """
     if content is not None:
@@ -93,7 +99,7 @@ def encode_request(
             raise TypeError(
                 f"With files=, data= must be a mapping of form fields, not {type(data).__name__}."
             )
-        return encode_multipart(data, files)
+        return encode_multipart(data, files, boundary)
     if data is not None:
         if isinstance(data, Mapping):
             return encode_urlencoded(data)

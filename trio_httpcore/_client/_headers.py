@@ -13,8 +13,18 @@ _SECRET_FIELDS = frozenset({b"authorization", b"proxy-authorization", b"cookie",
 
 
 def _to_bytes(value: str | bytes) -> bytes:
-    """A field name or value as bytes: ``str`` is written as UTF-8 (RFC 9110 section 5.5)."""
-    return value.encode("utf-8") if isinstance(value, str) else value
+    """A field name or value as bytes: ``str`` is written as UTF-8 (RFC 9110 section 5.5).
+
+    Anything else (``None``, a number) is refused here, when the headers are
+    built, rather than deep inside a send.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    raise TypeError(
+        f"A header name or value must be str or bytes, not {type(value).__name__}: {value!r}."
+    )
 
 
 def _to_str(value: bytes) -> str:

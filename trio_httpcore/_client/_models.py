@@ -24,6 +24,7 @@ from ._content import ByteStream, RequestContent, RequestData, as_async_stream, 
 from ._cookies import Cookies
 from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encoding
 from ._headers import Headers, HeaderTypes
+from ._multipart import boundary_of
 from ._queryparams import QueryParamTypes
 from ._status_codes import codes, status_of
 from ._urls import URL
@@ -80,7 +81,8 @@ class Request:
             # First, where RFC 9110 section 7.2 wants it for HTTP/1.1.
             self.headers._prepend(b"Host", host_header(self.url).encode("ascii"))
         if stream is None:
-            body_headers, stream = encode_request(content, data, files, json)
+            boundary = boundary_of(self.headers.get("content-type")) if files else None
+            body_headers, stream = encode_request(content, data, files, json, boundary)
             for name, value in body_headers.items():
                 self.headers.setdefault(name, value)
         if stream is None and self.method in _METHODS_WITH_BODY:
@@ -174,6 +176,9 @@ class Response:
         if content is not None:
             self._content = content.encode("utf-8") if isinstance(content, str) else content
             stream = PlainByteStream(self._content)
+        elif stream is None:
+            # Built with no body: there is nothing to read, so it is read.
+            self._content = b""
         self._stream: ByteStream = PlainByteStream(b"") if stream is None else stream
         self.is_stream_consumed = False
         """Whether the body was iterated; it can't be iterated twice."""
