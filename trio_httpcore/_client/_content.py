@@ -144,3 +144,31 @@ def is_replayable(stream: ByteStream | None) -> bool:
     if isinstance(stream, MultipartStream):
         return stream.is_replayable()
     return stream is None or isinstance(stream, PlainByteStream)
+
+
+ResponseContent = str | bytes | Iterable[bytes] | AsyncIterable[bytes]
+
+
+def encode_response(
+    content: ResponseContent | None = None,
+    text: str | None = None,
+    html: str | None = None,
+    json: Any = None,
+) -> tuple[dict[str, str], ByteStream | None]:
+    """The headers and stream of a response built in code (a mock's answer), as httpx has it.
+
+    ``text`` is ``text/plain``, ``html`` ``text/html``, both UTF-8; ``json``
+    is compact UTF-8 JSON. No body at all gives ``({}, None)``.
+    """
+    if content is not None:
+        return encode_content(content)
+    for value, media_type in ((text, "text/plain"), (html, "text/html")):
+        if value is not None:
+            body = value.encode("utf-8")
+            return {
+                "Content-Length": str(len(body)),
+                "Content-Type": f"{media_type}; charset=utf-8",
+            }, PlainByteStream(body)
+    if json is not None:
+        return encode_json(json)
+    return {}, None

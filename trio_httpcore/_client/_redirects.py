@@ -9,7 +9,8 @@ from .._exceptions import (
     UnsupportedProtocol,
 )
 from ._content import is_replayable
-from ._models import Request, Response, host_header
+from ._models import Response
+from ._request import Request, host_header
 from ._urls import URL
 
 # Fields that describe the body: dropped with it when a redirect turns the method into GET.
