@@ -2,21 +2,27 @@
 
 from ._client import (
     URL,
+    ASGITransport,
     AsyncClient,
     Auth,
     BasicAuth,
     Client,
     Cookies,
     DigestAuth,
+    FunctionAuth,
     Headers,
     Limits,
+    MockTransport,
+    NetRCAuth,
     Origin,
     PoolLimits,
     QueryParams,
     Request,
     Response,
     Timeout,
+    WSGITransport,
     codes,
+    create_ssl_context,
 )
 from ._exceptions import (
     CloseError,
@@ -61,6 +67,7 @@ from ._transport import AsyncConnectionPool
 from ._version import __version__ as __version__
 
 __all__ = [
+    "ASGITransport",
     "AsyncByteStream",
     "AsyncClient",
     "AsyncConnectionPool",
@@ -78,6 +85,7 @@ __all__ = [
     "Cookies",
     "DecodingError",
     "DigestAuth",
+    "FunctionAuth",
     "HTTPError",
     "HTTPStatusError",
     "Headers",
@@ -85,6 +93,8 @@ __all__ = [
     "IteratorByteStream",
     "Limits",
     "LocalProtocolError",
+    "MockTransport",
+    "NetRCAuth",
     "NetworkError",
     "Origin",
     "PlainByteStream",
@@ -114,7 +124,9 @@ __all__ = [
     "TransportError",
     "URL",
     "UnsupportedProtocol",
+    "WSGITransport",
     "WriteError",
     "WriteTimeout",
     "codes",
+    "create_ssl_context",
 ]

@@ -1,6 +1,6 @@
 """The client layer: URLs, headers, requests and responses, and the clients that send them."""
 
-from ._auth import Auth, BasicAuth, DigestAuth
+from ._auth import Auth, BasicAuth, DigestAuth, FunctionAuth, NetRCAuth
 from ._client import AsyncClient
 from ._config import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -15,6 +15,7 @@ from ._headers import Headers
 from ._models import Request, Response
 from ._queryparams import QueryParams
 from ._status_codes import codes
+from ._transports import ASGITransport, MockTransport, WSGITransport
 from ._sync_client import Client
 from ._urls import URL, Origin
 
@@ -23,19 +24,24 @@ __all__ = [
     "CertTypes",
     "create_ssl_context",
     "URL",
+    "ASGITransport",
     "AsyncClient",
     "Auth",
     "BasicAuth",
     "Client",
     "Cookies",
     "DigestAuth",
+    "FunctionAuth",
     "Headers",
     "Limits",
+    "MockTransport",
+    "NetRCAuth",
     "Origin",
     "PoolLimits",
     "QueryParams",
     "Request",
     "Response",
     "Timeout",
+    "WSGITransport",
     "codes",
 ]
