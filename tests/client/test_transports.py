@@ -15,6 +15,7 @@ from typing import Any
 import flask
 import pytest
 import trio
+import trio.lowlevel
 from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -176,7 +177,7 @@ async def upload(request: StarletteRequest) -> PlainTextResponse:
 async def streamed(request: StarletteRequest) -> StreamingResponse:
     async def numbers() -> AsyncIterator[bytes]:
         for n in range(3):
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             yield b"%d\n" % n
 
     return StreamingResponse(numbers(), media_type="text/plain")

@@ -15,8 +15,8 @@ from ._headers import Headers
 from ._models import Request, Response
 from ._queryparams import QueryParams
 from ._status_codes import codes
-from ._transports import ASGITransport, MockTransport, WSGITransport
 from ._sync_client import Client
+from ._transports import ASGITransport, MockTransport, WSGITransport
 from ._urls import URL, Origin
 
 __all__ = [
