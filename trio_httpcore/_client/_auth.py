@@ -88,8 +88,9 @@ _DONE = object()
 async def _threaded_auth_flow(auth: Auth, request: Request) -> AsyncAuthFlow:
     """``auth.sync_auth_flow`` driven from async code, each step in a worker thread.
 
-    Its blocking calls (``response.read()`` through the blocking client, a
-    token fetched over the network) then never stall the trio thread.
+    Its blocking calls (a token fetched over the network, say) then never
+    stall the trio thread. Each response is read before the flow gets it,
+    so its ``response.read()`` returns the body at once.
     """
     flow = auth.sync_auth_flow(request)
 
@@ -103,6 +104,7 @@ async def _threaded_auth_flow(auth: Auth, request: Request) -> AsyncAuthFlow:
         sent = await trio.to_thread.run_sync(step, None)
         while sent is not _DONE:
             response = yield sent
+            await response.aread()
             sent = await trio.to_thread.run_sync(step, response)
     finally:
         await trio.to_thread.run_sync(flow.close)
