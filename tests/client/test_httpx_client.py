@@ -168,7 +168,7 @@ def test_async_client_under_asyncio_says_so() -> None:
         async with AsyncClient(transport=MockTransport(lambda r: Response(200))) as client:
             await client.get("http://x.test/")
 
-    with pytest.raises(RuntimeError, match="trio only.*blocking trio_httpcore.Client"):
+    with pytest.raises(RuntimeError, match=r"trio only.*blocking trio_httpcore\.Client"):
         asyncio.run(main())
 
     async def send_only() -> None:
