@@ -185,3 +185,11 @@ def test_url_param_copies() -> None:
     assert url.copy_remove_param("a").copy_remove_param("b").query == ""
     params = QueryParams("a=1")
     assert params.merge({"a": "2"}) == QueryParams("a=2") and params == QueryParams("a=1")
+
+
+def test_headers_encoding() -> None:
+    from trio_httpcore import Headers
+
+    assert Headers({"a": "b"}).encoding == "ascii"
+    assert Headers({"a": "é"}).encoding == "utf-8"
+    assert Headers([(b"a", b"\xe9")]).encoding == "iso-8859-1"

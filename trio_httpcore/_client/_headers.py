@@ -78,6 +78,19 @@ class Headers(MutableMapping[str, str]):
         """Every field as ``(name, value)`` bytes, names in the case given, in order."""
         return [(name, value) for name, _, value in self._fields]
 
+    @property
+    def encoding(self) -> str:
+        """How the fields' bytes read as ``str``: ``"ascii"``, else ``"utf-8"`` where that
+        decodes, else ``"iso-8859-1"`` (httpx's rule; each value is read this way)."""
+        data = b"".join(name + value for name, _, value in self._fields)
+        if data.isascii():
+            return "ascii"
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return "iso-8859-1"
+        return "utf-8"
+
     def add(self, name: HeaderKey, value: HeaderKey) -> None:
         """Append one field, keeping any others of the same name."""
         raw_name = _to_bytes(name)
