@@ -145,3 +145,11 @@ async def test_response_built_without_a_body(client: AsyncClient) -> None:
     assert list(response.iter_bytes()) == []
     # One from the server with an empty body agrees.
     assert (await client.get("/status/204")).content == b""
+
+
+async def test_send_with_its_own_timeout(server: Server) -> None:
+    """2. ``send(request, timeout=...)`` replaces the client's for that request."""
+    async with AsyncClient(timeout=None) as client:
+        request = Request("GET", f"{server.url}/stall")
+        with trio.fail_after(10), pytest.raises(ReadTimeout):
+            await client.send(request, timeout=Timeout(5.0, read=0.2))

@@ -193,3 +193,32 @@ def test_headers_encoding() -> None:
     assert Headers({"a": "b"}).encoding == "ascii"
     assert Headers({"a": "é"}).encoding == "utf-8"
     assert Headers([(b"a", b"\xe9")]).encoding == "iso-8859-1"
+
+
+def test_base_sync_auth_flow_reads_what_the_class_asks_for() -> None:
+    from trio_httpcore import Auth, BasicAuth
+
+    class NeedsBodies(Auth):
+        requires_request_body = True
+        requires_response_body = True
+
+        def auth_flow(self, request: Request) -> Iterator[Request]:  # type: ignore[override]
+            response = yield request
+            request.headers["X-Seen"] = response.text
+            yield request
+
+    request = Request("POST", "https://example.org", content=iter([b"a", b"b"]))
+    flow = NeedsBodies().sync_auth_flow(request)
+    sent = next(flow)
+    assert sent.content == b"ab"  # read into memory, so it can be sent again
+    again = flow.send(Response(401, content=iter([b"challenge"])))
+    assert again.headers["x-seen"] == "challenge"
+    with pytest.raises(StopIteration):
+        flow.send(Response(200))
+    basic = BasicAuth("u", "p").sync_auth_flow(Request("GET", "https://example.org"))
+    assert next(basic).headers["authorization"].startswith("Basic ")
+
+
+def test_copy_with_drops_a_default_port() -> None:
+    assert URL("https://example.org:8443/").copy_with(port=443).port is None
+    assert str(URL("http://example.org:443/").copy_with(scheme="https")) == "https://example.org/"

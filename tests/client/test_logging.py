@@ -7,6 +7,7 @@ the same steps reported to ``extensions={"trace": callback}``.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -120,3 +121,24 @@ async def test_trace_reports_a_failed_connect() -> None:
         with pytest.raises(Exception, match="connecting to"):
             await client.get("http://127.0.0.1:1/", extensions={"trace": trace})
     assert events == ["connection.connect_tcp.started", "connection.connect_tcp.failed"]
+
+
+async def test_debug_records_in_process(
+    client: AsyncClient, server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="trio_httpcore"):
+        await client.get("/echo")
+    debug = [(r.name, r.getMessage()) for r in caplog.records if r.levelno == logging.DEBUG]
+    assert debug[0][0] == "trio_httpcore.connection"
+    assert debug[0][1].startswith(f"connect_tcp.started host='127.0.0.1' port={server.port}")
+    assert ("trio_httpcore.http11", "send_request_headers.complete") in debug
+    assert debug[-1] == ("trio_httpcore.http11", "response_closed.complete")
+
+
+async def test_a_failing_trace_callback_leaves_nothing_behind(server: Server) -> None:
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        raise LookupError(name)
+
+    async with AsyncClient() as client:
+        with pytest.raises(LookupError, match=r"connect_tcp\.started"):
+            await client.get(f"{server.url}/echo", extensions={"trace": trace})
