@@ -30,15 +30,15 @@ from trio_httpcore import (
     StreamConsumed,
 )
 from trio_httpcore._client._status_codes import codes, status_of
-from trio_httpcore._client._urls import (
-    _HOST_SAFE,
-    _PATH_SAFE,
-    _QUERY_SAFE,
-    _USERINFO_SAFE,
-    RequestURLs,
+from trio_httpcore._client._urlparse import (
+    HOST_SAFE,
+    PATH_SAFE,
+    QUERY_SAFE,
+    USERINFO_SAFE,
     quote,
     quote_chars,
 )
+from trio_httpcore._client._urls import RequestURLs
 from trio_httpcore._streams import AsyncIteratorByteStream
 
 # quote(): one regular-expression match instead of the character loop.
@@ -49,7 +49,7 @@ _url_chars = st.text(
 )
 
 
-@given(_url_chars, st.sampled_from([_USERINFO_SAFE, _PATH_SAFE, _QUERY_SAFE, _HOST_SAFE]))
+@given(_url_chars, st.sampled_from([USERINFO_SAFE, PATH_SAFE, QUERY_SAFE, HOST_SAFE]))
 def test_quote_shortcut_matches_the_character_loop(text: str, safe: frozenset[str]) -> None:
     assert quote(text, safe) == quote_chars(text, safe)
 

@@ -10,12 +10,12 @@ import pytest
 import trio
 import trio.testing
 
-from tests._servers import pattern
+from tests.support.pool import TIMEOUTS
+from tests.support.servers import pattern
+from tests.support.threaded import ThreadedServer
 from trio_httpcore import AsyncByteStream, Client, Response, ResponseClosed, SyncByteStream
 from trio_httpcore._sync._body import READ_AHEAD
 from trio_httpcore._transport import PoolStatistics
-
-from .conftest import TIMEOUTS, ThreadedServer
 
 TIMEOUT = TIMEOUTS["timeout"]["read"]
 

@@ -1,6 +1,6 @@
 """The client layer: URLs, headers, requests and responses, and the clients that send them."""
 
-from ._auth import Auth, BasicAuth, DigestAuth
+from ._auth import Auth, BasicAuth, DigestAuth, FunctionAuth, NetRCAuth
 from ._client import USE_CLIENT_DEFAULT, AsyncClient
 from ._config import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -24,6 +24,7 @@ from ._options import (
 )
 from ._queryparams import QueryParams, QueryParamTypes
 from ._status_codes import codes
+from ._transports import ASGITransport, MockTransport, WSGITransport
 from ._urls import URL, Origin
 
 __all__ = [
@@ -42,18 +43,23 @@ __all__ = [
     "CertTypes",
     "create_ssl_context",
     "URL",
+    "ASGITransport",
     "AsyncClient",
     "Auth",
     "BasicAuth",
     "Cookies",
     "DigestAuth",
+    "FunctionAuth",
     "Headers",
     "Limits",
+    "MockTransport",
+    "NetRCAuth",
     "Origin",
     "PoolLimits",
     "QueryParams",
     "Request",
     "Response",
     "Timeout",
+    "WSGITransport",
     "codes",
 ]

@@ -2,27 +2,30 @@
 
 The pipeline of :meth:`AsyncClient.send` is ``_send_handling_auth`` (the
 auth flow's steps) over ``_send_handling_redirects`` (hooks, redirects,
-history) over ``_send_single_request`` (one exchange with the transport that
-:meth:`AsyncClient._transport_for_url` picks: the default pool, or the pool
-of the proxy the most specific ``proxies=`` pattern names). Cookies go on in
-:meth:`AsyncClient.build_request` and on every redirect, and come back from
-every response.
+history) over ``_send_single_request`` (one exchange with the transport the
+most specific ``mounts=``/``proxy=`` pattern picks, else the default pool).
+Cookies go on in :meth:`AsyncClient.build_request` and on every redirect,
+and come back from every response. The request methods (``get``...) are
+in ``_verbs.py``.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+
+import trio
 
 from .._exceptions import (
     InvalidURL,
     RedirectBodyUnavailable,
     RemoteProtocolError,
+    RequestError,
     StreamConsumed,
     TooManyRedirects,
     UnsupportedProtocol,
@@ -30,7 +33,7 @@ from .._exceptions import (
 from .._http import AsyncHTTPTransport
 from .._streams import as_async_stream
 from .._transport import AsyncConnectionPool
-from ._auth import Auth, BasicAuth, NetRCAuth
+from ._auth import Auth, BasicAuth, NetRCAuth, auth_flow_of
 from ._config import (
     UNSET,
     CertTypes,
@@ -43,30 +46,31 @@ from ._config import (
 from ._content import ByteStream, RequestContent, RequestData, is_replayable
 from ._cookies import Cookies, CookieTypes
 from ._headers import Headers, HeaderTypes
-from ._models import Request, Response
+from ._models import DefaultEncoding, Request, Response
 from ._options import (
     AuthTypes,
-    BodyOptions,
     EventHook,
     EventHooks,
+    Mounts,
     ProxyTypes,
-    QueryOptions,
+    Routes,
     build_auth,
     default_headers,
-    proxy_patterns,
     proxy_pool,
     seed_alias,
 )
-from ._proxies import URLPattern, sorted_patterns
 from ._queryparams import QueryParams, QueryParamTypes
 from ._redirects import build_redirect_request
 from ._urls import URL, RequestURLs
+from ._verbs import USE_CLIENT_DEFAULT as USE_CLIENT_DEFAULT
+from ._verbs import AsyncRequestMethods
 
 if TYPE_CHECKING:
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Self
 
-USE_CLIENT_DEFAULT: Any = UNSET
-"""A request argument left to the client's setting."""
+    from .._types import Extensions
+
+logger = logging.getLogger("trio_httpcore")
 
 DEFAULT_TIMEOUT = Timeout(5.0)
 DEFAULT_LIMITS = Limits()
@@ -89,6 +93,17 @@ def _check_replay(request: Request, auth: Auth, sent: list[ByteStream]) -> None:
     sent.append(stream)
 
 
+def _require_trio(client: AsyncClient) -> None:
+    """Refuse, in our words, to run outside trio (under asyncio, trio's own error is cryptic)."""
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        raise RuntimeError(
+            f"{type(client).__name__} runs under trio only (trio.run), not asyncio or another "
+            "event loop: use trio, or the blocking trio_httpcore.Client, which works anywhere."
+        ) from None
+
+
 async def _call_hook(hook: EventHook, argument: Any) -> None:
     """Call an event hook; a coroutine function's result is awaited."""
     result = hook(argument)
@@ -96,7 +111,7 @@ async def _call_hook(hook: EventHook, argument: Any) -> None:
         await result
 
 
-class AsyncClient:
+class AsyncClient(AsyncRequestMethods):
     """An HTTP client: ``async with AsyncClient() as client: await client.get(url)``.
 
     The client owns its transport (by default an ``AsyncConnectionPool``
@@ -117,7 +132,12 @@ class AsyncClient:
     without it, with ``trust_env``, the ``HTTP_PROXY``, ``HTTPS_PROXY``,
     ``ALL_PROXY`` and ``NO_PROXY`` variables decide. A proxy URL is ``http``,
     ``https``, ``socks5`` or ``socks5h``, with credentials as its userinfo if
-    needed.
+    needed. ``proxy`` is httpx's name for one proxy (a URL, or a proxy
+    transport such as ``AsyncHTTPProxy``); ``mounts`` maps URL patterns to
+    transports of their own (``MockTransport``, ``ASGITransport``...).
+    ``follow_redirects`` is the default of every request (unset: follow,
+    except for HEAD); ``default_encoding`` decodes text without a charset (a
+    codec name or a callable ``(body) -> name``; unset: detected).
     """
 
     def __init__(
@@ -132,13 +152,17 @@ class AsyncClient:
         http1: bool = True,
         http2: bool = False,
         proxies: ProxyTypes | None = None,
+        proxy: URL | str | AsyncHTTPTransport | None = None,
+        mounts: Mounts | None = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        follow_redirects: bool | None = None,
         limits: Limits = DEFAULT_LIMITS,
         max_redirects: int = 20,
         base_url: URL | str | None = None,
         trust_env: bool = True,
         transport: AsyncHTTPTransport | None = None,
         event_hooks: EventHooks | None = None,
+        default_encoding: DefaultEncoding | None = None,
         dispatch: AsyncHTTPTransport | None = None,
         pool_limits: Limits | None = None,
     ) -> None:
@@ -150,14 +174,14 @@ class AsyncClient:
         self.headers = headers
         self.cookies = cookies
         self.timeout = timeout
+        self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
-        self.base_url = base_url
+        self.base_url = base_url or None
         self.trust_env = trust_env
         self.event_hooks = event_hooks
+        self.default_encoding = default_encoding
         self._netrc: NetRCAuth | None = UNSET  # looked for at first need
         ssl_context = create_ssl_context(verify, cert, trust_env)
-        # The environment's proxies apply to the client's own pool only, as in httpx.
-        proxy_map = proxy_patterns(proxies, from_environment=trust_env and transport is None)
         self._owns_pool = transport is None
         if transport is None:
             transport = AsyncConnectionPool(
@@ -169,18 +193,16 @@ class AsyncClient:
                 http2=http2,
             )
         self._transport = transport
-        # One pool per distinct proxy URL; each pattern maps to one, or to None
-        # (the default transport). Most specific pattern first.
-        # Each pool sets its ALPN offer on its context; an HTTP proxy's pool always
-        # offers http/1.1, so with http1=False it needs a context of its own.
-        self._proxy_pools: dict[str, AsyncHTTPTransport] = {}
-        for url in dict.fromkeys(url for url in proxy_map.values() if url is not None):
+
+        def new_proxy_pool(url: URL) -> AsyncHTTPTransport:
+            # Each pool sets its ALPN offer on its context; an HTTP proxy's pool always
+            # offers http/1.1, so with http1=False it needs a context of its own.
             context = ssl_context if http1 else create_ssl_context(verify, cert, trust_env)
-            self._proxy_pools[url] = proxy_pool(URL(url), context, limits, http1, http2)
-        self._mounts: list[tuple[URLPattern, AsyncHTTPTransport | None]] = [
-            (pattern, self._proxy_pools.get(proxy_map[pattern.pattern] or ""))
-            for pattern in sorted_patterns(proxy_map)
-        ]
+            return proxy_pool(url, context, limits, http1, http2)
+
+        # The environment's proxies apply to the client's own pool only, as in httpx.
+        self._routes = Routes(proxies, proxy, mounts, trust_env and self._owns_pool, new_proxy_pool)
+        self._proxy_pools = self._routes.proxy_pools
         self._exit_stack = AsyncExitStack()
         self._state = "unopened"
 
@@ -261,11 +283,13 @@ class AsyncClient:
     # Lifetime.
 
     async def __aenter__(self) -> Self:
-        """Open the transport and the proxies' pools (closed again if one fails to open)."""
+        """Open the transport, the proxies' pools and the mounted transports (closed again if
+        one fails to open)."""
+        _require_trio(self)
         if self._state != "unopened":
             raise RuntimeError(f"This {type(self).__name__} was opened already; open a new one.")
         async with AsyncExitStack() as stack:
-            for transport in (self._transport, *self._proxy_pools.values()):
+            for transport in (self._transport, *self._routes.transports()):
                 await stack.enter_async_context(transport)
             self._exit_stack = stack.pop_all()
         self._state = "opened"
@@ -287,7 +311,8 @@ class AsyncClient:
             await self._exit_stack.aclose()
         elif self._state == "unopened":
             self._state = "closed"
-            await self._transport.aclose()
+            for transport in (self._transport, *self._routes.transports()):
+                await transport.aclose()
 
     def _check_open(self) -> None:
         if self._state == "closed":
@@ -314,6 +339,7 @@ class AsyncClient:
         json: Any = None,
         cookies: CookieTypes | None = None,
         timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
+        extensions: Extensions | None = None,
     ) -> Request:
         """A request with the client's defaults merged in: base URL, params, headers, timeout.
 
@@ -330,6 +356,7 @@ class AsyncClient:
             data=data,
             files=files,
             json=json,
+            extensions=extensions,
         )
         timeout = self.timeout if timeout is USE_CLIENT_DEFAULT else Timeout(timeout)
         request.ext["timeout"] = timeout.as_dict()
@@ -357,57 +384,6 @@ class AsyncClient:
 
     # Sending requests.
 
-    async def request(
-        self, method: str, url: URL | str, **options: Unpack[BodyOptions]
-    ) -> Response:
-        """Build and send a request; the body is read unless ``stream=True``.
-
-        The arguments are those of :meth:`build_request` and :meth:`send`;
-        ``query_params`` and ``allow_redirects`` are the seed names of
-        ``params`` and ``follow_redirects``.
-        """
-        if not options:
-            # client.get(url) and the like: every argument is its default.
-            return await self.send(self.build_request(method, url))
-        params = seed_alias(
-            "params", options.get("params"), "query_params", options.get("query_params")
-        )
-        request = self.build_request(
-            method,
-            url,
-            params=params,
-            headers=options.get("headers"),
-            content=options.get("content"),
-            data=options.get("data"),
-            files=options.get("files"),
-            json=options.get("json"),
-            cookies=options.get("cookies"),
-            timeout=options.get("timeout", USE_CLIENT_DEFAULT),
-        )
-        return await self.send(
-            request,
-            stream=options.get("stream", False),
-            auth=options.get("auth", USE_CLIENT_DEFAULT),
-            follow_redirects=options.get("follow_redirects", USE_CLIENT_DEFAULT),
-            allow_redirects=options.get("allow_redirects", USE_CLIENT_DEFAULT),
-        )
-
-    @asynccontextmanager
-    async def stream(
-        self, method: str, url: URL | str, **options: Unpack[BodyOptions]
-    ) -> AsyncIterator[Response]:
-        """``async with client.stream("GET", url) as response:``: the body is left unread.
-
-        Read it with ``aiter_bytes()`` and friends inside the block; leaving
-        the block closes the response and frees its connection.
-        """
-        options["stream"] = True
-        response = await self.request(method, url, **options)
-        try:
-            yield response
-        finally:
-            await response.aclose()
-
     async def send(
         self,
         request: Request,
@@ -423,28 +399,41 @@ class AsyncClient:
         With ``stream=False`` the body is read before this returns; with
         ``stream=True`` it is not, and the response must be closed. ``auth``
         replaces the client's (``None``: none but the URL's or ``.netrc``'s).
+        An error raised while sending it is a :class:`RequestError` carrying
+        it as ``.request``.
         """
+        _require_trio(self)
         self._check_open()
         follow = seed_alias(
             "follow_redirects", follow_redirects, "allow_redirects", allow_redirects, UNSET
         )
         if follow is USE_CLIENT_DEFAULT:
+            follow = self.follow_redirects
+        if follow is None:
             follow = request.method != "HEAD"
         if timeout is not USE_CLIENT_DEFAULT:
             request.ext["timeout"] = Timeout(timeout).as_dict()
-        flow_auth = self._build_request_auth(request, auth)
-        if flow_auth is _NO_AUTH:
-            # No auth flow to drive: what _send_handling_auth would do with the plain
-            # Auth's one-step flow, without the generator.
-            response = await self._send_handling_redirects(request, follow, [], stream)
-        else:
-            response = await self._send_handling_auth(request, flow_auth, follow, stream, [])
-        if not stream:
-            try:
-                await response.aread()
-            except BaseException:
-                await response.aclose()
-                raise
+        elif "timeout" not in request.ext:
+            # A request built without the client (Request(...)): the client's timeouts.
+            request.ext["timeout"] = self._timeout.as_dict()
+        try:
+            flow_auth = self._build_request_auth(request, auth)
+            if flow_auth is _NO_AUTH:
+                # No auth flow to drive: what _send_handling_auth would do with the plain
+                # Auth's one-step flow, without the generator.
+                response = await self._send_handling_redirects(request, follow, [], stream)
+            else:
+                response = await self._send_handling_auth(request, flow_auth, follow, stream, [])
+            if not stream:
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+        except RequestError as exc:
+            if exc._request is None:
+                exc.request = request
+            raise
         return response
 
     def _build_request_auth(self, request: Request, auth: AuthTypes | None) -> Auth:
@@ -470,29 +459,23 @@ class AsyncClient:
         """Drive ``auth``'s flow: send each request it yields (following redirects),
         give it the response, until it yields no more; return the last response.
 
-        Each response the flow answers with another request is read, closed
-        and added to ``history``, as is each redirect; with
-        ``requires_response_body`` each is read before the flow gets it. A flow that may send
-        the request again (``requires_request_body``) gets a body it can
-        replay: a one-shot stream is read into memory first. A flow that
-        sends a one-shot body twice without saying so raises
-        :class:`StreamConsumed`.
+        The flow is the auth's ``async_auth_flow`` (see :class:`Auth`). Each
+        response the flow answers with another request is read, closed and
+        added to ``history``, as is each redirect. A flow that sends a
+        one-shot body twice without saying so (``requires_request_body``)
+        raises :class:`StreamConsumed`.
         """
-        if auth.requires_request_body and not is_replayable(request.stream):
-            await request.aread()
         sent: list[ByteStream] = []
-        flow = auth.auth_flow(request)
+        flow = auth_flow_of(auth, request)
         try:
-            request = next(flow)
+            request = await flow.__anext__()
             while True:
                 _check_replay(request, auth, sent)
                 response = await self._send_handling_redirects(request, follow, history, stream)
                 try:
-                    if auth.requires_response_body:
-                        await response.aread()
                     try:
-                        next_request = flow.send(response)
-                    except StopIteration:
+                        next_request = await flow.asend(response)
+                    except StopAsyncIteration:
                         return response
                     await response.aread()
                 except BaseException:
@@ -501,7 +484,7 @@ class AsyncClient:
                 history.append(response)
                 request = next_request
         finally:
-            flow.close()
+            await flow.aclose()
 
     async def _send_handling_redirects(
         self, request: Request, follow: bool, history: list[Response], stream: bool
@@ -576,13 +559,17 @@ class AsyncClient:
             raise InvalidURL(f"Can't request {url}: it has no host.")
         transport = self._transport_for_url(url)
         started = time.perf_counter()
-        status, headers, stream, ext = await transport.arequest(
-            request.method.encode("ascii"),
-            url.raw,
-            headers=request.headers.raw,
-            stream=as_async_stream(request.stream),
-            ext=dict(request.ext),
-        )
+        try:
+            status, headers, stream, ext = await transport.arequest(
+                request.method.encode("ascii"),
+                url.raw,
+                headers=request.headers.raw,
+                stream=as_async_stream(request.stream),
+                ext=dict(request.ext),
+            )
+        except RequestError as exc:
+            exc.request = request  # the request in flight: a redirect's, say
+            raise
         response = Response(
             status,
             headers=headers,
@@ -593,43 +580,20 @@ class AsyncClient:
             ext=ext,
         )
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        if self.default_encoding is not None:
+            response.default_encoding = self.default_encoding
+        logger.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            request.method,
+            url,
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+        )
         self._cookies.extract_cookies(response)
         return response
 
     def _transport_for_url(self, url: URL) -> AsyncHTTPTransport:
-        """The transport that carries requests to ``url``: the proxy pool of the most
-        specific ``proxies=`` pattern ``url`` matches, else the default transport."""
-        for pattern, transport in self._mounts:
-            if pattern.matches(url):
-                return self._transport if transport is None else transport
-        return self._transport
-
-    # Shorthands.
-
-    async def get(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send a GET request."""
-        return await self.request("GET", url, **options)
-
-    async def head(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send a HEAD request; redirects are not followed unless ``follow_redirects=True``."""
-        return await self.request("HEAD", url, **options)
-
-    async def options(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send an OPTIONS request."""
-        return await self.request("OPTIONS", url, **options)
-
-    async def delete(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send a DELETE request."""
-        return await self.request("DELETE", url, **options)
-
-    async def post(self, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Send a POST request."""
-        return await self.request("POST", url, **options)
-
-    async def put(self, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Send a PUT request."""
-        return await self.request("PUT", url, **options)
-
-    async def patch(self, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Send a PATCH request."""
-        return await self.request("PATCH", url, **options)
+        """The transport that carries requests to ``url``: the one mounted (or the proxy
+        pool) for the most specific pattern ``url`` matches, else the default transport."""
+        return self._routes.transport_for(url, self._transport)

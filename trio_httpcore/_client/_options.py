@@ -1,6 +1,6 @@
 """What a client is built from: the types of its options (with the seed's aliases), and the
-auth, proxy pools and default headers they turn into. Pure functions of the arguments; the client
-calls them once, when it is built or when a setting changes."""
+auth, routes (proxy pools and mounted transports) and default headers they turn into. Pure
+functions of the arguments; the client calls them once, when it is built or a setting changes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 from .._exceptions import UnsupportedProtocol
 from .._http import AsyncHTTPTransport
 from .._proxy import AsyncHTTPProxy, AsyncSOCKSProxy
+from .._types import Extensions
 from .._version import __version__
 from ._auth import Auth, BasicAuth, FunctionAuth, basic_credentials
 from ._config import CertTypes, Limits, TimeoutTypes, VerifyTypes
@@ -18,15 +19,18 @@ from ._content import RequestContent, RequestData
 from ._cookies import CookieTypes
 from ._decoders import ACCEPT_ENCODING
 from ._headers import Headers, HeaderTypes
-from ._models import Request
-from ._proxies import environment_proxies
+from ._models import DefaultEncoding
+from ._proxies import URLPattern, environment_proxies, sorted_patterns
 from ._queryparams import QueryParamTypes
+from ._request import Request
 from ._urls import URL
 
 EventHook = Callable[[Any], Awaitable[None] | None]
 EventHooks = Mapping[str, Sequence[EventHook]]
 AuthTypes = tuple[str | bytes, str | bytes] | Auth | Callable[[Request], Request]
 ProxyTypes = URL | str | Mapping[str, URL | str | None]
+Mounts = Mapping[str, AsyncHTTPTransport | None]
+Route = tuple[URLPattern, AsyncHTTPTransport | None]
 
 
 class QueryOptions(TypedDict, total=False):
@@ -41,6 +45,7 @@ class QueryOptions(TypedDict, total=False):
     stream: bool
     query_params: QueryParamTypes | None
     allow_redirects: bool
+    extensions: Extensions | None
 
 
 class ClientOptions(TypedDict, total=False):
@@ -55,7 +60,11 @@ class ClientOptions(TypedDict, total=False):
     http1: bool
     http2: bool
     proxies: ProxyTypes | None
+    proxy: URL | str | AsyncHTTPTransport | None
+    mounts: Mounts | None
     timeout: TimeoutTypes
+    follow_redirects: bool | None
+    default_encoding: DefaultEncoding | None
     limits: Limits
     max_redirects: int
     base_url: URL | str | None
@@ -108,6 +117,56 @@ def proxy_patterns(proxies: ProxyTypes | None, from_environment: bool) -> dict[s
     if isinstance(proxies, Mapping):
         return {key: None if url is None else str(url) for key, url in proxies.items()}
     return {"all://": str(proxies)}
+
+
+class Routes:
+    """Which transport carries a request: the proxy pools and mounted transports by pattern.
+
+    ``proxies`` (the seed's mapping) and ``proxy`` (httpx's one proxy, a URL
+    or a proxy transport) make a pool per distinct proxy URL; ``mounts``
+    (httpx's ``{pattern: transport}``) come on top, replacing a proxy's
+    pattern of the same text. ``None`` for a pattern means the default
+    transport. The most specific matching pattern wins.
+    """
+
+    def __init__(
+        self,
+        proxies: ProxyTypes | None,
+        proxy: URL | str | AsyncHTTPTransport | None,
+        mounts: Mounts | None,
+        from_environment: bool,
+        new_pool: Callable[[URL], AsyncHTTPTransport],
+    ) -> None:
+        if proxy is not None and proxies is not None:
+            raise TypeError("Give proxy= or the seed's proxies=, not both.")
+        mounted: dict[str, AsyncHTTPTransport | None] = {}
+        if isinstance(proxy, AsyncHTTPTransport):
+            mounted["all://"] = proxy
+        elif proxy is not None:
+            proxies = proxy
+        proxy_map = proxy_patterns(proxies, from_environment and not mounted)
+        self.proxy_pools: dict[str, AsyncHTTPTransport] = {
+            url: new_pool(URL(url))
+            for url in dict.fromkeys(url for url in proxy_map.values() if url is not None)
+        }
+        for key, url in proxy_map.items():
+            mounted[key] = None if url is None else self.proxy_pools[url]
+        mounted.update(mounts or {})
+        self.routes: list[Route] = [
+            (pattern, mounted[pattern.pattern]) for pattern in sorted_patterns(mounted)
+        ]
+
+    def transports(self) -> list[AsyncHTTPTransport]:
+        """Every transport the routes lead to, each once: the client opens and closes them."""
+        found = [*self.proxy_pools.values(), *(t for _, t in self.routes if t is not None)]
+        return list({id(transport): transport for transport in found}.values())
+
+    def transport_for(self, url: URL, default: AsyncHTTPTransport) -> AsyncHTTPTransport:
+        """The transport of the most specific pattern ``url`` matches, else ``default``."""
+        for pattern, transport in self.routes:
+            if pattern.matches(url):
+                return default if transport is None else transport
+        return default
 
 
 def proxy_pool(

@@ -6,6 +6,7 @@ from ._interfaces import ConnectionListener, ConnectionProtocol, RetryOnNewConne
 from ._network import READ_SIZE, close_now, open_stream, raw_socket, readable_now, start_tls
 from ._request import authority, check_request, has_header, header_value
 from ._response import ConnectionBoundStream
+from ._trace import Tracer, traced, tracer_for
 
 __all__ = [
     "AsyncHTTPTransport",
@@ -17,6 +18,7 @@ __all__ = [
     "RetryOnNewConnection",
     "SyncHTTPTransport",
     "SyncResponse",
+    "Tracer",
     "authority",
     "check_request",
     "close_now",
@@ -26,4 +28,6 @@ __all__ = [
     "raw_socket",
     "readable_now",
     "start_tls",
+    "traced",
+    "tracer_for",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 import math
 from typing import TYPE_CHECKING, cast
 
@@ -29,6 +30,7 @@ from .._http import (
     header_value,
     raw_socket,
     readable_now,
+    tracer_for,
 )
 from .._streams import AsyncByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders
@@ -37,6 +39,10 @@ from ._timeouts import UNBOUNDED, Timeouts, raise_mapped
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from .._http import Tracer
+
+LOGGER = logging.getLogger("trio_httpcore.http11")
 
 # Reads while a response body streams in are larger than READ_SIZE (which the
 # head is read with): fewer trips through trio and h11 per megabyte. 256 KiB
@@ -260,6 +266,7 @@ class HTTP11Connection:
         ext: Extensions,
     ) -> AsyncResponse:
         timeouts = Timeouts.of(ext)
+        trace = tracer_for(LOGGER, ext)
         if self._reused and (self._expired() or self._closed_by_server()):
             # The connection went while it was idle, and the watcher had not
             # looked yet: nothing was sent, so the pool may send the request on
@@ -272,10 +279,14 @@ class HTTP11Connection:
             # the response head; it is made as the first send begins.
             scope = UNBOUNDED if timeouts is None else timeouts.sending()
             with scope:
-                head = await self._send_request(data, headers, stream, timeouts)
+                if trace is not None:
+                    await trace("send_request_headers.started", {"request": (method, url)})
+                head = await self._send_request(data, headers, stream, timeouts, trace)
                 if head is None:
                     if timeouts is not None:
                         timeouts.arm_read()
+                    if trace is not None:
+                        await trace("receive_response_headers.started", {"request": (method, url)})
                     # Without a body nothing was read since the request started
                     # (with one, "100 Continue" may have been).
                     head = await self._receive_response_head(timeouts, need_data=stream is None)
@@ -291,10 +302,13 @@ class HTTP11Connection:
             "reason": head.reason.decode("ascii", "replace"),
         }
         response_headers: RawHeaders = head.headers.raw_items()
+        if trace is not None:
+            result = (head.http_version, status, head.reason, response_headers)
+            await trace("receive_response_headers.complete", {"return_value": result})
         if self._h11.their_state is h11.SWITCHED_PROTOCOL:
             response_ext["network_stream"] = self._hand_over()
             return status, response_headers, AsyncByteStream(), response_ext
-        return status, response_headers, HTTP11ResponseStream(self, timeouts), response_ext
+        return status, response_headers, HTTP11ResponseStream(self, timeouts, trace), response_ext
 
     def _expired(self) -> bool:
         """Whether keep-alive expired during the idle period that just ended."""
@@ -337,6 +351,7 @@ class HTTP11Connection:
         headers: RawHeaders,
         stream: AsyncByteStream | None,
         timeouts: Timeouts | None,
+        trace: Tracer | None = None,
     ) -> h11.Response | None:
         """Send the request; return the final response head if it came before the body.
 
@@ -344,8 +359,12 @@ class HTTP11Connection:
         is armed with; each later send and wait arms it for itself.
         """
         await self._send(head)
+        if trace is not None:
+            await trace("send_request_headers.complete")
         if stream is None:
             return None
+        if trace is not None:
+            await trace("send_request_body.started")
         expect = header_value(headers, b"expect")
         if expect is not None and expect.lower() == b"100-continue":
             early = await self._wait_for_continue(timeouts)
@@ -363,6 +382,8 @@ class HTTP11Connection:
                         if timeouts is not None:
                             timeouts.disarm()
             await self._send(self._h11.send(_END_OF_MESSAGE), timeouts)
+            if trace is not None:
+                await trace("send_request_body.complete")
         except WriteError:
             # The server may have answered before the end of the body and closed
             # (413, 401): if that answer can be read, it is the response
@@ -521,10 +542,13 @@ class HTTP11Connection:
 class HTTP11ResponseStream(ConnectionBoundStream):
     """The body of one HTTP/1.1 response; holds its connection until read or closed."""
 
-    def __init__(self, connection: HTTP11Connection, timeouts: Timeouts | None) -> None:
+    def __init__(
+        self, connection: HTTP11Connection, timeouts: Timeouts | None, trace: Tracer | None
+    ) -> None:
         super().__init__(connection._origin)
         self._connection = connection
         self._timeouts = timeouts
+        self._trace = trace
 
     def _abandon(self) -> None:
         self._connection.close_now()
@@ -568,6 +592,12 @@ class HTTP11ResponseStream(ConnectionBoundStream):
 
     async def aclose(self) -> None:
         """Release the connection: kept if the rest of the body is already here, else closed."""
+        if self._trace is not None:
+            trace, self._trace = self._trace, None  # reported once
+            await trace("response_closed.started")
+            await self.aclose()
+            await trace("response_closed.complete")
+            return
         if self._done:
             await trio.lowlevel.checkpoint()
             return
