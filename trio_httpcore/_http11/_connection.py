@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, cast
 
 import h11
+import outcome
 import trio
 
 from .._exceptions import (
@@ -59,6 +61,12 @@ MAX_RESPONSE_HEAD_SIZE = 100 * 1024
 # zero-timeout poll in handle_request), so the delay only bounds how long a
 # dead idle connection may hold its socket and its slot.
 IDLE_WATCH_DELAY = 0.1
+
+# How much of a response the server sends while the request body is still
+# going out is read and held: an early 413 is a few bytes, a server echoing
+# the body as it reads it (node's req.pipe(res)) sends as much as it is sent.
+# Past this the server is left to wait until the body is sent.
+MAX_EARLY_RESPONSE = 64 * 1024 * 1024
 
 # How long to wait for "100 Continue" when the request sets no read timeout.
 # RFC 9110 section 10.1.1 lets a client send the body after "some reasonable
@@ -352,17 +360,17 @@ class HTTP11Connection:
             if early is not None:
                 return early
         try:
-            async with body_chunks(stream) as chunks:
-                # The body's iterator is the caller's code: the write timeout
-                # bounds our sends, not its waits.
-                if timeouts is not None:
-                    timeouts.disarm()
-                async for chunk in chunks:
-                    if chunk:
-                        await self._send(self._h11.send(h11.Data(data=chunk)), timeouts)
-                        if timeouts is not None:
-                            timeouts.disarm()
-            await self._send(self._h11.send(_END_OF_MESSAGE), timeouts)
+            async with body_chunks(stream) as chunks, trio.open_nursery() as nursery:
+                # The server may answer while the body goes out, and go on
+                # answering only if we read (an echo): what it sends is taken
+                # as it comes, so neither side blocks on a full buffer.
+                nursery.start_soon(self._read_while_sending)
+                # Captured, so that the body's errors (and the caller's own, from
+                # its iterator) come out as they are, not in an exception group.
+                sent = await outcome.acapture(self._send_body, chunks, timeouts)
+                # A receive cancelled while it waits loses nothing.
+                nursery.cancel_scope.cancel()
+            sent.unwrap()
         except WriteError:
             # The server may have answered before the end of the body and closed
             # (413, 401): if that answer can be read, it is the response
@@ -372,6 +380,39 @@ class HTTP11Connection:
                 raise
             return early
         return None
+
+    async def _send_body(self, chunks: AsyncIterator[bytes], timeouts: Timeouts | None) -> None:
+        """Send the request body, and its end."""
+        # The body's iterator is the caller's code: the write timeout bounds
+        # our sends, not its waits.
+        if timeouts is not None:
+            timeouts.disarm()
+        async for chunk in chunks:
+            if chunk:
+                await self._send(self._h11.send(h11.Data(data=chunk)), timeouts)
+                if timeouts is not None:
+                    timeouts.disarm()
+        await self._send(self._h11.send(_END_OF_MESSAGE), timeouts)
+
+    async def _read_while_sending(self) -> None:
+        """Hand h11 what the server sends while the body goes out (RFC 9112 section 9.5).
+
+        The response is parsed once the body is sent (or a send fails): here
+        the bytes are only held, up to ``MAX_EARLY_RESPONSE``; past that the
+        server is left to wait, as TCP would make it. A read error ends the
+        reading quietly: the send fails too, or the next read raises it.
+        """
+        held = 0
+        while held < MAX_EARLY_RESPONSE:
+            try:
+                data = await self._stream.receive_some(READ_SIZE)
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            self._eof = not data
+            self._h11.receive_data(bytes(data))
+            if not data:
+                return
+            held += len(data)
 
     async def _early_response(self, timeouts: Timeouts | None) -> h11.Response | None:
         """The response head the server sent before a write failed, if one can be read."""
