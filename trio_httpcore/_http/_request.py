@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sized
 
 from .._exceptions import LocalProtocolError, UnsupportedProtocol
 from .._types import DEFAULT_PORTS, URL4, RawHeaders
@@ -57,6 +58,29 @@ def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
             raise LocalProtocolError(
                 f"invalid value for header {name!r}: CR, LF, NUL, or whitespace at either end"
             )
+
+
+def check_body(headers: RawHeaders, stream: object | None) -> None:
+    """Refuse a ``Content-Length`` that disagrees with a body whose length is known.
+
+    The length is known before sending for bytes in memory (a sized
+    ``stream``) and for no body (``None``: 0 bytes). A streamed body's length
+    shows only as it is sent, where the protocol refuses it. A value that is
+    not one number is left to the protocol's own check.
+    """
+    lengths = {
+        value.strip()
+        for name, values in headers
+        if name.lower() == b"content-length"
+        for value in values.split(b",")
+    }
+    if len(lengths) != 1 or not (declared := next(iter(lengths))).isdigit():
+        return
+    size = 0 if stream is None else len(stream) if isinstance(stream, Sized) else None
+    if size is not None and size != int(declared):
+        raise LocalProtocolError(
+            f"the request says Content-Length: {int(declared)} but its body is {size} bytes"
+        )
 
 
 def authority(url: URL4) -> bytes:

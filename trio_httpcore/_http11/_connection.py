@@ -389,10 +389,28 @@ class HTTP11Connection:
             timeouts.disarm()
         async for chunk in chunks:
             if chunk:
-                await self._send(self._h11.send(h11.Data(data=chunk)), timeouts)
+                await self._send(self._frame(h11.Data(data=chunk)), timeouts)
                 if timeouts is not None:
                     timeouts.disarm()
-        await self._send(self._h11.send(_END_OF_MESSAGE), timeouts)
+        await self._send(self._frame(_END_OF_MESSAGE), timeouts)
+
+    def _frame(self, event: h11.Data | h11.EndOfMessage) -> bytes | None:
+        """The bytes of a piece of the body, or its end.
+
+        A streamed body longer or shorter than its ``Content-Length`` shows
+        here: h11 refuses it, and the caller gets :class:`LocalProtocolError`
+        (the head is out, so the connection will be closed).
+        """
+        try:
+            return self._h11.send(event)
+        except h11.LocalProtocolError as exc:
+            words = "longer" if isinstance(event, h11.Data) else "shorter"
+            raise_mapped(
+                exc,
+                WRITE_ERRORS,
+                self._origin,
+                f"the request body is {words} than its Content-Length; sending it to",
+            )
 
     async def _read_while_sending(self) -> None:
         """Hand h11 what the server sends while the body goes out (RFC 9112 section 9.5).
