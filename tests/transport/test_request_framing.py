@@ -87,3 +87,18 @@ async def test_streamed_body_that_disagrees_is_a_local_protocol_error(
         await trio.testing.wait_all_tasks_blocked()
         assert_quiescent(pool)
         assert pool.statistics().idle == 0
+
+
+@pytest.mark.parametrize("body", [b"hello", None])
+async def test_content_length_with_chunked_is_refused(
+    make_pool: PoolFactory, recording_server: tuple[Server, list[bytes]], body: bytes | None
+) -> None:
+    """``Content-Length`` and ``Transfer-Encoding: chunked`` together are the shape of
+    request smuggling (RFC 9112 section 6.2: a sender MUST NOT): refused, nothing sent."""
+    server, received = recording_server
+    stream = None if body is None else trio_httpcore.PlainByteStream(body)
+    headers = [(b"Content-Length", b"5"), (b"Transfer-Encoding", b"chunked")]
+    async with make_pool() as pool:
+        with pytest.raises(trio_httpcore.LocalProtocolError, match="Transfer-Encoding"):
+            await pool.arequest(b"POST", server.url4("/"), headers, stream, TIMEOUTS)
+    assert server.connections == [] and received == []

@@ -33,7 +33,9 @@ def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
     within 1-65535; the method and every header name must be tokens, and every header value
     a field value (no CR, LF or NUL, no whitespace at either end; else
     :class:`LocalProtocolError`), so a caller's input can never smuggle a
-    second header or request onto the wire.
+    second header or request onto the wire. ``Content-Length`` and
+    ``Transfer-Encoding`` together, the shape of request smuggling, are
+    refused too: a sender must not send both (RFC 9112 section 6.2).
     """
     scheme, host, port, target = url
     if scheme not in DEFAULT_PORTS:
@@ -58,6 +60,11 @@ def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
             raise LocalProtocolError(
                 f"invalid value for header {name!r}: CR, LF, NUL, or whitespace at either end"
             )
+    if has_header(headers, b"content-length") and has_header(headers, b"transfer-encoding"):
+        raise LocalProtocolError(
+            "the request has both Content-Length and Transfer-Encoding, which a sender "
+            "must not send together (RFC 9112 section 6.2)"
+        )
 
 
 def check_body(headers: RawHeaders, stream: object | None) -> None:
