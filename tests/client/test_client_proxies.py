@@ -12,11 +12,12 @@ around it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import trio
 
-from tests._servers import HOST, Server, TLSMaterial, serve_hypercorn
+from tests._servers import HOST, RawConn, Server, TLSMaterial, serve_hypercorn
 from tests.proxy import conftest as proxy_fixtures
 from tests.proxy.conftest import PProxy, free_port
 from trio_httpcore import (
@@ -27,6 +28,7 @@ from trio_httpcore import (
     AsyncSOCKSProxy,
     Client,
     ConnectError,
+    InvalidURL,
     ProxyError,
     UnsupportedProtocol,
 )
@@ -233,3 +235,22 @@ def test_http2_only_client_keeps_its_alpn_offer(pproxy_http: PProxy) -> None:
         (pool,) = client._proxy_pools.values()
         shared = pool._options.ssl_context is client._transport._options.ssl_context  # type: ignore[attr-defined]
         assert shared is http1
+
+
+@pytest.mark.parametrize("through_proxy", [True, False])
+async def test_an_invalid_a_label_is_invalid_url_before_anything_leaves(
+    start_raw_server: Callable[..., Any], through_proxy: bool
+) -> None:
+    """``http://xn--.test/`` (an empty A-label), through a forward proxy or not:
+    InvalidURL, and the proxy never hears of it (issue 19)."""
+    received: list[bytes] = []
+
+    async def record(conn: RawConn) -> None:
+        received.append(await conn.receive_some())
+
+    proxy = await start_raw_server(record)
+    proxies = f"http://{HOST}:{proxy.port}" if through_proxy else None
+    async with AsyncClient(proxies=proxies, trust_env=False) as client:
+        with pytest.raises(InvalidURL, match="A-label"):
+            await client.get("http://xn--.test/")
+    assert proxy.connections == [] and received == []

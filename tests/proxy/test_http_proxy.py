@@ -10,7 +10,13 @@ import trio
 
 from tests._servers import HOST, RawConn, Server, TLSMaterial
 from tests.conftest import assert_empty, assert_quiescent
-from trio_httpcore import AsyncHTTPProxy, ConnectError, ProxyError, UnsupportedProtocol
+from trio_httpcore import (
+    AsyncHTTPProxy,
+    ConnectError,
+    LocalProtocolError,
+    ProxyError,
+    UnsupportedProtocol,
+)
 
 from .conftest import PROXY_AUTH_HEADER, PProxy, RecordingProxy, free_port
 from .helpers import echo, fetch, header_names
@@ -413,3 +419,16 @@ async def test_proxy_failing_to_answer_connect_is_a_proxy_error(
             await fetch(pool, (b"https", b"example.org", None, b"/"))
         assert_empty(pool)
     assert info.value.status_code is None
+
+
+@pytest.mark.parametrize("host", [b"xn--.test", b"a.XN--zz-.test"])
+async def test_an_invalid_a_label_is_refused_before_the_proxy_hears_of_it(
+    start_recording_proxy: Callable[..., Any], host: bytes
+) -> None:
+    """The transport takes hosts already encoded: an empty or invalid A-label is refused
+    (LocalProtocolError) rather than forwarded (issue 19)."""
+    proxy: RecordingProxy = await start_recording_proxy()
+    async with AsyncHTTPProxy(proxy.url4, proxy_mode="FORWARD_ONLY") as pool:
+        with pytest.raises(LocalProtocolError, match="A-label"):
+            await fetch(pool, (b"http", host, None, b"/"))
+    assert proxy.heads == [] and proxy.server.connections == []

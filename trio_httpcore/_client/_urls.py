@@ -21,7 +21,7 @@ from urllib.parse import unquote
 import idna
 
 from .._exceptions import InvalidURL
-from .._types import URL4
+from .._types import URL4, a_label_error
 from ._queryparams import QueryParams, QueryParamTypes
 
 if TYPE_CHECKING:
@@ -163,6 +163,8 @@ def _encode_host(host: str) -> str:
         host = host.lower()
         if not all(char in _HOST_SAFE for char in host):
             raise InvalidURL(f"Invalid host {host!r}: it holds a character a host may not have.")
+        if "xn--" in host and (error := a_label_error(host)) is not None:
+            raise InvalidURL(f"Invalid host {host!r}: {error}.")
         return host
     try:
         return idna.encode(host, uts46=True).decode("ascii")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sized
 
 from .._exceptions import LocalProtocolError, UnsupportedProtocol
-from .._types import DEFAULT_PORTS, URL4, RawHeaders
+from .._types import DEFAULT_PORTS, URL4, RawHeaders, a_label_error
 
 # RFC 9110 section 5.6.2: token = 1*tchar.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -47,6 +47,8 @@ def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
         raise LocalProtocolError(
             f"invalid host {host!r} in the request URL: expected an IDNA-encoded name or an IP"
         )
+    if b"-" in host and (error := a_label_error(host.decode("ascii"))) is not None:
+        raise LocalProtocolError(f"invalid host {host!r} in the request URL: {error}")
     if port is not None and not 0 < port < 65536:
         raise LocalProtocolError(f"invalid port {port} in the request URL: not in 1-65535")
     if not target or _FORBIDDEN_IN_TARGET.search(target):
