@@ -18,7 +18,7 @@ RawHeaders = list[tuple[bytes, bytes]]
 Extensions = dict[str, Any]
 """The ``ext`` dictionaries of requests and responses."""
 
-TimeoutPhase = Literal["connect", "read", "write", "pool"]
+TimeoutPhase = Literal["connect", "read", "write", "pool", "head"]
 
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
 

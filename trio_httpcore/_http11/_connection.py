@@ -15,6 +15,7 @@ from .._exceptions import (
     READ_ERRORS,
     WRITE_ERRORS,
     ReadError,
+    ReadTimeout,
     RemoteProtocolError,
     TransportError,
     WriteError,
@@ -35,6 +36,7 @@ from .._http import (
 from .._streams import AsyncByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders
 from ._h11compat import request_event
+from ._prefixed import PrefixedStream
 from ._timeouts import UNBOUNDED, Timeouts, raise_mapped
 
 if TYPE_CHECKING:
@@ -82,31 +84,6 @@ class _State(enum.Enum):
     IDLE = "idle"  # no request; the watcher looks after the socket
     BUSY = "busy"  # reserved for, or carrying, one request
     CLOSED = "closed"  # closed, or its stream handed over to the caller
-
-
-class _PrefixedStream(trio.abc.Stream):
-    """A handed-over stream that first yields bytes h11 already read past the response head."""
-
-    def __init__(self, stream: trio.abc.Stream, prefix: bytes) -> None:
-        self.transport_stream = stream
-        self._prefix = prefix
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        if self._prefix:
-            await trio.lowlevel.checkpoint()
-            size = len(self._prefix) if max_bytes is None else max_bytes
-            data, self._prefix = self._prefix[:size], self._prefix[size:]
-            return data
-        return await self.transport_stream.receive_some(max_bytes)
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.transport_stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.transport_stream.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self.transport_stream.aclose()
 
 
 class HTTP11Connection:
@@ -465,7 +442,22 @@ class HTTP11Connection:
     async def _receive_response_head(
         self, timeouts: Timeouts | None, need_data: bool = False
     ) -> h11.Response:
-        """The final response head (or a 101); arguments as in :meth:`_next_event`."""
+        """The final response head (or a 101); arguments as in :meth:`_next_event`.
+
+        The head timeout, when set, bounds this whole wait, however the head
+        trickles in (each piece within the read timeout): a server dripping
+        its head a byte at a time holds no request forever.
+        """
+        limit = None if timeouts is None else timeouts.head
+        if limit is None:
+            return await self._read_response_head(timeouts, need_data)
+        with trio.move_on_after(limit):
+            return await self._read_response_head(timeouts, need_data)
+        raise ReadTimeout(
+            f"reading the response head from {self._origin}: the head timeout ({limit:g} s) expired"
+        ) from trio.TooSlowError()
+
+    async def _read_response_head(self, timeouts: Timeouts | None, need_data: bool) -> h11.Response:
         while True:
             event = await self._next_event(timeouts, need_data=need_data)
             need_data = False
@@ -547,7 +539,7 @@ class HTTP11Connection:
         leftover, _ = self._h11.trailing_data
         stream = self._stream
         if leftover:
-            stream = _PrefixedStream(stream, bytes(leftover))
+            stream = PrefixedStream(stream, bytes(leftover))
         self._let_go()
         return stream
 
