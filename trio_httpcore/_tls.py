@@ -1,10 +1,14 @@
-"""The default TLS context: verifying, certifi's CA bundle, TLS 1.2 or newer."""
+"""The default TLS context (verifying, certifi's CA bundle, TLS 1.2 or newer), the ALPN offer,
+and the one place TLS connections are made, so that one of them can offer other ALPN protocols
+than its context does."""
 
 from __future__ import annotations
 
 import ssl
+import threading
 
 import certifi
+import trio
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -26,3 +30,43 @@ def alpn_protocols(http1: bool, http2: bool) -> list[str]:
     if http1:
         protocols.append("http/1.1")
     return protocols
+
+
+# Held while a TLS connection is made: see client_tls_stream.
+_MAKING_TLS = threading.Lock()
+
+
+def client_tls_stream(
+    stream: trio.abc.Stream,
+    context: ssl.SSLContext,
+    server_hostname: str,
+    alpn: tuple[list[str], list[str]] | None = None,
+) -> trio.SSLStream[trio.abc.Stream]:
+    """A client TLS stream over ``stream`` for ``server_hostname``, before its handshake.
+
+    ``alpn=(offer, usual)``: this connection offers ``offer`` by ALPN (RFC 7301)
+    where ``context``, shared with other connections, offers ``usual`` (a TLS
+    proxy is offered only ``http/1.1`` from the context that offers origins
+    ``h2`` too). Python's ``ssl`` sets ALPN on a context only, and OpenSSL
+    copies a context's offer into a connection when the connection is made,
+    so the context offers ``offer`` for that instant alone and ``usual`` again
+    after: the context is left as it was. Every TLS connection the library
+    makes is made under one lock, with no await inside, so no other one (in
+    any task or thread) sees the passing offer.
+
+    ``https_compatible``: servers often close without a TLS close_notify, and
+    HTTP framing already tells where a message ends (RFC 9112 section 9.8).
+    """
+    with _MAKING_TLS:
+        if alpn is None:
+            return trio.SSLStream(
+                stream, context, server_hostname=server_hostname, https_compatible=True
+            )
+        offer, usual = alpn
+        context.set_alpn_protocols(offer)
+        try:
+            return trio.SSLStream(
+                stream, context, server_hostname=server_hostname, https_compatible=True
+            )
+        finally:
+            context.set_alpn_protocols(usual)

@@ -18,7 +18,7 @@ RawHeaders = list[tuple[bytes, bytes]]
 Extensions = dict[str, Any]
 """The ``ext`` dictionaries of requests and responses."""
 
-TimeoutPhase = Literal["connect", "read", "write", "pool"]
+TimeoutPhase = Literal["connect", "read", "write", "pool", "head"]
 
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
@@ -50,6 +50,32 @@ def get_timeout(ext: Mapping[str, Any] | None, phase: TimeoutPhase) -> float | N
         return None
     value = timeouts.get(phase)
     return None if value is None else float(value)
+
+
+def a_label_error(host: str) -> str | None:
+    """Why an ASCII host name holds an invalid A-label, or ``None`` when it holds none.
+
+    A label starting ``xn--`` is an A-label: the Punycode (RFC 3492) of a
+    label with non-ASCII characters (RFC 5890 section 2.3.2.1). One that is
+    empty, does not decode, decodes to ASCII only or to a control character,
+    or is not the encoding of what it decodes to, is invalid. Beyond that no
+    IDNA 2008 rule is applied: names it refuses (emoji) exist and resolve.
+    """
+    for label in host.split("."):
+        if label[:4].lower() != "xn--":
+            continue
+        encoded = label[4:].lower()
+        try:
+            decoded = encoded.encode("ascii").decode("punycode")
+        except UnicodeError:
+            return f"the A-label {label!r} is not Punycode"
+        if (
+            decoded.isascii()
+            or not decoded.isprintable()
+            or decoded.encode("punycode").decode("ascii") != encoded
+        ):
+            return f"the A-label {label!r} does not encode a Unicode label"
+    return None
 
 
 def fail_after(seconds: float | None) -> AbstractContextManager[Any]:

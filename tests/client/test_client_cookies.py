@@ -229,6 +229,17 @@ async def test_redirects_across_subdomains(server: Server) -> None:
     assert set(rerouter.hosts) == {b"a.example.test", b"b.example.test"}
 
 
+async def test_host_only_cookie_is_not_sent_to_subdomains(server: Server) -> None:
+    """A cookie set by a.test without a Domain attribute goes back to a.test only, not to
+    sub.a.test (RFC 6265 section 5.4, the host-only-flag; issue 19). One with Domain=a.test
+    goes to both; one the caller sets without a domain still goes everywhere."""
+    parent, child = (f"http://{name}:{server.port}" for name in ("a.test", "sub.a.test"))
+    async with AsyncClient(transport=Rerouter(), cookies={"mine": "0"}) as client:
+        await client.get(f"{parent}/set", params={"c": ["hostonly=1", "dom=1; Domain=a.test"]})
+        assert await sent_cookies(client, f"{parent}/echo") == {"dom=1", "hostonly=1", "mine=0"}
+        assert await sent_cookies(client, f"{child}/echo") == {"dom=1", "mine=0"}
+
+
 async def test_redirect_recomputes_the_cookie_field(server: Server) -> None:
     """The Cookie of a redirected request comes from the jar for the new URL, not the old one."""
     async with AsyncClient(base_url=server.url) as client:

@@ -12,12 +12,14 @@ around it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import trio
 
 from tests.support.asgi import serve_hypercorn
 from tests.support.proxy import PProxy, free_port
+from tests.support.raw import RawConn
 from tests.support.servers import HOST, Server
 from tests.support.tls import TLSMaterial
 from trio_httpcore import (
@@ -28,6 +30,7 @@ from trio_httpcore import (
     AsyncSOCKSProxy,
     Client,
     ConnectError,
+    InvalidURL,
     ProxyError,
     UnsupportedProtocol,
 )
@@ -254,3 +257,22 @@ async def test_mounts_route_around_a_proxy(
         with pytest.raises(ConnectError, match=dead_proxy.rpartition(":")[2]):
             await client.get("http://elsewhere.invalid/")
     assert len(client_app.requests) == 1
+
+
+@pytest.mark.parametrize("through_proxy", [True, False])
+async def test_an_invalid_a_label_is_invalid_url_before_anything_leaves(
+    start_raw_server: Callable[..., Any], through_proxy: bool
+) -> None:
+    """``http://xn--.test/`` (an empty A-label), through a forward proxy or not:
+    InvalidURL, and the proxy never hears of it (issue 19)."""
+    received: list[bytes] = []
+
+    async def record(conn: RawConn) -> None:
+        received.append(await conn.receive_some())
+
+    proxy = await start_raw_server(record)
+    proxies = f"http://{HOST}:{proxy.port}" if through_proxy else None
+    async with AsyncClient(proxies=proxies, trust_env=False) as client:
+        with pytest.raises(InvalidURL, match="A-label"):
+            await client.get("http://xn--.test/")
+    assert proxy.connections == [] and received == []

@@ -72,7 +72,15 @@ def test_gzip_members_and_trailing_data() -> None:
 
 
 # brotli may overshoot its output limit by up to a block.
-@pytest.mark.parametrize(("coding", "bound"), [("gzip", CHUNK_LIMIT), ("br", 2 * CHUNK_LIMIT)])
+@pytest.mark.parametrize(
+    ("coding", "bound"),
+    [
+        ("gzip", CHUNK_LIMIT),
+        ("deflate", CHUNK_LIMIT),
+        ("br", 2 * CHUNK_LIMIT),
+        ("zstd", CHUNK_LIMIT),
+    ],
+)
 def test_output_pieces_are_bounded(coding: str, bound: int) -> None:
     # 64 MiB of zeros compress to ~64 KiB or less: one input chunk must not become
     # one huge bytes.

@@ -292,3 +292,17 @@ def test_ssl_contexts(tls: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) 
     issued.private_key_and_cert_chain_pem.write_to_path(str(pem))
     create_ssl_context(True, cert=str(pem))
     create_ssl_context(True, cert=(str(pem), str(pem)))
+
+
+def test_timeout_head_is_off_unless_given() -> None:
+    assert Timeout(5.0).head is None and "head" not in Timeout(5.0).as_dict()
+    both = Timeout(5.0, head=30.0)
+    assert both.as_dict() == {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0, "head": 30.0}
+    assert Timeout(both) == both and hash(Timeout(both)) == hash(both) and both != Timeout(5.0)
+    assert Timeout(both, head=None).head is None and Timeout(both, read=1).head == 30.0
+    assert repr(both) == "Timeout(5.0, head=30.0)"
+    assert repr(Timeout(1, read=2, head=3)) == (
+        "Timeout(connect=1, read=2, write=1, pool=1, head=3)"
+    )
+    with pytest.raises(ValueError):
+        Timeout(head=-1)

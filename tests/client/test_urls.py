@@ -161,7 +161,7 @@ def test_ipv6() -> None:
         ("http://exa<mple.org/", "Invalid host"),
         ("1http://example.org/", "Invalid scheme"),
         ("http://%90/", "not UTF-8"),
-        ("http://xn--a.example/\u2603", None),
+        ("http://xn--mnchen-3ya.example/\u2603", None),
     ],
 )
 def test_invalid_urls(url: str, reason: str | None) -> None:
@@ -337,3 +337,23 @@ def test_any_input_parses_or_raises_invalid_url(text: str) -> None:
         return
     assert str(URL(str(url), allow_relative=True)) == str(url)
     assert str(url).isascii()
+
+
+@pytest.mark.parametrize(
+    "host", ["xn--.test", "XN--.test", "abc.xn--", "xn--a.test", "xn--zz-.test", "xn---.test"]
+)
+def test_an_empty_or_invalid_a_label_is_invalid_url(host: str) -> None:
+    """An A-label is the Punycode of a Unicode label (RFC 5890 section 2.3.2.1): an empty
+    one, one that does not decode, decodes to ASCII or a control character, or is not the
+    encoding of what it decodes to, makes the URL invalid (issue 19)."""
+    with pytest.raises(InvalidURL, match="A-label"):
+        URL(f"http://{host}/")
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"), [("xn--mnchen-3ya.de", "münchen.de"), ("xn--ls8h.la", "xn--ls8h.la")]
+)
+def test_valid_a_labels_are_kept(host: str, shown: str) -> None:
+    """Real A-labels pass, including one IDNA 2008 refuses (an emoji, as browsers allow)."""
+    url = URL(f"http://{host}/")
+    assert (url.raw_host, url.host) == (host.encode(), shown)

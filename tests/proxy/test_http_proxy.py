@@ -13,7 +13,13 @@ from tests.support.proxy import PROXY_AUTH_HEADER, PProxy, RecordingProxy, free_
 from tests.support.raw import RawConn
 from tests.support.servers import HOST, Server
 from tests.support.tls import TLSMaterial
-from trio_httpcore import AsyncHTTPProxy, ConnectError, ProxyError, UnsupportedProtocol
+from trio_httpcore import (
+    AsyncHTTPProxy,
+    ConnectError,
+    LocalProtocolError,
+    ProxyError,
+    UnsupportedProtocol,
+)
 
 from .helpers import echo, fetch, header_names
 
@@ -254,15 +260,29 @@ async def test_forward_over_tls_to_an_https_proxy(
     assert proxy.heads[0].startswith(b"GET http://example.org/ HTTP/1.1\r\n")
 
 
-async def test_tls_proxy_that_picks_http2_is_refused(
-    start_recording_proxy: Callable[..., Any], tls: TLSMaterial
+async def test_caller_context_offers_the_proxy_only_http11(
+    start_recording_proxy: Callable[..., Any], tls_server: Server, tls: TLSMaterial
 ) -> None:
-    """The pool offers h2 for origins; the proxy itself must answer in HTTP/1.1."""
-    proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True, alpn=("h2",))
-    async with AsyncHTTPProxy(proxy.url4, ssl_context=tls.client_context(), http2=True) as pool:
-        with pytest.raises(ProxyError, match="chose HTTP/2"):
-            await fetch(pool, (b"https", b"example.org", None, b"/"))
-        assert_empty(pool)
+    """With the caller's ``ssl_context`` and ``http2=True`` a TLS proxy that prefers h2 is
+    offered only http/1.1 by ALPN (issue 19), HTTP/2 to the origin inside the tunnel still
+    works, and the caller's context still offers h2 afterwards (it was not changed for the
+    proxy)."""
+    context = tls.client_context()
+    proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True, alpn=("h2", "http/1.1"))
+    async with AsyncHTTPProxy(proxy.url4, ssl_context=context, http2=True) as pool:
+        doc = await echo(pool, tls_server.url4("/echo"))
+        # A forwarded request goes over its own TLS connection to the proxy.
+        status, _, body, _ = await fetch(pool, (b"http", b"example.org", None, b"/"))
+    assert doc["http_version"] == "2"
+    assert (status, body) == (200, b"forwarded")
+    assert proxy.alpn_chosen == ["http/1.1", "http/1.1"]
+    assert proxy.heads[0].startswith(b"CONNECT ")
+    # The context, used directly, still offers h2 (and the origin picks it).
+    tcp = await trio.open_tcp_stream(HOST, tls_server.port)
+    direct = trio.SSLStream(tcp, context, server_hostname="localhost")
+    await direct.do_handshake()
+    assert direct.selected_alpn_protocol() == "h2"
+    await trio.aclose_forcefully(direct)
 
 
 async def test_default_context_offers_the_proxy_only_http11(
@@ -273,16 +293,15 @@ async def test_default_context_offers_the_proxy_only_http11(
 ) -> None:
     """Without an ``ssl_context``, a TLS proxy preferring h2 still gets HTTP/1.1 (and the
     origin in the tunnel still gets h2)."""
-    from trio_httpcore._proxy import _http
     from trio_httpcore._transport import _pool
 
-    # The default contexts, made to trust the test CA instead of certifi's.
-    for module in (_pool, _http):
-        monkeypatch.setattr(module, "default_ssl_context", tls.client_context)
+    # The default context, made to trust the test CA instead of certifi's.
+    monkeypatch.setattr(_pool, "default_ssl_context", tls.client_context)
     proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True, alpn=("h2", "http/1.1"))
     async with AsyncHTTPProxy(proxy.url4, http2=True) as pool:
         doc = await echo(pool, tls_server.url4("/echo"))
     assert doc["http_version"] == "2"
+    assert proxy.alpn_chosen == ["http/1.1"]
     assert proxy.heads[0].startswith(b"CONNECT ")
 
 
@@ -402,3 +421,16 @@ async def test_proxy_failing_to_answer_connect_is_a_proxy_error(
             await fetch(pool, (b"https", b"example.org", None, b"/"))
         assert_empty(pool)
     assert info.value.status_code is None
+
+
+@pytest.mark.parametrize("host", [b"xn--.test", b"a.XN--zz-.test"])
+async def test_an_invalid_a_label_is_refused_before_the_proxy_hears_of_it(
+    start_recording_proxy: Callable[..., Any], host: bytes
+) -> None:
+    """The transport takes hosts already encoded: an empty or invalid A-label is refused
+    (LocalProtocolError) rather than forwarded (issue 19)."""
+    proxy: RecordingProxy = await start_recording_proxy()
+    async with AsyncHTTPProxy(proxy.url4, proxy_mode="FORWARD_ONLY") as pool:
+        with pytest.raises(LocalProtocolError, match="A-label"):
+            await fetch(pool, (b"http", host, None, b"/"))
+    assert proxy.heads == [] and proxy.server.connections == []

@@ -113,3 +113,34 @@ async def test_client_fault(
         pool = client._transport  # the client's own AsyncConnectionPool
         stats = pool.statistics()
         assert (stats.connecting, stats.active, stats.waiting) == (0, 0, 0), stats
+
+
+async def test_a_head_dripped_byte_by_byte_is_cut_off_by_the_head_timeout(
+    start_raw_server: Callable[..., Any], autojump_clock: trio.testing.MockClock
+) -> None:
+    """A server sends its head one byte every 50 ms (issue 19). Each byte comes well
+    within the 5 s read timeout, so only ``Timeout(head=...)`` ends the wait: at 1 s of
+    (virtual) time, with ReadTimeout. Off by default: without it the same head arrives."""
+    head = b"HTTP/1.1 200 OK\r\nX-Drip: " + b"x" * 100 + b"\r\nContent-Length: 2\r\n\r\nok"
+
+    async def drip(conn: RawConn) -> None:
+        await conn.read_request()
+        for i in range(len(head)):
+            with trio.move_on_after(0.05) as waited:
+                await conn.wait_closed_by_peer()
+            if not waited.cancelled_caught:
+                return
+            await conn.send(head[i : i + 1])
+        await conn.wait_closed_by_peer()
+
+    server = await start_raw_server(drip)
+    async with trio_httpcore.AsyncClient(timeout=trio_httpcore.Timeout(5.0, head=1.0)) as client:
+        started = trio.current_time()
+        with pytest.raises(trio_httpcore.ReadTimeout, match="head timeout") as info:
+            await client.get(server.url + "/")
+        assert trio.current_time() - started == pytest.approx(1.0, abs=0.1)
+        assert isinstance(info.value.__cause__, trio.TooSlowError)
+    async with trio_httpcore.AsyncClient(timeout=5.0) as client:
+        response = await client.get(server.url + "/")
+        assert response.text == "ok"
+        assert trio.current_time() - started > 6  # the whole head took its 7 s

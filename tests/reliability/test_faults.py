@@ -147,6 +147,39 @@ async def _no_content_then_close(conn: RawConn) -> None:
     await conn.send(b"HTTP/1.1 204 No Content\r\n\r\n")
 
 
+async def _head_drip(conn: RawConn) -> None:
+    """One byte of the response head every 50 ms: each read comes well within the read
+    timeout, the whole head (20 s) never within a head timeout."""
+    await conn.read_request()
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Drip: %s\r\n" % (b"x" * 360) + b"Content-Length: 5\r\n\r\n"
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        for i in range(len(head)):
+            with trio.move_on_after(0.05) as waited:
+                await conn.wait_closed_by_peer()
+            if not waited.cancelled_caught:
+                return  # the client gave up: close at once, as a server would
+            await conn.send(head[i : i + 1])
+        await conn.send(b"hello")
+        await conn.wait_closed_by_peer()
+
+
+ECHO_UPLOAD = 8 * 1024 * 1024
+
+
+async def _echo_while_reading(conn: RawConn) -> None:
+    """Answer at once, then echo the request body piece by piece as it is read."""
+    head = await conn.read_request_head()
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length)
+    echoed = 0
+    while echoed < length:
+        data = await conn.receive_some()
+        if not data:
+            return
+        await conn.send(data)
+        echoed += len(data)
+
+
 # -- TLS
 
 
@@ -320,6 +353,8 @@ class Fault:
     keeps_connection: bool = False
     # Where the request succeeds: the status and body it gets.
     succeeds_with: tuple[int, bytes] = (200, b"hello")
+    head_timeout: float | None = None  # the "head" key of the timeout extension
+    upload: int = 0  # bytes of request body (POST) instead of a GET
 
 
 FAULTS: list[Fault] = [
@@ -390,6 +425,18 @@ FAULTS: list[Fault] = [
         "no-content-then-close", "HTTP/1.1", "204 No Content, then FIN",
         (), "none: succeeds (204, empty body)", _no_content_then_close,
         succeeds_with=(204, b""),
+    ),
+    Fault(
+        "head-drip", "HTTP/1.1",
+        "the response head one byte every 50 ms, read timeout 1 s, head timeout 2 s",
+        (trio_httpcore.ReadTimeout,), "ReadTimeout (the head timeout)", _head_drip,
+        read_timeout=1.0, head_timeout=2.0,
+    ),
+    Fault(
+        "echo-while-reading", "HTTP/1.1",
+        "an 8 MiB upload echoed back as it is read (write timeout 5 s)",
+        (), "none: succeeds (the client reads while it sends)", _echo_while_reading,
+        upload=ECHO_UPLOAD, succeeds_with=(200, pattern(ECHO_UPLOAD)),
     ),
     Fault(
         "tls-wrong-ca", "TLS", "certificate from a CA the client does not trust",
@@ -587,11 +634,17 @@ async def test_fault(
     tcp: Server = server.tcp if hasattr(server, "tcp") else server
     url = _url(fault, server)
     ext = {"timeout": {**ORIGIN_TIMEOUTS["timeout"], "read": fault.read_timeout}}
+    if fault.head_timeout is not None:
+        ext["timeout"]["head"] = fault.head_timeout
+    method, headers, body = b"GET", [], None
+    if fault.upload:
+        method, headers = b"POST", [(b"Content-Length", b"%d" % fault.upload)]
+        body = trio_httpcore.PlainByteStream(pattern(fault.upload))
     async with make_pool(**_pool_options(fault, tls, other_tls)) as pool:
         before = socket_fds()
 
         async def one_request() -> tuple[int, bytes]:
-            status, _, stream, _ = await pool.arequest(b"GET", url, ext=ext)
+            status, _, stream, _ = await pool.arequest(method, url, headers, body, ext)
             if fault.hold_body:
                 await trio.testing.wait_all_tasks_blocked()
             return status, await read_all(stream)

@@ -150,6 +150,8 @@ class RecordingProxy:
     tls: bool
     connect_status: bytes = b"200 Connection established"
     heads: list[bytes] = field(default_factory=list)
+    # The protocol each TLS connection to the proxy chose by ALPN (None: none).
+    alpn_chosen: list[str | None] = field(default_factory=list)
 
     @property
     def url4(self) -> URL4:
@@ -212,11 +214,15 @@ def start_recording_proxy(nursery: trio.Nursery, tls: TLSMaterial) -> Callable[.
             if proxy.tls:
                 stream = trio.SSLStream(stream, tls.server_context(list(alpn)), server_side=True)
             rest = b""
+            seen_head = False
             try:
                 while True:
                     head, rest = await _read_head(stream, rest)
                     if not head:
                         return
+                    if isinstance(stream, trio.SSLStream) and not seen_head:
+                        proxy.alpn_chosen.append(stream.selected_alpn_protocol())
+                    seen_head = True
                     proxy.heads.append(head)
                     method, target, _ = head.split(b"\r\n", 1)[0].split(b" ")
                     if method == b"CONNECT":

@@ -30,9 +30,14 @@ class Timeout:
     ``connect`` (TCP, proxy step and TLS handshake), ``read`` (each wait for
     data), ``write`` (each send) and ``pool`` (waiting for a free connection).
     A ``Timeout`` or a 4-tuple ``(connect, read, write, pool)`` is taken as is.
+
+    ``head`` bounds the whole wait for the response head, from the end of the
+    request on, however it trickles in (``read`` bounds each piece only): off
+    (``None``) unless given, whatever ``timeout`` says; a ``Timeout`` given as
+    ``timeout`` passes its own on. Exceeding it raises ``ReadTimeout``.
     """
 
-    __slots__ = ("connect", "pool", "read", "write")
+    __slots__ = ("connect", "head", "pool", "read", "write")
 
     def __init__(
         self,
@@ -42,17 +47,22 @@ class Timeout:
         read: float | None = UNSET,
         write: float | None = UNSET,
         pool: float | None = UNSET,
+        head: float | None = UNSET,
     ) -> None:
+        default_head: float | None = None
         if isinstance(timeout, Timeout):
             default: tuple[float | None, ...] = timeout.as_tuple()
+            default_head = timeout.head
         elif isinstance(timeout, tuple):
             if len(timeout) != 4:
                 raise ValueError("A timeout tuple is (connect, read, write, pool).")
             default = timeout
         else:
             default = (timeout,) * 4
-        given = (connect, read, write, pool)
-        values = [d if g is UNSET else g for d, g in zip(default, given, strict=True)]
+        given = (connect, read, write, pool, head)
+        values = [
+            d if g is UNSET else g for d, g in zip((*default, default_head), given, strict=True)
+        ]
         for value in values:
             if value is not None and (not isinstance(value, (int, float)) or value < 0):
                 raise ValueError(f"A timeout is a number of seconds >= 0 or None, not {value!r}.")
@@ -60,27 +70,41 @@ class Timeout:
         self.read: float | None = values[1]
         self.write: float | None = values[2]
         self.pool: float | None = values[3]
+        self.head: float | None = values[4]
 
     def as_tuple(self) -> tuple[float | None, float | None, float | None, float | None]:
         """``(connect, read, write, pool)``."""
         return (self.connect, self.read, self.write, self.pool)
 
     def as_dict(self) -> dict[str, float | None]:
-        """The ``ext["timeout"]`` dictionary the transport takes."""
-        return {"connect": self.connect, "read": self.read, "write": self.write, "pool": self.pool}
+        """The ``ext["timeout"]`` dictionary the transport takes (``head`` only when set)."""
+        timeouts = {
+            "connect": self.connect,
+            "read": self.read,
+            "write": self.write,
+            "pool": self.pool,
+        }
+        if self.head is not None:
+            timeouts["head"] = self.head
+        return timeouts
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Timeout) and self.as_tuple() == other.as_tuple()
+        return (
+            isinstance(other, Timeout)
+            and self.as_tuple() == other.as_tuple()
+            and self.head == other.head
+        )
 
     def __hash__(self) -> int:
-        return hash(self.as_tuple())
+        return hash((*self.as_tuple(), self.head))
 
     def __repr__(self) -> str:
+        head = "" if self.head is None else f", head={self.head!r}"
         if len(set(self.as_tuple())) == 1:
-            return f"Timeout({self.connect!r})"
+            return f"Timeout({self.connect!r}{head})"
         return (
             f"Timeout(connect={self.connect!r}, read={self.read!r}, "
-            f"write={self.write!r}, pool={self.pool!r})"
+            f"write={self.write!r}, pool={self.pool!r}{head})"
         )
 
 

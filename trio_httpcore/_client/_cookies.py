@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from http.cookiejar import Cookie, CookieJar
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING
 
 from .._exceptions import CookieConflict
@@ -46,11 +47,33 @@ class _JarResponse:
         return self._response.headers.get_list(name) or default
 
 
+class _HostOnlyPolicy(DefaultCookiePolicy):
+    """The standard library's rules, with host-only cookies kept to their host.
+
+    A cookie a server set without a ``Domain`` attribute has the host-only
+    flag: it goes back to exactly the host that set it, not to its
+    subdomains (RFC 6265 sections 5.3 and 5.4). The standard library sends it
+    to subdomains unless ``DomainStrictNonDomain`` is set, and that flag would
+    also keep a cookie the caller set with no domain at all (which goes to
+    every host) from being sent anywhere.
+    """
+
+    def return_ok_domain(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        if cookie.domain and not cookie.domain_specified:
+            # The jar keeps a host-only cookie under the host's effective name:
+            # a name without a dot gets ".local" (RFC 2965 section 1).
+            host = urllib.parse.urlsplit(request.get_full_url()).hostname or ""
+            if cookie.domain.lower() != (host if "." in host else f"{host}.local"):
+                return False
+        return bool(super().return_ok_domain(cookie, request))
+
+
 class Cookies(MutableMapping[str, str]):
     """Cookies kept for a client, or received with a response.
 
     Storage and matching are ``http.cookiejar``'s, which follows RFC 6265:
-    domain and path matching, host-only cookies, expiry, ``Secure`` cookies
+    domain and path matching, host-only cookies (kept to their host, not sent
+    to its subdomains), expiry, ``Secure`` cookies
     sent over https only, ``HttpOnly`` kept. As a mapping it is keyed by
     name; where several cookies share a name, :meth:`get` with ``domain``
     and ``path`` tells them apart. The jar itself is :attr:`jar`.
@@ -60,7 +83,7 @@ class Cookies(MutableMapping[str, str]):
         if isinstance(cookies, CookieJar):
             self.jar = cookies
             return
-        self.jar = CookieJar()
+        self.jar = CookieJar(_HostOnlyPolicy())
         if isinstance(cookies, Cookies):
             for cookie in cookies.jar:
                 self.jar.set_cookie(cookie)

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 import idna
 
 from .._exceptions import InvalidURL
+from .._types import a_label_error
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -154,6 +155,8 @@ def encode_host(host: str) -> str:
         host = host.lower()
         if not all(char in HOST_SAFE for char in host):
             raise InvalidURL(f"Invalid host {host!r}: it holds a character a host may not have.")
+        if "xn--" in host and (error := a_label_error(host)) is not None:
+            raise InvalidURL(f"Invalid host {host!r}: {error}.")
         return host
     try:
         return idna.encode(host, uts46=True).decode("ascii")

@@ -4,7 +4,7 @@ contract, network-stream helpers and the connection-bound response body."""
 from ._base import AsyncHTTPTransport, AsyncResponse, SyncHTTPTransport, SyncResponse
 from ._interfaces import ConnectionListener, ConnectionProtocol, RetryOnNewConnection
 from ._network import READ_SIZE, close_now, open_stream, raw_socket, readable_now, start_tls
-from ._request import authority, check_request, has_header, header_value
+from ._request import authority, check_body, check_request, has_header, header_value
 from ._response import ConnectionBoundStream
 from ._trace import Tracer, traced, tracer_for
 
@@ -20,6 +20,7 @@ __all__ = [
     "SyncResponse",
     "Tracer",
     "authority",
+    "check_body",
     "check_request",
     "close_now",
     "has_header",

@@ -7,6 +7,8 @@ import ssl
 
 import trio
 
+from .._tls import client_tls_stream
+
 # Large enough that a body arrives in few reads, below glibc's default mmap
 # threshold (128 KiB) so each read is not an mmap/munmap pair.
 READ_SIZE = 65536
@@ -67,15 +69,16 @@ async def open_stream(
 
 
 async def start_tls(
-    stream: trio.abc.Stream, ssl_context: ssl.SSLContext, server_hostname: str
+    stream: trio.abc.Stream,
+    ssl_context: ssl.SSLContext,
+    server_hostname: str,
+    alpn: tuple[list[str], list[str]] | None = None,
 ) -> trio.SSLStream[trio.abc.Stream]:
     """Wrap ``stream`` in TLS and complete the handshake, for ``server_hostname``.
 
-    ``https_compatible``: servers often close without a TLS close_notify, and
-    HTTP framing already tells where a message ends (RFC 9112 section 9.8).
+    ``alpn=(offer, usual)``: this connection's own ALPN offer, where the
+    context offers ``usual`` (:func:`client_tls_stream`).
     """
-    tls = trio.SSLStream(
-        stream, ssl_context, server_hostname=server_hostname, https_compatible=True
-    )
+    tls = client_tls_stream(stream, ssl_context, server_hostname, alpn)
     await tls.do_handshake()
     return tls

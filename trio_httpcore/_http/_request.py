@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sized
 
 from .._exceptions import LocalProtocolError, UnsupportedProtocol
-from .._types import DEFAULT_PORTS, URL4, RawHeaders
+from .._types import DEFAULT_PORTS, URL4, RawHeaders, a_label_error
 
 # RFC 9110 section 5.6.2: token = 1*tchar.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -32,7 +33,9 @@ def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
     within 1-65535; the method and every header name must be tokens, and every header value
     a field value (no CR, LF or NUL, no whitespace at either end; else
     :class:`LocalProtocolError`), so a caller's input can never smuggle a
-    second header or request onto the wire.
+    second header or request onto the wire. ``Content-Length`` and
+    ``Transfer-Encoding`` together, the shape of request smuggling, are
+    refused too: a sender must not send both (RFC 9112 section 6.2).
     """
     scheme, host, port, target = url
     if scheme not in DEFAULT_PORTS:
@@ -44,6 +47,8 @@ def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
         raise LocalProtocolError(
             f"invalid host {host!r} in the request URL: expected an IDNA-encoded name or an IP"
         )
+    if b"-" in host and (error := a_label_error(host.decode("ascii"))) is not None:
+        raise LocalProtocolError(f"invalid host {host!r} in the request URL: {error}")
     if port is not None and not 0 < port < 65536:
         raise LocalProtocolError(f"invalid port {port} in the request URL: not in 1-65535")
     if not target or _FORBIDDEN_IN_TARGET.search(target):
@@ -57,6 +62,34 @@ def check_request(method: bytes, url: URL4, headers: RawHeaders) -> None:
             raise LocalProtocolError(
                 f"invalid value for header {name!r}: CR, LF, NUL, or whitespace at either end"
             )
+    if has_header(headers, b"content-length") and has_header(headers, b"transfer-encoding"):
+        raise LocalProtocolError(
+            "the request has both Content-Length and Transfer-Encoding, which a sender "
+            "must not send together (RFC 9112 section 6.2)"
+        )
+
+
+def check_body(headers: RawHeaders, stream: object | None) -> None:
+    """Refuse a ``Content-Length`` that disagrees with a body whose length is known.
+
+    The length is known before sending for bytes in memory (a sized
+    ``stream``) and for no body (``None``: 0 bytes). A streamed body's length
+    shows only as it is sent, where the protocol refuses it. A value that is
+    not one number is left to the protocol's own check.
+    """
+    lengths = {
+        value.strip()
+        for name, values in headers
+        if name.lower() == b"content-length"
+        for value in values.split(b",")
+    }
+    if len(lengths) != 1 or not (declared := next(iter(lengths))).isdigit():
+        return
+    size = 0 if stream is None else len(stream) if isinstance(stream, Sized) else None
+    if size is not None and size != int(declared):
+        raise LocalProtocolError(
+            f"the request says Content-Length: {int(declared)} but its body is {size} bytes"
+        )
 
 
 def authority(url: URL4) -> bytes:

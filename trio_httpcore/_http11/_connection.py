@@ -5,15 +5,18 @@ from __future__ import annotations
 import enum
 import logging
 import math
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, cast
 
 import h11
+import outcome
 import trio
 
 from .._exceptions import (
     READ_ERRORS,
     WRITE_ERRORS,
     ReadError,
+    ReadTimeout,
     RemoteProtocolError,
     TransportError,
     WriteError,
@@ -35,6 +38,7 @@ from .._http import (
 from .._streams import AsyncByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders
 from ._h11compat import request_event
+from ._prefixed import PrefixedStream
 from ._timeouts import UNBOUNDED, Timeouts, raise_mapped
 
 if TYPE_CHECKING:
@@ -66,6 +70,12 @@ MAX_RESPONSE_HEAD_SIZE = 100 * 1024
 # dead idle connection may hold its socket and its slot.
 IDLE_WATCH_DELAY = 0.1
 
+# How much of a response the server sends while the request body is still
+# going out is read and held: an early 413 is a few bytes, a server echoing
+# the body as it reads it (node's req.pipe(res)) sends as much as it is sent.
+# Past this the server is left to wait until the body is sent.
+MAX_EARLY_RESPONSE = 64 * 1024 * 1024
+
 # How long to wait for "100 Continue" when the request sets no read timeout.
 # RFC 9110 section 10.1.1 lets a client send the body after "some reasonable
 # period"; one second is what curl waits.
@@ -80,31 +90,6 @@ class _State(enum.Enum):
     IDLE = "idle"  # no request; the watcher looks after the socket
     BUSY = "busy"  # reserved for, or carrying, one request
     CLOSED = "closed"  # closed, or its stream handed over to the caller
-
-
-class _PrefixedStream(trio.abc.Stream):
-    """A handed-over stream that first yields bytes h11 already read past the response head."""
-
-    def __init__(self, stream: trio.abc.Stream, prefix: bytes) -> None:
-        self.transport_stream = stream
-        self._prefix = prefix
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        if self._prefix:
-            await trio.lowlevel.checkpoint()
-            size = len(self._prefix) if max_bytes is None else max_bytes
-            data, self._prefix = self._prefix[:size], self._prefix[size:]
-            return data
-        return await self.transport_stream.receive_some(max_bytes)
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.transport_stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.transport_stream.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self.transport_stream.aclose()
 
 
 class HTTP11Connection:
@@ -371,17 +356,17 @@ class HTTP11Connection:
             if early is not None:
                 return early
         try:
-            async with body_chunks(stream) as chunks:
-                # The body's iterator is the caller's code: the write timeout
-                # bounds our sends, not its waits.
-                if timeouts is not None:
-                    timeouts.disarm()
-                async for chunk in chunks:
-                    if chunk:
-                        await self._send(self._h11.send(h11.Data(data=chunk)), timeouts)
-                        if timeouts is not None:
-                            timeouts.disarm()
-            await self._send(self._h11.send(_END_OF_MESSAGE), timeouts)
+            async with body_chunks(stream) as chunks, trio.open_nursery() as nursery:
+                # The server may answer while the body goes out, and go on
+                # answering only if we read (an echo): what it sends is taken
+                # as it comes, so neither side blocks on a full buffer.
+                nursery.start_soon(self._read_while_sending)
+                # Captured, so that the body's errors (and the caller's own, from
+                # its iterator) come out as they are, not in an exception group.
+                sent = await outcome.acapture(self._send_body, chunks, timeouts)
+                # A receive cancelled while it waits loses nothing.
+                nursery.cancel_scope.cancel()
+            sent.unwrap()
             if trace is not None:
                 await trace("send_request_body.complete")
         except WriteError:
@@ -393,6 +378,57 @@ class HTTP11Connection:
                 raise
             return early
         return None
+
+    async def _send_body(self, chunks: AsyncIterator[bytes], timeouts: Timeouts | None) -> None:
+        """Send the request body, and its end."""
+        # The body's iterator is the caller's code: the write timeout bounds
+        # our sends, not its waits.
+        if timeouts is not None:
+            timeouts.disarm()
+        async for chunk in chunks:
+            if chunk:
+                await self._send(self._frame(h11.Data(data=chunk)), timeouts)
+                if timeouts is not None:
+                    timeouts.disarm()
+        await self._send(self._frame(_END_OF_MESSAGE), timeouts)
+
+    def _frame(self, event: h11.Data | h11.EndOfMessage) -> bytes | None:
+        """The bytes of a piece of the body, or its end.
+
+        A streamed body longer or shorter than its ``Content-Length`` shows
+        here: h11 refuses it, and the caller gets :class:`LocalProtocolError`
+        (the head is out, so the connection will be closed).
+        """
+        try:
+            return self._h11.send(event)
+        except h11.LocalProtocolError as exc:
+            words = "longer" if isinstance(event, h11.Data) else "shorter"
+            raise_mapped(
+                exc,
+                WRITE_ERRORS,
+                self._origin,
+                f"the request body is {words} than its Content-Length; sending it to",
+            )
+
+    async def _read_while_sending(self) -> None:
+        """Hand h11 what the server sends while the body goes out (RFC 9112 section 9.5).
+
+        The response is parsed once the body is sent (or a send fails): here
+        the bytes are only held, up to ``MAX_EARLY_RESPONSE``; past that the
+        server is left to wait, as TCP would make it. A read error ends the
+        reading quietly: the send fails too, or the next read raises it.
+        """
+        held = 0
+        while held < MAX_EARLY_RESPONSE:
+            try:
+                data = await self._stream.receive_some(READ_SIZE)
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            self._eof = not data
+            self._h11.receive_data(bytes(data))
+            if not data:
+                return
+            held += len(data)
 
     async def _early_response(self, timeouts: Timeouts | None) -> h11.Response | None:
         """The response head the server sent before a write failed, if one can be read."""
@@ -427,7 +463,22 @@ class HTTP11Connection:
     async def _receive_response_head(
         self, timeouts: Timeouts | None, need_data: bool = False
     ) -> h11.Response:
-        """The final response head (or a 101); arguments as in :meth:`_next_event`."""
+        """The final response head (or a 101); arguments as in :meth:`_next_event`.
+
+        The head timeout, when set, bounds this whole wait, however the head
+        trickles in (each piece within the read timeout): a server dripping
+        its head a byte at a time holds no request forever.
+        """
+        limit = None if timeouts is None else timeouts.head
+        if limit is None:
+            return await self._read_response_head(timeouts, need_data)
+        with trio.move_on_after(limit):
+            return await self._read_response_head(timeouts, need_data)
+        raise ReadTimeout(
+            f"reading the response head from {self._origin}: the head timeout ({limit:g} s) expired"
+        ) from trio.TooSlowError()
+
+    async def _read_response_head(self, timeouts: Timeouts | None, need_data: bool) -> h11.Response:
         while True:
             event = await self._next_event(timeouts, need_data=need_data)
             need_data = False
@@ -509,7 +560,7 @@ class HTTP11Connection:
         leftover, _ = self._h11.trailing_data
         stream = self._stream
         if leftover:
-            stream = _PrefixedStream(stream, bytes(leftover))
+            stream = PrefixedStream(stream, bytes(leftover))
         self._let_go()
         return stream
 

@@ -1,5 +1,6 @@
-"""A request's read and write timeouts on HTTP/1.1: each bounds one wait, not the request, and
-one cancel scope serves a whole stretch of I/O (its deadline moved before each wait), because a
+"""A request's read and write timeouts on HTTP/1.1 (each bounds one wait, not the request), and
+the optional head timeout (the whole wait for the response head). One
+cancel scope serves a whole stretch of I/O (its deadline moved before each wait), because a
 scope per wait cost a sixth of a small request's instructions."""
 
 from __future__ import annotations
@@ -69,25 +70,28 @@ class Timeouts:
     neither timeout has no ``Timeouts`` (:meth:`of`) and enters no scope.
     """
 
-    __slots__ = ("_armed", "_on_expiry", "_scope", "read", "write")
+    __slots__ = ("_armed", "_on_expiry", "_scope", "head", "read", "write")
 
     # The scope of the stretch of I/O under way, from sending() or reading().
     _scope: trio.CancelScope
 
-    def __init__(self, read: float | None, write: float | None) -> None:
+    def __init__(self, read: float | None, write: float | None, head: float | None = None) -> None:
         self.read = read
         self.write = write
+        # Bounds the whole wait for the response head (see HTTP11Connection), not one read.
+        self.head = head
         self._armed = False  # whether _scope has a deadline
         self._on_expiry = READING
 
     @classmethod
     def of(cls, ext: Extensions) -> Timeouts | None:
-        """The read and write timeouts in ``ext["timeout"]``, or ``None`` if it sets neither."""
+        """The read, write and head timeouts in ``ext["timeout"]``; ``None`` if it sets none."""
         read = get_timeout(ext, "read")
         write = get_timeout(ext, "write")
-        if read is None and write is None:
+        head = get_timeout(ext, "head")
+        if read is None and write is None and head is None:
             return None
-        return cls(read, write)
+        return cls(read, write, head)
 
     def sending(self) -> trio.CancelScope:
         """A new scope for I/O that begins with a send, armed for it; enter it at once."""

@@ -37,7 +37,7 @@ from .._http import (
 )
 from .._http11 import HTTP11Connection
 from .._streams import AsyncByteStream
-from .._tls import alpn_protocols, default_ssl_context
+from .._tls import alpn_protocols
 from .._transport import AsyncConnectionPool, AsyncHTTPConnection, resolve_max_keepalive
 from .._types import (
     DEFAULT_PORTS,
@@ -49,6 +49,9 @@ from .._types import (
     url_origin,
 )
 
+# What a proxy is offered by ALPN: it is spoken to in HTTP/1.1 (RFC 7301).
+HTTP11_ONLY = alpn_protocols(http1=True, http2=False)
+
 ProxyMode = Literal["DEFAULT", "FORWARD_ONLY", "TUNNEL_ONLY"]
 PROXY_MODES: tuple[str, ...] = get_args(ProxyMode)
 
@@ -59,31 +62,33 @@ def proxy_text(proxy: Origin) -> str:
 
 
 async def open_proxy_stream(
-    proxy: Origin, ssl_context: ssl.SSLContext, local_address: str | None
+    proxy: Origin,
+    ssl_context: ssl.SSLContext,
+    local_address: str | None,
+    alpn_usual: list[str],
 ) -> trio.abc.Stream:
     """A TCP stream to the proxy, wrapped in TLS to it when the proxy URL is ``https``.
 
-    Errors name the proxy, not the origin. A TLS proxy must speak HTTP/1.1:
-    a caller's ``ssl_context`` shared with the origins may offer ``h2`` (with
-    ``http2=True``), and a proxy that picks it is refused with :class:`ProxyError`.
+    Errors name the proxy, not the origin. A proxy is spoken to in HTTP/1.1,
+    so it is offered only ``http/1.1`` by ALPN, from the ``ssl_context`` that
+    offers the origins ``alpn_usual`` (``h2`` too, with ``http2=True``): a
+    proxy that also speaks HTTP/2 answers in HTTP/1.1, and the context is
+    left offering ``alpn_usual``.
     """
     scheme, host, port = proxy
-    text = proxy_text(proxy)
-    with map_exceptions(CONNECT_ERRORS, text, "connecting to"):
+    with map_exceptions(CONNECT_ERRORS, proxy_text(proxy), "connecting to"):
         stream = await open_stream(
             host.decode("ascii"), port, uds=None, local_address=local_address
         )
         if scheme != b"https":
             return stream
         try:
-            tls = await start_tls(stream, ssl_context, host.decode("ascii"))
+            return await start_tls(
+                stream, ssl_context, host.decode("ascii"), (HTTP11_ONLY, alpn_usual)
+            )
         except BaseException:
             close_now(stream)
             raise
-    if tls.selected_alpn_protocol() == "h2":
-        close_now(tls)
-        raise ProxyError(f"{text} chose HTTP/2 by ALPN; proxies are spoken to in HTTP/1.1")
-    return tls
 
 
 def connect_target(origin: Origin) -> bytes:
@@ -210,13 +215,8 @@ class AsyncHTTPProxy(AsyncConnectionPool):
         self._forward_key: Origin | None = (
             None if proxy_mode == "TUNNEL_ONLY" else (b"http", self._proxy[1], self._proxy[2])
         )
-        # TLS to the proxy: the pool's context (it may offer h2, for origins),
-        # unless we build the default one ourselves: then one offering only
-        # HTTP/1.1, so a proxy that also speaks HTTP/2 is not refused.
-        self._proxy_ssl_context = self._options.ssl_context
-        if ssl_context is None and self._proxy[0] == b"https":
-            self._proxy_ssl_context = default_ssl_context()
-            self._proxy_ssl_context.set_alpn_protocols(alpn_protocols(http1=True, http2=False))
+        # What the pool's context offers origins by ALPN; the proxy gets HTTP11_ONLY.
+        self._alpn_usual = alpn_protocols(self._options.http1, self._options.http2)
         self._opener = self._open_via_proxy
 
     def __repr__(self) -> str:
@@ -256,7 +256,7 @@ class AsyncHTTPProxy(AsyncConnectionPool):
     ) -> trio.abc.Stream:
         """The pool's opener: a stream to the proxy, turned into a tunnel unless forwarding."""
         stream = await open_proxy_stream(
-            self._proxy, self._proxy_ssl_context, self._options.local_address
+            self._proxy, self._options.ssl_context, self._options.local_address, self._alpn_usual
         )
         if connection.origin == self._forward_key:
             return stream

@@ -196,8 +196,9 @@ class AsyncSOCKSProxy(AsyncConnectionPool):
         self, connection: AsyncHTTPConnection, ext: Extensions
     ) -> trio.abc.Stream:
         """The pool's opener: a stream to the proxy, tunnelled to the connection's origin."""
+        # A SOCKS proxy URL is never https: no TLS to it, no ALPN offer.
         stream = await open_proxy_stream(
-            self._proxy, self._options.ssl_context, self._options.local_address
+            self._proxy, self._options.ssl_context, self._options.local_address, []
         )
         try:
             await socks5_handshake(stream, connection.origin, self._proxy_auth, self._proxy_text)

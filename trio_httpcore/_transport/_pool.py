@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 import trio
 
 from .._exceptions import PoolTimeout, RemoteProtocolError, TransportError
-from .._http import AsyncHTTPTransport, AsyncResponse, RetryOnNewConnection, check_request
+from .._http import (
+    AsyncHTTPTransport,
+    AsyncResponse,
+    RetryOnNewConnection,
+    check_body,
+    check_request,
+)
 from .._streams import AsyncByteStream
 from .._tls import alpn_protocols, default_ssl_context
 from .._types import (
@@ -238,6 +244,7 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         headers = headers or []
         ext = ext or {}
         check_request(method, url, headers)
+        check_body(headers, stream)
         origin = url_origin(url)
         pool_timeout = get_timeout(ext, "pool")
         refusals = 0
