@@ -1,4 +1,9 @@
-"""Types shared by the transport layer, and small helpers over them."""
+"""Types shared by every layer, and small helpers over them.
+
+A request's URL is a ``URL4`` of bytes ``(scheme, host, port, target)`` and its headers a list of
+byte pairs: the transport never parses a URL string. Timeouts travel in the request's ``ext`` as
+seconds per phase, ``None`` meaning no limit.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Client configuration: ``Timeout``, ``Limits`` and the TLS context from ``verify``/``cert``."""
+"""Client configuration: ``Timeout``, ``Limits`` and the TLS context from ``verify``/``cert``.
+
+``Timeout`` is per phase (connect, read, write, pool, and the optional whole-head limit), each in
+seconds or ``None`` for no limit; it becomes the request's ``ext["timeout"]``. The TLS context
+verifies by default with certifi's CA bundle; ``verify=False`` is an explicit choice.
+"""
 
 from __future__ import annotations
 

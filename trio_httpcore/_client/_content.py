@@ -1,4 +1,10 @@
-"""Request bodies: ``content=``, ``data=``, ``files=``, ``json=`` as a stream and headers."""
+"""Request bodies: ``content=``, ``data=``, ``files=``, ``json=`` as a stream and headers.
+
+Each argument gives the body's stream and the headers it implies (``Content-Type``,
+``Content-Length`` when the length is known, else chunked on HTTP/1.1). A wrong type is a
+``TypeError`` when the request is built; a body is replayable (for redirects and auth) only when
+it is held in memory, or is multipart over seekable files.
+"""
 
 from __future__ import annotations
 

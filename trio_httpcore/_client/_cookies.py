@@ -1,4 +1,9 @@
-"""``Cookies``: a cookie jar with the standard library's rules (RFC 6265 via ``http.cookiejar``)."""
+"""``Cookies``: a cookie jar with the standard library's rules (RFC 6265 via ``http.cookiejar``).
+
+The jar decides which cookies a response may set and which a request gets: a host-only cookie
+(no ``Domain``) goes back only to the host that set it (RFC 6265 section 5.4), a ``Secure`` one
+only over https. Cookies the caller sets without a domain go to every host.
+"""
 
 from __future__ import annotations
 

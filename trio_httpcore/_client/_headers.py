@@ -1,4 +1,9 @@
-"""``Headers``: header fields as a case-insensitive, order-keeping, mutable multi-dict."""
+"""``Headers``: header fields as a case-insensitive, order-keeping, mutable multi-dict.
+
+Names compare case-insensitively and keep the case given; a name may occur more than once, and
+``headers[name]`` joins the values (RFC 9110 section 5.3). Names and values are ``str`` or
+``bytes``; anything else is a ``TypeError`` when the headers are built, not when they are sent.
+"""
 
 from __future__ import annotations
 

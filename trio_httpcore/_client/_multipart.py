@@ -1,4 +1,9 @@
-"""``multipart/form-data`` request bodies (RFC 7578), streamed from files, never read whole."""
+"""``multipart/form-data`` request bodies (RFC 7578), streamed from files, never read whole.
+
+Fields are sent in order, each file from its start (a seekable file is rewound and measured by
+seeking, so a file just written is sent whole); the length is declared when every part's size is
+known. A boundary the caller set in ``Content-Type`` is the one used.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""``QueryParams``: the query string of a URL as an immutable, ordered multi-dict."""
+"""``QueryParams``: the query string of a URL as an immutable, ordered multi-dict.
+
+Keys and values are ``str``, kept in the order given; every "change" returns a new instance, so a
+client's defaults can be shared by every request. :meth:`QueryParams.merge` replaces the keys it
+is given and keeps the others, as httpx 0.28 does.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Following redirects: the next request a 3xx response asks for (RFC 9110 section 15.4)."""
+"""Following redirects: the next request a 3xx response asks for (RFC 9110 section 15.4).
+
+303 (and 301/302 after a POST) become GET without a body; 307 and 308 repeat the method and body,
+which must be replayable. ``Authorization`` is dropped when the redirect leaves the origin (scheme,
+host or port changes), except an upgrade from ``http`` to ``https`` on default ports.
+"""
 
 from __future__ import annotations
 

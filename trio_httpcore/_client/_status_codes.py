@@ -1,4 +1,9 @@
-"""``codes``: HTTP status codes by name (RFC 9110 section 15), like ``requests.codes``."""
+"""``codes``: HTTP status codes by name (RFC 9110 section 15), like ``requests.codes``.
+
+A known status code is an ``http.HTTPStatus`` (an ``int`` that knows its phrase); ``str()`` and
+formatting give the number on every supported Python (3.11 changed ``IntEnum``'s ``str``). A code
+the table lacks is a plain ``int``.
+"""
 
 from __future__ import annotations
 

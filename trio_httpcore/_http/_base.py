@@ -1,4 +1,9 @@
-"""The interfaces every transport implements, async and sync."""
+"""The interfaces every transport implements, async and sync.
+
+A transport takes one request (method, ``URL4``, raw headers, a body stream, ``ext``) and returns
+``(status, headers, stream, ext)``; the caller owns the response stream and must close it. A
+transport is used as a context manager: leaving it closes every connection it holds.
+"""
 
 from __future__ import annotations
 

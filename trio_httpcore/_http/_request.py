@@ -1,4 +1,9 @@
-"""Checks and headers every request gets, whichever protocol carries it."""
+"""Checks and headers every request gets, whichever protocol carries it.
+
+Every request a pool sends passes :func:`check_request` and :func:`check_body` first: a request
+that would break HTTP, or smuggle a second one onto the wire, is refused before any byte leaves.
+The helpers here read raw headers and never change them.
+"""
 
 from __future__ import annotations
 

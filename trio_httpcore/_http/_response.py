@@ -1,4 +1,9 @@
-"""What every protocol's response body shares: holding a connection, and letting go of it."""
+"""What every protocol's response body shares: holding a connection, and letting go of it.
+
+A response body holds its connection (or HTTP/2 stream) until it is read to the end or closed;
+closing it early gives the connection up (HTTP/1.1: closed, HTTP/2: the stream reset). A body
+dropped unread is released from the trio loop, never inside ``__del__``, with a ``ResourceWarning``.
+"""
 
 from __future__ import annotations
 
