@@ -128,25 +128,41 @@ def usage_error(message: str) -> CLIError:
     return CLIError(Exit.USAGE, f"{message}; {_TRY_HELP}")
 
 
-def _curl_words(message: str) -> str:
+def _as_typed(names: str, argv: Sequence[str]) -> str:
+    """Which of an option's names (``-o/--output``) the command line used, as curl names it."""
+    spellings = names.split("/")
+    for spelling in spellings:
+        long = spelling.startswith("--")
+        for token in argv:
+            if token == spelling or token.startswith(spelling + ("=" if long else "")):
+                return spelling
+    return spellings[0]
+
+
+def _curl_words(message: str, argv: Sequence[str]) -> str:
     """argparse's complaint as curl words it (``option -o: requires parameter``)."""
     if found := re.match(r"unrecognized arguments: (\S+)", message):
         return f"option {found[1]}: is unknown"
-    if found := re.match(r"argument ([^:]+): ignored explicit argument '(.)", message):
-        return f"option -{found[2]}: is unknown"
+    if found := re.match(r"argument ([^:]+): ignored explicit argument '(.*)'$", message):
+        # A bundle with a letter we don't know: curl names the whole bundle.
+        rest = found[2]
+        bundle = next((t for t in argv if t.startswith("-") and t.endswith(rest)), "-" + rest)
+        return f"option {bundle}: is unknown"
     if found := re.match(r"argument ([^:]+): expected one argument", message):
-        return f"option {found[1].split('/')[-1]}: requires parameter"
+        return f"option {_as_typed(found[1], argv)}: requires parameter"
     if found := re.match(r"argument ([^:]+): (.*)", message):
-        return f"option {found[1].split('/')[-1]}: {found[2]}"
+        return f"option {_as_typed(found[1], argv)}: {found[2]}"
     return message
 
 
 class _Parser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line in curl's words, status 2."""
 
+    argv: Sequence[str] = ()
+
     def error(self, message: str) -> NoReturn:
         # argparse would print the usage block too: the contract is one line.
-        raise usage_error(_curl_words(message))
+        raise usage_error(_curl_words(message, self.argv))
 
 
 def _number(text: str) -> float:
@@ -272,7 +288,7 @@ def _help_epilog() -> str:
     return _EXAMPLES + exit_table()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     """The argument parser; its ``--help`` is the command line's reference.
 
     The groups are the categories of ``curl --help all`` (curl's manual).
@@ -406,7 +422,9 @@ def _method_clash(options: Options) -> str | None:
 
 def parse_args(argv: Sequence[str]) -> Options:
     """Parse ``argv`` (without the program name); raise :class:`CLIError` (status 2) if bad."""
-    options = build_parser().parse_args(argv, namespace=Options())
+    parser = build_parser()
+    parser.argv = argv
+    options = parser.parse_args(argv, namespace=Options())
     if options.url is None and options.url_flag is None:
         raise usage_error("no URL specified")
     clash = _method_clash(options)

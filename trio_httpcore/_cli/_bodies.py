@@ -50,7 +50,8 @@ def _urlencoded(argument: str, stdin: BinaryIO) -> bytes:
     """``--data-urlencode``: ``TEXT``, ``=TEXT``, ``NAME=TEXT``, ``@FILE`` or ``NAME@FILE``.
 
     The name, if any, is sent as given; the text (or the file's content) is
-    percent-encoded, everything but letters, digits and ``-._~`` (RFC 3986 2.3).
+    percent-encoded, everything but letters, digits and ``-._~`` (RFC 3986 2.3),
+    with a space as ``+``, as curl and HTML forms write it.
     """
     equals, at = argument.find("="), argument.find("@")
     if at != -1 and (equals == -1 or at < equals):
@@ -59,7 +60,7 @@ def _urlencoded(argument: str, stdin: BinaryIO) -> bytes:
         name, content = argument[:equals], argument[equals + 1 :].encode()
     else:
         name, content = "", argument.encode()
-    encoded = urllib.parse.quote_from_bytes(content, safe="").encode("ascii")
+    encoded = urllib.parse.quote_plus(content, safe="").encode("ascii")
     return f"{name}=".encode() + encoded if name else encoded
 
 

@@ -24,6 +24,9 @@ def cookie_jar(options: Options) -> MozillaCookieJar:
             jar.load(argument, ignore_discard=True, ignore_expires=True)
         except (OSError, LoadError):
             continue  # curl reads on without it
+    for cookie in jar:
+        if cookie.expires == 0:  # the file's "0": a session cookie, not one long expired
+            cookie.expires, cookie.discard = None, True
     return jar
 
 

@@ -56,11 +56,13 @@ def head_fields(response: Response) -> list[tuple[str, str]]:
 
 
 def head_bytes(response: Response) -> bytes:
-    """The head as curl writes it for ``-i`` and ``-D``: CRLF lines, then an empty one.
+    """The head as curl writes it for ``-i`` and ``-D``: as received, CRLF lines, an empty one.
 
-    curl ends an HTTP/2 status line with a space where HTTP/1.1 has its reason.
+    An HTTP/1.x status line keeps the reason the server sent (none is none);
+    curl ends an HTTP/2 one, which has no reason, with a space too.
     """
-    start = status_line(response) + (" " if response.http_version == "HTTP/2" else "")
+    reason = "" if response.http_version == "HTTP/2" else response.ext.get("reason", "")
+    start = f"{response.http_version} {int(response.status_code)} {reason}"
     lines = [start, *(f"{name}: {value}" for name, value in head_fields(response)), "", ""]
     return "\r\n".join(lines).encode("latin-1")
 

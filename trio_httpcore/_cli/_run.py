@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._client import AsyncClient, Auth, BasicAuth, Cookies, DigestAuth, Request, Response, Timeout
+from .._client import AsyncClient, Auth, BasicAuth, DigestAuth, Request, Response, Timeout
 from .._client._config import create_ssl_context
 from .._version import __version__
 from ._arguments import Options, parse_args
@@ -126,12 +126,8 @@ class Exchange:
             transfer.num_redirects += 1
         if self._verbose is not None:
             self._verbose.response_received(response)
-        failing = self._options.fail and response.status_code >= 400
-        if not failing and not self._retrying(response):
+        if not (self._options.fail and response.status_code >= 400):
             self.output.head(response)
-
-    def _retrying(self, response: Response) -> bool:
-        return self.retries_left > 0 and response.status_code in _TRANSIENT_STATUSES
 
 
 def _request(client: AsyncClient, options: Options, body: Body, url: str) -> Request:
@@ -161,7 +157,11 @@ def _request(client: AsyncClient, options: Options, body: Body, url: str) -> Req
 async def _attempt(
     client: AsyncClient, options: Options, body: Body, url: str, exchange: Exchange
 ) -> None:
-    """Send the request once and write the response out; raise :class:`Retry` if transient."""
+    """Send the request once and write the response out; raise :class:`Retry` if transient.
+
+    As curl does, a transient response's body is written before the retry
+    (a file is started afresh by the next attempt; stdout can't be).
+    """
     response = await client.send(
         _request(client, options, body, url),
         stream=True,
@@ -170,12 +170,13 @@ async def _attempt(
     )
     try:
         status = int(response.status_code)
-        if exchange.retries_left > 0 and status in _TRANSIENT_STATUSES:
-            raise Retry("HTTP error")
-        if options.fail and status >= 400:
+        transient = exchange.retries_left > 0 and status in _TRANSIENT_STATUSES
+        if options.fail and status >= 400 and not transient:
             raise CLIError(Exit.HTTP_STATUS, f"The requested URL returned error: {status}")
-        if options.request_method != "HEAD":
+        if options.request_method != "HEAD" and not (options.fail and status >= 400):
             await exchange.output.write_body(response)
+        if transient:
+            raise Retry("HTTP error")
     finally:
         await response.aclose()
 
@@ -250,7 +251,7 @@ async def send(options: Options, terminal: Terminal, transfer: Transfer) -> int:
             proxies=options.proxy_url,
             timeout=_timeout(options),
             max_redirects=options.max_redirs if options.max_redirs >= 0 else sys.maxsize,
-            cookies=Cookies(jar),
+            cookies=jar,  # the client fills this very jar, for -c to save
             event_hooks=exchange.hooks(),
         )
         delay = 1.0

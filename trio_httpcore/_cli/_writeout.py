@@ -1,7 +1,7 @@
 """``-w/--write-out``: curl's format language, filled in from the transfer's record.
 
 ``%{name}`` is a variable, ``%header{name}`` a response header, ``%%`` a
-percent sign, and ``\\n``, ``\\r``, ``\\t``, ``\\\\`` the usual escapes; times are
+percent sign, and ``\\n``, ``\\r``, ``\\t`` the usual escapes; times are
 seconds with six decimals, as curl writes them. An unknown variable writes
 nothing and a warning, as curl does.
 """
@@ -34,8 +34,8 @@ _VARIABLES: dict[str, Callable[[Transfer], str]] = {
 }
 """Each ``%{name}`` this tool knows, and how it reads the record."""
 
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\"}
-_TOKEN = re.compile(r"%%|%\{([^}]*)\}|%header\{([^}]*)\}|\\([nrt\\])")
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+_TOKEN = re.compile(r"%%|%\{([^}]*)\}|%header\{([^}]*)\}|\\([nrt])")
 
 
 def write_out(
