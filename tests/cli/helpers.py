@@ -98,12 +98,13 @@ class Result:
         return lines[0]
 
 
-async def run_cli(*args: str, stdin: bytes = b"", **kwargs: Any) -> Result:
+async def run_cli(*args: str, stdin: bytes = b"", module: bool = False, **kwargs: Any) -> Result:
     """Run the CLI to its end with ``stdin``; ``kwargs`` go to ``trio.run_process``."""
     kwargs.setdefault("capture_stdout", "stdout" not in kwargs)
     kwargs.setdefault("capture_stderr", "stderr" not in kwargs)
     kwargs.setdefault("env", cli_env())
-    process = await trio.run_process(cli_command(*args), stdin=stdin, check=False, **kwargs)
+    command = cli_command(*args, module=module)
+    process = await trio.run_process(command, stdin=stdin, check=False, **kwargs)
     stderr = (process.stderr or b"").decode()
     return Result(process.returncode, process.stdout or b"", stderr)
 

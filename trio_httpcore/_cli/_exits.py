@@ -118,6 +118,8 @@ class Transfer(Protocol):
     def expected(self) -> int | None: ...
     @property
     def max_redirs(self) -> int: ...
+    @property
+    def in_tls_handshake(self) -> bool: ...
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -182,6 +184,8 @@ def _connect_failure(exc: ConnectError, transfer: Transfer) -> tuple[int, str]:
 def _timeout(exc: BaseException, transfer: Transfer) -> str:
     """curl's line for a timeout: a connect phase, else the bytes received so far."""
     if isinstance(exc, ConnectTimeout):
+        if transfer.in_tls_handshake:
+            return "SSL connection timeout"
         return f"Connection timed out after {transfer.elapsed_ms} milliseconds"
     expected = "" if transfer.expected is None else f" out of {transfer.expected}"
     return (

@@ -65,6 +65,11 @@ class Transfer:
         return 0.0 if mark is None else mark - self.started
 
     @property
+    def in_tls_handshake(self) -> bool:
+        """Whether a TLS handshake began and has not ended (what a connect timeout cut)."""
+        return self.connect is not None and self.appconnect is None
+
+    @property
     def elapsed_ms(self) -> int:
         """Milliseconds since the start, for error lines."""
         return int((time.perf_counter() - self.started) * 1000)
