@@ -150,7 +150,7 @@ def _system_reason(exc: BaseException) -> str | None:
 
 def _tls_reason(error: ssl.SSLError) -> str:
     """OpenSSL's reason in its own words: ``WRONG_VERSION_NUMBER`` -> ``wrong version number``."""
-    reason = error.reason or error.strerror or "handshake failed"
+    reason = getattr(error, "reason", None) or error.strerror or "handshake failed"
     return str(reason).lower().replace("_", " ")
 
 
