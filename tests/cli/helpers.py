@@ -76,6 +76,9 @@ def cli_env(**extra: str) -> dict[str, str]:
         for name, value in os.environ.items()
         if name.lower() not in _PROXY_VARIABLES and name not in ("NO_COLOR", "TERM")
     }
+    if "COVERAGE_PROCESS_START" in os.environ:
+        # Measured runs write their data here whatever their working directory.
+        env["COVERAGE_FILE"] = os.path.abspath(os.environ.get("COVERAGE_FILE", ".coverage"))
     env.update(extra)
     return env
 

@@ -544,3 +544,13 @@ async def test_terminal_colour_and_json_need_rich(hypercorn_server: Server, tmp_
 @pytest.mark.skipif(CURL is None, reason="compares with curl")
 def test_curl_is_compared() -> None:
     assert CURL is not None
+
+
+async def test_cookie_files_that_fail(redirect_server: Server, tmp_path: Path) -> None:
+    # A -b file that can't be read is passed over, as curl does; a -c file that can't be
+    # written is a failed write.
+    url = f"{redirect_server.url}/cookies/set"
+    args = ("-b", str(tmp_path / "missing"), "-c", str(tmp_path / "no" / "jar"), url)
+    result = await run_cli(*args)
+    assert (result.status, result.stdout) == (23, b"set")
+    assert our_words(result).startswith(f"Failed to save cookies in {tmp_path / 'no' / 'jar'}")
