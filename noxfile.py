@@ -52,15 +52,20 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def docs(session: nox.Session) -> None:
-    """Build the Sphinx docs; any warning fails."""
-    session.install("-e", ".[docs]")
+    """Build the Sphinx docs (any warning fails, a broken table included), then the docs tests.
+
+    The diagrams need Graphviz's ``dot`` on PATH (``.ci/run`` installs it on Debian).
+    tests/test_docs.py runs here too: its table checks need docutils, which Sphinx brings.
+    """
+    session.install("-e", ".[docs,test]")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    session.run("pytest", "-q", "tests/test_docs.py")
 
 
 @nox.session(python="3.11")
 def examples(session: nox.Session) -> None:
-    """Run every example script; each starts its own local server."""
-    session.install("-e", ".[test]")
+    """Run every example script; each starts its own local server (the ``examples`` extra)."""
+    session.install(".[examples]")
     for name in sorted(os.listdir("examples")):
         if name.endswith(".py"):
             session.run("python", os.path.join("examples", name))

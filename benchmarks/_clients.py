@@ -68,7 +68,7 @@ def ssl_context(server: Server) -> ssl.SSLContext:
 
 
 def _th_http2_available() -> bool:
-    return importlib.util.find_spec("trio_httpcore._transport._http2") is not None
+    return importlib.util.find_spec("trio_httpcore._http2._connection") is not None
 
 
 def _th_attr(name: str) -> Any:

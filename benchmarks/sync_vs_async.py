@@ -1,19 +1,22 @@
 """The sync facade's cost per request beside the async pool's, same server, same run.
 
-Usage: python benchmarks/sync_vs_async.py [--requests N] [--rounds R]
+Usage: python benchmarks/sync_vs_async.py [--requests N] [--rounds R] [--layer pool|client]
 
 Workloads, each body read to its end and the stream closed, over keep-alive
 HTTP/1.1 connections:
 
 * ``seq``: requests one after another, a 14-byte body;
-* ``seq-64k``: the same with a 64 KiB body;
+* ``seq-64k``: the same with a 64 KiB body (read before the response is handed over);
+* ``seq-1m``: the same with a 1 MiB body (streamed past the read-ahead window);
 * ``conc8``: 8 threads (sync) against 8 tasks (async), a 14-byte body.
 
-``SyncConnectionPool`` is used from plain threads, ``AsyncConnectionPool``
-inside ``trio.run``. Rounds alternate between the two so that drift in the
-machine's load hits both; each figure is the best round (the least
-disturbed): wall time and process CPU time per request (this process only:
-the client's threads, not the server), the ratio sync / async, and the
+With ``--layer pool`` (the default) ``SyncConnectionPool`` is used from plain
+threads, ``AsyncConnectionPool`` inside ``trio.run``; with ``--layer client``,
+``Client`` and ``AsyncClient`` (``get()``, the body read by the client).
+Rounds alternate between the two so that drift in the machine's load hits
+both; each figure is the best round (the least disturbed): wall time and
+process CPU time per request (this process only: the client's threads, not
+the server), the ratio sync / async, and the
 process's context switches per request (from ``getrusage``: the handoffs
 between the caller's thread and the portal's, which the load does not change).
 
@@ -33,14 +36,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import trio
 
-from trio_httpcore import AsyncConnectionPool, SyncConnectionPool
+from trio_httpcore import AsyncClient, AsyncConnectionPool, Client, SyncConnectionPool
 
 if sys.platform != "win32":  # no getrusage there: switches are not counted
     import resource
@@ -48,7 +52,8 @@ if sys.platform != "win32":  # no getrusage there: switches are not counted
 HOST = "127.0.0.1"
 SMALL = b"Hello, world!\n"
 BIG = bytes(range(256)) * 256  # 64 KiB
-BODIES = {"/": SMALL, "/64k": BIG}
+HUGE = BIG * 16  # 1 MiB
+BODIES = {"/": SMALL, "/64k": BIG, "/1m": HUGE}
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -69,6 +74,7 @@ http {{
         listen {host}:{port};
         location = / {{ default_type text/plain; return 200 "{small}"; }}
         location = /64k {{ alias {dir}/64k; }}
+        location = /1m {{ alias {dir}/1m; }}
     }}
 }}
 """
@@ -77,6 +83,7 @@ http {{
 H11_SERVER = """
 import sys, h11, trio
 BODIES = {b"/": b"Hello, world!\\n", b"/64k": bytes(range(256)) * 256}
+BODIES[b"/1m"] = BODIES[b"/64k"] * 16
 
 async def handle(stream):
     conn = h11.Connection(h11.SERVER)
@@ -133,6 +140,7 @@ def server() -> Iterator[tuple[str, int]]:
         if nginx is not None:
             os.chmod(tmp, 0o755)  # nginx's workers may run as another user
             Path(tmp, "64k").write_bytes(BIG)
+            Path(tmp, "1m").write_bytes(HUGE)
             small = SMALL.decode().replace("\n", "\\n")
             conf = Path(tmp, "nginx.conf")
             conf.write_text(NGINX_CONF.format(dir=tmp, host=HOST, port=port, small=small))
@@ -157,7 +165,12 @@ class Workload:
     concurrency: int
 
 
-WORKLOADS = [Workload("seq", "/", 1), Workload("seq-64k", "/64k", 1), Workload("conc8", "/", 8)]
+WORKLOADS = [
+    Workload("seq", "/", 1),
+    Workload("seq-64k", "/64k", 1),
+    Workload("seq-1m", "/1m", 1),
+    Workload("conc8", "/", 8),
+]
 
 
 def url(port: int, path: str) -> tuple[bytes, bytes, int, bytes]:
@@ -176,6 +189,16 @@ def sync_get(pool: SyncConnectionPool, port: int, path: str) -> None:
     body = b"".join(stream)
     stream.close()
     assert status == 200 and body == BODIES[path], (status, len(body))
+
+
+async def async_client_get(client: AsyncClient, port: int, path: str) -> None:
+    response = await client.get(f"http://{HOST}:{port}{path}")
+    assert response.status_code == 200 and response.content == BODIES[path]
+
+
+def sync_client_get(client: Client, port: int, path: str) -> None:
+    response = client.get(f"http://{HOST}:{port}{path}")
+    assert response.status_code == 200 and response.content == BODIES[path]
 
 
 Timing = tuple[float, float, float]
@@ -214,39 +237,34 @@ def timed(n: int, run: Callable[[], None]) -> Timing:
     return meter.per_request()
 
 
-async def async_round(port: int, work: Workload, n: int) -> Timing:
+async def async_round(port: int, work: Workload, n: int, layer: str) -> Timing:
     per_task = n // work.concurrency
-    async with AsyncConnectionPool() as pool:
+    async with AsyncClient() if layer == "client" else AsyncConnectionPool() as opened:
+        get = partial(async_client_get if layer == "client" else async_get, opened)  # type: ignore[arg-type]
 
         async def loop() -> None:
             for _ in range(per_task):
-                await async_get(pool, port, work.path)
+                await get(port, work.path)
 
-        async def run_all() -> None:
+        async def run_all(target: Callable[[], Awaitable[None]]) -> None:
             async with trio.open_nursery() as nursery:
                 for _ in range(work.concurrency):
-                    nursery.start_soon(loop)
+                    nursery.start_soon(target)
 
-        await run_all_connected(pool, port, work)
+        await run_all(partial(get, port, work.path))  # connect before the timing starts
         meter = Meter(n)
-        await run_all()
+        await run_all(loop)
         return meter.per_request()
 
 
-async def run_all_connected(pool: AsyncConnectionPool, port: int, work: Workload) -> None:
-    """Open the connections before the timing starts."""
-    async with trio.open_nursery() as nursery:
-        for _ in range(work.concurrency):
-            nursery.start_soon(async_get, pool, port, work.path)
-
-
-def sync_round(port: int, work: Workload, n: int) -> Timing:
+def sync_round(port: int, work: Workload, n: int, layer: str) -> Timing:
     per_thread = n // work.concurrency
-    with SyncConnectionPool() as pool:
+    with Client() if layer == "client" else SyncConnectionPool() as opened:
+        get = partial(sync_client_get if layer == "client" else sync_get, opened)  # type: ignore[arg-type]
 
         def loop() -> None:
             for _ in range(per_thread):
-                sync_get(pool, port, work.path)
+                get(port, work.path)
 
         def in_threads(target: Callable[[], None]) -> None:
             threads = [threading.Thread(target=target) for _ in range(work.concurrency)]
@@ -255,7 +273,7 @@ def sync_round(port: int, work: Workload, n: int) -> Timing:
             for t in threads:
                 t.join()
 
-        in_threads(lambda: sync_get(pool, port, work.path))  # start, connect
+        in_threads(lambda: get(port, work.path))  # start, connect
         return timed(n, loop if work.concurrency == 1 else lambda: in_threads(loop))
 
 
@@ -263,8 +281,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--layer", choices=["pool", "client"], default="pool", help="pools or clients"
+    )
     args = parser.parse_args()
-    print(f"{args.rounds} rounds x {args.requests} requests per workload, best round shown")
+    print(
+        f"{args.layer}: {args.rounds} rounds x {args.requests} requests per workload,"
+        " best round shown"
+    )
     print(
         f"{'workload':10} {'async wall/cpu us':>18} {'sync wall/cpu us':>18} {'ratio wall/cpu':>16}"
         f" {'switches/req async/sync':>24}"
@@ -274,8 +298,8 @@ def main() -> None:
             async_times: list[Timing] = []
             sync_times: list[Timing] = []
             for _ in range(args.rounds):
-                async_times.append(trio.run(async_round, port, work, args.requests))
-                sync_times.append(sync_round(port, work, args.requests))
+                async_times.append(trio.run(async_round, port, work, args.requests, args.layer))
+                sync_times.append(sync_round(port, work, args.requests, args.layer))
             a_wall, a_cpu, a_sw = (min(t[i] for t in async_times) for i in range(3))
             s_wall, s_cpu, s_sw = (min(t[i] for t in sync_times) for i in range(3))
             print(

@@ -9,21 +9,28 @@ from __future__ import annotations
 import os
 import sys
 
-# Document the package from this checkout, installed or not.
+# Document the package from this checkout, installed or not; _ext holds our own checks.
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.abspath("_ext"))
 
 import trio_httpcore
 
 project = "trio_httpcore"
-author = "The trio_httpcore authors"
-copyright = "2026, The trio_httpcore authors"
+author = "the trio_httpcore developers"
+copyright = "2026, the trio_httpcore developers"
 release = trio_httpcore.__version__
 version = ".".join(release.split(".")[:2])
 
 extensions = [
     "sphinx.ext.autodoc",
+    "sphinx.ext.graphviz",
     "sphinx.ext.viewcode",
+    "tablecheck",  # _ext/tablecheck.py: a table with rows split mid-sentence is a warning
 ]
+# The diagrams (design, concurrency, blocking API pages) are drawn at build time
+# by Graphviz's `dot` (Debian: apt-get install graphviz), offline, as SVG.
+graphviz_output_format = "svg"
+graphviz_dot_args = ["-Gfontname=sans-serif", "-Nfontname=sans-serif", "-Efontname=sans-serif"]
 # No sphinx.ext.intersphinx: CI machines have no internet, so the trio and
 # Python inventories cannot be fetched, and with -W the failed fetch is a
 # warning that fails the build. Links to trio and the stdlib are plain URLs.
@@ -42,7 +49,6 @@ rst_prolog = """
 .. currentmodule:: trio_httpcore
 """
 highlight_language = "python3"
-pygments_style = "sphinx"
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
@@ -55,10 +61,9 @@ autoclass_content = "both"
 # a union as "TypeAliasForwardRef('...')", so the types are left expanded.)
 maximum_signature_line_length = 90
 
-html_theme = "alabaster"
+# furo: a maintained theme with a wide content column (long signatures and code
+# blocks are not cut off), light and dark modes, and no web fonts or CDN: it
+# works offline.
+html_theme = "furo"
 html_static_path: list[str] = []
 html_title = f"trio_httpcore {release}"
-html_theme_options = {
-    "description": "A trio-native HTTP/1.1 and HTTP/2 client",
-    "fixed_sidebar": True,
-}

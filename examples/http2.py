@@ -3,23 +3,28 @@
     python examples/http2.py
 
 Starts Hypercorn (on trio) with a tiny ASGI app over TLS, using a throwaway
-certificate authority from ``trustme`` (both come with the ``test`` extra:
-``pip install -e '.[test]'``). The pool is made with ``http2=True``, so it
-offers ``h2`` by ALPN; the server picks it, and every request becomes a stream
-on the one connection. The app answers with the client's port, which shows
+certificate authority from ``trustme`` (both come with the ``examples``
+extra: ``pip install '.[examples]'``). The pool is made with ``http2=True``,
+so it offers ``h2`` by ALPN; the server picks it, and every request becomes a
+stream on the one connection. The app answers with the client's port, which shows
 that all requests arrived over the same TCP connection.
 """
 
 from __future__ import annotations
 
 import ssl
+import sys
 
 import trio
-import trustme
-from hypercorn.config import Config
-from hypercorn.trio import serve
 
 import trio_httpcore
+
+try:
+    import trustme
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+except ImportError as exc:
+    sys.exit(f"examples/http2.py needs {exc.name}: pip install 'trio_httpcore[examples]'")
 
 N_REQUESTS = 100
 

@@ -3,8 +3,8 @@
     python examples/proxy.py
 
 Starts a local origin server (which answers with the request headers it
-received) and pproxy, a real HTTP proxy (it comes with the ``test`` extra:
-``pip install -e '.[test]'``), in a subprocess. Then:
+received) and pproxy, a real HTTP proxy (it comes with the ``examples``
+extra: ``pip install '.[examples]'``), in a subprocess. Then:
 
 * ``proxy_mode="FORWARD_ONLY"``: the request goes to the proxy with an
   absolute-form target, and the proxy forwards it;
@@ -18,6 +18,7 @@ received) and pproxy, a real HTTP proxy (it comes with the ``test`` extra:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import subprocess
@@ -62,16 +63,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def wait_until_listening(port: int) -> None:
+async def wait_until_listening(port: int, pproxy: trio.Process) -> bool:
+    """True once ``port`` accepts a connection; False if the pproxy process exits first."""
     with trio.fail_after(10):
-        while True:
+        while pproxy.returncode is None:
             try:
                 stream = await trio.open_tcp_stream("127.0.0.1", port)
             except OSError:
                 await trio.sleep(0.05)
             else:
                 await stream.aclose()
-                return
+                return True
+    return False
 
 
 async def get(proxy: trio_httpcore.AsyncHTTPProxy, port: int) -> dict:
@@ -85,7 +88,7 @@ async def get(proxy: trio_httpcore.AsyncHTTPProxy, port: int) -> dict:
     return json.loads(body)
 
 
-async def main() -> None:
+async def main() -> str | None:
     proxy_port = free_port()
     pproxy = [sys.executable, "-m", "pproxy", "-l", f"http://127.0.0.1:{proxy_port}"]
     async with trio.open_nursery() as nursery:
@@ -98,10 +101,12 @@ async def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        await nursery.start(run_pproxy)
+        pproxy_process = await nursery.start(run_pproxy)
         listeners = await nursery.start(partial(trio.serve_tcp, origin, 0, host="127.0.0.1"))
         port = listeners[0].socket.getsockname()[1]
-        await wait_until_listening(proxy_port)
+        if not await wait_until_listening(proxy_port, pproxy_process):
+            nursery.cancel_scope.cancel()
+            return f"pproxy exited (status {pproxy_process.returncode}) before it listened"
         proxy_url = (b"http", b"127.0.0.1", proxy_port, b"/")
 
         async with trio_httpcore.AsyncHTTPProxy(proxy_url, proxy_mode="FORWARD_ONLY") as proxy:
@@ -125,7 +130,10 @@ async def main() -> None:
         print(f"client: the origin got {response.json()['target']!r} through {proxy}")
 
         nursery.cancel_scope.cancel()
+    return None
 
 
 if __name__ == "__main__":
-    trio.run(main)
+    if importlib.util.find_spec("pproxy") is None:
+        sys.exit("examples/proxy.py needs pproxy: pip install 'trio_httpcore[examples]'")
+    sys.exit(trio.run(main))

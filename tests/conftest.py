@@ -1,17 +1,14 @@
-"""Shared fixtures: real servers in the test's nursery, TLS material, leak checks, pools.
+"""Fixtures every test folder may use: real servers in the test's nursery, TLS material,
+checked pools; the leak checks and the proxies come in as plugins (``pytest_plugins``).
 
-Servers (see ``tests/_servers.py``) run inside the test's trio run and stop when
-the test ends. Every test is checked for leaked sockets: the socket file
-descriptors of the process are counted before and after it (after
-``gc.collect()``), so a test that leaves a socket open fails.
+The servers and helpers themselves live in ``tests/support/``, one module per kind;
+a test folder's own ``conftest.py`` holds only what that folder uses.
 """
 
 from __future__ import annotations
 
-import gc
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import hypothesis
@@ -19,74 +16,21 @@ import pytest
 import trio
 import trio.testing
 
-from ._servers import (
-    H11Handler,
-    RawHandler,
-    Server,
-    TestApp,
-    TLSMaterial,
-    default_h11_handler,
-    make_tls_material,
-    serve_http,
-    serve_hypercorn,
-    serve_raw,
-)
+from tests.support.asgi import TestApp, serve_hypercorn
+from tests.support.h11server import H11Handler, default_h11_handler, serve_http
+from tests.support.pool import PoolFactory, assert_empty, assert_quiescent, library_tasks
+from tests.support.raw import RawHandler, serve_raw
+from tests.support.servers import Server
+from tests.support.tls import TLSMaterial, make_tls_material
+
+# Fixtures more than one folder uses, kept beside their servers.
+pytest_plugins = ["tests.support.leaks", "tests.support.proxy"]
 
 # Hypothesis's per-example deadline (200 ms) measures the machine, not the code:
 # on a loaded CI machine a slow example fails a correct test. No test of ours
 # asserts on time, Hypothesis included.
 hypothesis.settings.register_profile("trio_httpcore", deadline=None)
 hypothesis.settings.load_profile("trio_httpcore")
-
-# ---------------------------------------------------------------------------
-# Leak checks
-
-
-def socket_fds() -> dict[int, str]:
-    """The open socket file descriptors of this process: ``{fd: "socket:[inode]"}``."""
-    found = {}
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{name}")
-        except OSError:  # closed while we looked (the listdir fd itself)
-            continue
-        if target.startswith("socket:"):
-            found[int(name)] = target
-    return found
-
-
-@pytest.fixture(autouse=True)
-def no_socket_leak(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail the test if it leaves a socket open (servers included: they stop with it).
-
-    A socket that only garbage still holds counts as closed: ``gc.collect()`` runs
-    before the verdict.
-
-    This is a sync fixture, so it is set up before the test's trio run starts and
-    torn down after it ended; trio's own wakeup sockets are gone by then.
-    """
-    if request.node.get_closest_marker("allow_socket_leak"):  # pragma: no cover
-        yield
-        return
-    before = socket_fds()  # garbage collected later can only shrink "after"
-    yield
-
-    def leaked_now() -> dict[int, str]:
-        after = socket_fds()
-        return {fd: target for fd, target in after.items() if before.get(fd) != target}
-
-    leaked = leaked_now()
-    if leaked:  # only garbage holding them? (gc.collect() is slow: only when needed)
-        gc.collect()
-        leaked = leaked_now()
-    assert not leaked, f"socket(s) left open by the test: {leaked}"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "allow_socket_leak: skip the socket-leak check for this test"
-    )
-
 
 # ---------------------------------------------------------------------------
 # TLS
@@ -174,38 +118,6 @@ async def http_server(nursery: trio.Nursery) -> Server:
 
 # ---------------------------------------------------------------------------
 # Pools
-
-
-def assert_quiescent(pool: Any) -> None:
-    """No connection connecting or in use, and nobody waiting (idle ones are fine)."""
-    stats = pool.statistics()
-    assert (stats.connecting, stats.active, stats.waiting) == (0, 0, 0), stats
-
-
-def assert_empty(pool: Any) -> None:
-    """No connection at all, nobody waiting and no HTTP/2 stream."""
-    stats = pool.statistics()
-    counts = (stats.connecting, stats.active, stats.idle, stats.waiting, stats.http2_streams)
-    assert counts == (0, 0, 0, 0, 0), stats
-
-
-PoolFactory = Callable[..., AbstractAsyncContextManager[Any]]
-
-
-def library_tasks() -> set[trio.lowlevel.Task]:
-    """Every live task of this trio run whose coroutine is trio_httpcore's own code."""
-    found: set[trio.lowlevel.Task] = set()
-    stack = [trio.lowlevel.current_root_task()]
-    while stack:
-        task = stack.pop()
-        if task is None:
-            continue
-        code = getattr(task.coro, "cr_code", None)
-        if code is not None and f"{os.sep}trio_httpcore{os.sep}" in code.co_filename:
-            found.add(task)
-        for nursery in task.child_nurseries:
-            stack.extend(nursery.child_tasks)
-    return found
 
 
 @pytest.fixture

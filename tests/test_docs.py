@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -73,3 +75,72 @@ def test_every_example_is_shown_in_the_docs() -> None:
     scripts = {path.name for path in EXAMPLES.glob("*.py")}
     assert scripts - shown == set(), "examples missing from docs/examples.rst"
     assert shown - scripts == set(), "docs/examples.rst includes scripts that do not exist"
+
+
+# -- Tables: rows split mid-sentence (docs/_ext/tablecheck.py, run by Sphinx in nox -s docs)
+
+# The concurrency page's cancellation table as it was: two first-column texts
+# wrapped onto a second line, which a simple table reads as two more rows.
+SPLIT_TABLE = """
+=================================== ============================================
+cancelled while...                  then
+=================================== ============================================
+waiting for a free connection       the request leaves the queue; nothing else
+                                    changed
+waiting for / reading the response  as above: the connection is closed and its
+head or body, HTTP/1.1              slot released
+closing a response (``aclose()``)   the connection is still released or closed:
+under a cancelled scope             an HTTP/1.1 socket is closed synchronously
+=================================== ============================================
+"""
+
+
+def _tablecheck() -> ModuleType:
+    pytest.importorskip("docutils", reason="the docs extra (Sphinx) brings docutils")
+    spec = importlib.util.spec_from_file_location("tablecheck", DOCS / "_ext" / "tablecheck.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _table_problems(text: str) -> list[str]:
+    from docutils import nodes
+    from docutils.core import publish_doctree
+
+    tablecheck = _tablecheck()
+    # Sphinx's roles and directives are unknown to plain docutils: quietly left as they are.
+    doctree = publish_doctree(text, settings_overrides={"report_level": 5, "halt_level": 5})
+    return [
+        problem
+        for table in doctree.findall(nodes.table)
+        for problem in tablecheck.split_rows(table)
+    ]
+
+
+def test_table_check_catches_rows_split_mid_sentence() -> None:
+    problems = _table_problems(SPLIT_TABLE)
+    assert len(problems) == 2, problems
+    assert "ends mid-phrase" in problems[0] and "'head or body, HTTP/1.1'" in problems[0]
+
+
+def test_table_check_passes_the_same_table_as_a_list_table() -> None:
+    fixed = """
+.. list-table::
+   :header-rows: 1
+
+   * - cancelled while...
+     - then
+   * - waiting for / reading the response head or body, HTTP/1.1
+     - as above: the connection is closed and its slot released
+"""
+    assert _table_problems(fixed) == []
+
+
+def test_no_table_in_the_docs_has_rows_split_mid_sentence() -> None:
+    problems = {
+        page.name: found
+        for page in sorted(DOCS.glob("*.rst"))
+        if (found := _table_problems(page.read_text(encoding="utf-8")))
+    }
+    assert problems == {}

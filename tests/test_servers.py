@@ -15,18 +15,12 @@ import pytest
 import trio
 import trio.testing
 
-from tests._servers import (
-    H11Request,
-    RawConn,
-    Server,
-    TestApp,
-    TLSMaterial,
-    closed_port,
-    pattern,
-    serve_blackhole,
-    serve_hypercorn,
-)
-from tests.conftest import socket_fds
+from tests.support.asgi import TestApp, serve_hypercorn
+from tests.support.h11server import H11Request
+from tests.support.leaks import socket_fds
+from tests.support.raw import RawConn, closed_port, serve_blackhole
+from tests.support.servers import Server, pattern
+from tests.support.tls import TLSMaterial
 
 
 async def h11_exchange(

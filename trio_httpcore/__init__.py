@@ -2,26 +2,32 @@
 
 from ._client import (
     URL,
+    ASGITransport,
     AsyncClient,
     Auth,
     BasicAuth,
-    Client,
     Cookies,
     DigestAuth,
+    FunctionAuth,
     Headers,
     Limits,
+    MockTransport,
+    NetRCAuth,
     Origin,
     PoolLimits,
     QueryParams,
     Request,
     Response,
     Timeout,
+    WSGITransport,
     codes,
+    create_ssl_context,
 )
 from ._exceptions import (
     CloseError,
     ConnectError,
     ConnectTimeout,
+    CookieConflict,
     DecodingError,
     HTTPError,
     HTTPStatusError,
@@ -35,6 +41,7 @@ from ._exceptions import (
     ReadTimeout,
     RedirectBodyUnavailable,
     RemoteProtocolError,
+    RequestError,
     ResponseClosed,
     ResponseNotRead,
     StreamConsumed,
@@ -45,6 +52,8 @@ from ._exceptions import (
     WriteError,
     WriteTimeout,
 )
+from ._http import AsyncHTTPTransport, SyncHTTPTransport
+from ._proxy import AsyncHTTPProxy, AsyncSOCKSProxy
 from ._streams import (
     AsyncByteStream,
     AsyncIteratorByteStream,
@@ -52,15 +61,12 @@ from ._streams import (
     PlainByteStream,
     SyncByteStream,
 )
-from ._transport._base import AsyncHTTPTransport, SyncHTTPTransport
-from ._transport._pool import AsyncConnectionPool
-from ._transport._proxy import AsyncHTTPProxy
-from ._transport._socks import AsyncSOCKSProxy
-from ._transport._sync import SyncConnectionPool
-from ._transport._sync_proxy import SyncHTTPProxy, SyncSOCKSProxy
+from ._sync import Client, SyncConnectionPool, SyncHTTPProxy, SyncSOCKSProxy
+from ._transport import AsyncConnectionPool
 from ._version import __version__ as __version__
 
 __all__ = [
+    "ASGITransport",
     "AsyncByteStream",
     "AsyncClient",
     "AsyncConnectionPool",
@@ -74,9 +80,11 @@ __all__ = [
     "CloseError",
     "ConnectError",
     "ConnectTimeout",
+    "CookieConflict",
     "Cookies",
     "DecodingError",
     "DigestAuth",
+    "FunctionAuth",
     "HTTPError",
     "HTTPStatusError",
     "Headers",
@@ -84,6 +92,8 @@ __all__ = [
     "IteratorByteStream",
     "Limits",
     "LocalProtocolError",
+    "MockTransport",
+    "NetRCAuth",
     "NetworkError",
     "Origin",
     "PlainByteStream",
@@ -97,6 +107,7 @@ __all__ = [
     "RedirectBodyUnavailable",
     "RemoteProtocolError",
     "Request",
+    "RequestError",
     "Response",
     "ResponseClosed",
     "ResponseNotRead",
@@ -112,7 +123,9 @@ __all__ = [
     "TransportError",
     "URL",
     "UnsupportedProtocol",
+    "WSGITransport",
     "WriteError",
     "WriteTimeout",
     "codes",
+    "create_ssl_context",
 ]

@@ -21,7 +21,30 @@ class HTTPError(Exception):
     """Base class of every error this library raises."""
 
 
-class TransportError(HTTPError):
+class RequestError(HTTPError):
+    """An error while sending a request; :attr:`request` is the request a client sent.
+
+    The base of every error a request can end in: transport errors, a body
+    that can't be decoded, too many redirects.
+    """
+
+    def __init__(self, message: str = "", *, request: Any = None) -> None:
+        super().__init__(message)
+        self._request = request
+
+    @property
+    def request(self) -> Any:
+        """The :class:`~trio_httpcore.Request` being sent when the error happened."""
+        if self._request is None:
+            raise RuntimeError(f"This {type(self).__name__} was raised outside a client request.")
+        return self._request
+
+    @request.setter
+    def request(self, request: Any) -> None:
+        self._request = request
+
+
+class TransportError(RequestError):
     """Something went wrong below the HTTP message: network, protocol, timeout or proxy."""
 
 
@@ -171,11 +194,11 @@ class InvalidURL(HTTPError):
     """A URL could not be parsed or is not usable; the message gives the reason."""
 
 
-class TooManyRedirects(HTTPError):
+class TooManyRedirects(RequestError):
     """More redirects than ``max_redirects`` were followed."""
 
 
-class RedirectBodyUnavailable(HTTPError):
+class RedirectBodyUnavailable(RequestError):
     """A 307/308 redirect needs the request body again, but it was a one-shot stream."""
 
 
@@ -202,3 +225,7 @@ class ResponseNotRead(HTTPError):
 
 class ResponseClosed(HTTPError):
     """The body was read after the response was closed."""
+
+
+class CookieConflict(HTTPError):
+    """``Cookies.get(name)`` found several cookies of that name and nothing to choose by."""

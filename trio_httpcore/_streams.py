@@ -1,9 +1,21 @@
-"""Byte streams: the bodies of requests and responses, async and sync."""
+"""Byte streams: the bodies of requests and responses, async and sync.
+
+A stream is read once (except one held in memory) and closed by its owner.
+A sync stream reaches async code only through :func:`as_async_stream`, which
+pulls each chunk in a worker thread: a blocking iterator never runs in the
+trio thread.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class AsyncByteStream:
@@ -99,6 +111,42 @@ class IteratorByteStream(SyncByteStream):
     def close(self) -> None:
         if self._close_func is not None:
             self._close_func()
+
+
+class ThreadedByteStream(AsyncByteStream):
+    """A sync stream read from async code, each chunk pulled by ``trio.to_thread``
+    (trio's cached threads).
+
+    The iterator may block (a file read, a generator computing the body): it
+    must not stall the trio thread, where every other request runs. A
+    cancelled read (Ctrl-C in a blocking client) does not wait for a blocked
+    step: the thread finishes it in the background and its chunk is dropped.
+    Closing the sync stream stays its owner's job. (An iterator class, not an
+    async generator: one abandoned mid-upload would be left to the garbage
+    collector, where trio warns.)
+    """
+
+    def __init__(self, stream: SyncByteStream) -> None:
+        self._stream = stream
+        self._chunks: Iterator[bytes] = iter(())
+
+    def __aiter__(self) -> Self:
+        self._chunks = iter(self._stream)
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await trio.to_thread.run_sync(next, self._chunks, None, abandon_on_cancel=True)
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
+
+
+def as_async_stream(stream: AsyncByteStream | SyncByteStream | None) -> AsyncByteStream | None:
+    """``stream`` as an async stream: itself if it is one (:class:`PlainByteStream` is both),
+    else a :class:`ThreadedByteStream`."""
+    if stream is None or isinstance(stream, AsyncByteStream):
+        return stream
+    return ThreadedByteStream(stream)
 
 
 @asynccontextmanager

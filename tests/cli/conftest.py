@@ -9,7 +9,9 @@ import re
 import pytest
 import trio
 
-from tests._servers import H11Request, RawConn, Server, serve_http, serve_raw
+from tests.support.h11server import H11Request, serve_http
+from tests.support.raw import RawConn, serve_raw
+from tests.support.servers import Server
 
 DIGEST_REALM = "cli"
 DIGEST_NONCE = "5ca1ab1e"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests._servers import Server, TLSMaterial, pattern
+from tests.support.servers import Server, pattern
+from tests.support.tls import TLSMaterial
 
 from .helpers import CURL, Result, run_cli, run_cli_on_terminal, run_curl
 

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import Server, TestApp, TLSMaterial, pattern
+from tests.support.asgi import TestApp
+from tests.support.servers import Server, pattern
+from tests.support.tls import TLSMaterial
 
 from .helpers import Result, cli_command, cli_env, run_cli, run_cli_on_terminal
 

@@ -30,8 +30,9 @@ import pytest
 import trio
 import zstandard
 
-from tests._servers import Server, serve_hypercorn
-from tests.conftest import assert_quiescent
+from tests.support.asgi import serve_hypercorn
+from tests.support.pool import assert_quiescent
+from tests.support.servers import Server
 from trio_httpcore._client import AsyncClient
 
 Scope = dict[str, Any]

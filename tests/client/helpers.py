@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from trio_httpcore._http._base import AsyncHTTPTransport, AsyncResponse
 from trio_httpcore._streams import AsyncByteStream, PlainByteStream
-from trio_httpcore._transport._base import AsyncHTTPTransport, AsyncResponse
 from trio_httpcore._types import URL4, Extensions, RawHeaders
 
 Sent = tuple[bytes, URL4, RawHeaders, bytes, Extensions]

@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from tests._servers import Server
+from tests.support.servers import Server
 from trio_httpcore._client import URL, AsyncClient, Limits, Request, Response, Timeout, codes
 from trio_httpcore._exceptions import (
     DecodingError,

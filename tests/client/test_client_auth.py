@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._servers import Server
+from tests.support.servers import Server
 from trio_httpcore import AsyncClient, Auth, BasicAuth, Client, DigestAuth, Request, Response
 from trio_httpcore._client._auth import AuthFlow
 from trio_httpcore._exceptions import StreamConsumed

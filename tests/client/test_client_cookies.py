@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import HOST, Server, TLSMaterial, serve_hypercorn
+from tests.support.asgi import serve_hypercorn
+from tests.support.servers import HOST, Server
+from tests.support.tls import TLSMaterial
 from trio_httpcore import (
     AsyncClient,
     AsyncConnectionPool,
@@ -28,8 +30,8 @@ from trio_httpcore import (
     Cookies,
     Response,
 )
+from trio_httpcore._http._base import AsyncResponse
 from trio_httpcore._streams import AsyncByteStream
-from trio_httpcore._transport._base import AsyncResponse
 from trio_httpcore._types import URL4, Extensions, RawHeaders
 
 from .conftest import ClientApp, Scope, Send

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from tests._servers import Server
+from tests.support.servers import Server
 from trio_httpcore import AsyncClient, Client, RedirectBodyUnavailable, Timeout
 
 from .conftest import ClientApp, Receive, Scope, Send

@@ -16,9 +16,10 @@ from collections.abc import Callable
 import pytest
 import trio
 
-from tests._servers import HOST, Server, TLSMaterial, serve_hypercorn
-from tests.proxy import conftest as proxy_fixtures
-from tests.proxy.conftest import PProxy, free_port
+from tests.support.asgi import serve_hypercorn
+from tests.support.proxy import PProxy, free_port
+from tests.support.servers import HOST, Server
+from tests.support.tls import TLSMaterial
 from trio_httpcore import (
     URL,
     AsyncClient,
@@ -32,13 +33,6 @@ from trio_httpcore import (
 )
 
 from .conftest import ClientApp
-
-# tests/proxy's pproxy fixtures (pytest finds fixtures among a module's attributes).
-pproxies = proxy_fixtures.pproxies
-pproxy_http = proxy_fixtures.pproxy_http
-pproxy_http_auth = proxy_fixtures.pproxy_http_auth
-pproxy_socks5 = proxy_fixtures.pproxy_socks5
-pproxy_socks5_auth = proxy_fixtures.pproxy_socks5_auth
 
 
 def idle(client: AsyncClient, url: str) -> tuple[str, int]:
@@ -233,3 +227,30 @@ def test_http2_only_client_keeps_its_alpn_offer(pproxy_http: PProxy) -> None:
         (pool,) = client._proxy_pools.values()
         shared = pool._options.ssl_context is client._transport._options.ssl_context  # type: ignore[attr-defined]
         assert shared is http1
+
+
+async def test_proxy_is_httpx_name_for_one_proxy(server: Server, pproxy_http: PProxy) -> None:
+    """``proxy=`` takes a URL, as httpx 0.28 does, or a proxy transport."""
+    async with AsyncClient(proxy=proxy_url(pproxy_http)) as client:
+        assert (await client.get(f"{server.url}/echo")).status_code == 200
+        assert idle(client, server.url) == ("AsyncHTTPProxy", 1)
+    transport = AsyncHTTPProxy(URL(proxy_url(pproxy_http)).raw)
+    async with AsyncClient(proxy=transport) as client:
+        assert (await client.get(f"{server.url}/echo")).status_code == 200
+        assert client._transport_for_url(URL(server.url)) is transport
+        assert transport.statistics().idle == 1
+    with pytest.raises(TypeError, match="proxy= or"):
+        AsyncClient(proxy=proxy_url(pproxy_http), proxies=proxy_url(pproxy_http))
+
+
+async def test_mounts_route_around_a_proxy(
+    server: Server, dead_proxy: str, client_app: ClientApp
+) -> None:
+    """A mounted pattern beats the proxy's; ``None`` mounts the default transport."""
+    mounts = {f"all://{HOST}": None}
+    async with AsyncClient(proxy=dead_proxy, mounts=mounts) as client:
+        assert (await client.get(f"{server.url}/echo")).status_code == 200
+        assert idle(client, server.url) == ("AsyncConnectionPool", 1)
+        with pytest.raises(ConnectError, match=dead_proxy.rpartition(":")[2]):
+            await client.get("http://elsewhere.invalid/")
+    assert len(client_app.requests) == 1

@@ -8,6 +8,7 @@ import pytest
 
 from trio_httpcore._client._cookies import Cookies
 from trio_httpcore._client._models import Request, Response
+from trio_httpcore._exceptions import CookieConflict
 
 
 def _receive(cookies: Cookies, url: str, *set_cookie: str) -> None:
@@ -83,7 +84,7 @@ def test_mapping_interface_and_disambiguation() -> None:
     cookies.set("c", "4", domain="example.com")
     assert cookies["a"] == "1" and cookies.get("missing") is None
     assert sorted(cookies) == ["a", "b", "c", "c"]
-    with pytest.raises(KeyError, match="several cookies"):
+    with pytest.raises(CookieConflict, match="several cookies"):
         cookies.get("c")
     assert cookies.get("c", domain="example.com") == "4"
     cookies.delete("c", domain="example.com")

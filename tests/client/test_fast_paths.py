@@ -18,7 +18,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests._servers import Server
+from tests.support.servers import Server
 from trio_httpcore import (
     URL,
     AsyncClient,
@@ -30,14 +30,15 @@ from trio_httpcore import (
     StreamConsumed,
 )
 from trio_httpcore._client._status_codes import codes, status_of
-from trio_httpcore._client._urls import (
-    _HOST_SAFE,
-    _PATH_SAFE,
-    _QUERY_SAFE,
-    _USERINFO_SAFE,
+from trio_httpcore._client._urlparse import (
+    HOST_SAFE,
+    PATH_SAFE,
+    QUERY_SAFE,
+    USERINFO_SAFE,
     quote,
     quote_chars,
 )
+from trio_httpcore._client._urls import RequestURLs
 from trio_httpcore._streams import AsyncIteratorByteStream
 
 # quote(): one regular-expression match instead of the character loop.
@@ -48,7 +49,7 @@ _url_chars = st.text(
 )
 
 
-@given(_url_chars, st.sampled_from([_USERINFO_SAFE, _PATH_SAFE, _QUERY_SAFE, _HOST_SAFE]))
+@given(_url_chars, st.sampled_from([USERINFO_SAFE, PATH_SAFE, QUERY_SAFE, HOST_SAFE]))
 def test_quote_shortcut_matches_the_character_loop(text: str, safe: frozenset[str]) -> None:
     assert quote(text, safe) == quote_chars(text, safe)
 
@@ -81,7 +82,7 @@ async def test_cached_urls_are_the_parsed_urls(server: Server) -> None:
         # Past the cache's size, URLs still resolve right.
         for i in range(600):
             assert client.build_request("GET", f"p{i}").url.path == f"/other/p{i}"
-        assert len(client._resolved_urls) <= 256
+        assert len(client._urls._resolved) <= RequestURLs.CACHE_SIZE == 256
 
 
 async def test_cached_url_with_params_and_reassigned(server: Server) -> None:

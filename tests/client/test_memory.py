@@ -13,8 +13,8 @@ import re
 import zlib
 from collections.abc import Callable
 
-from tests._servers import Server
-from trio_httpcore._client import AsyncClient, Client
+from tests.support.servers import Server
+from trio_httpcore import AsyncClient, Client
 
 from .conftest import pattern
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests._servers import Server
+from tests.support.servers import Server
 from trio_httpcore._client import URL, AsyncClient
 from trio_httpcore._exceptions import (
     RedirectBodyUnavailable,

@@ -187,11 +187,11 @@ def test_relative_urls() -> None:
     assert URL("//host/p", allow_relative=True).host == "host"
 
 
-def test_params_replace_the_query_and_copy_merge_params_appends() -> None:
+def test_params_replace_the_query_and_copy_merge_params_replaces_keys() -> None:
     url = URL("http://example.org/?a=1", params={"b": ["2", "3"], "c": None})
     assert url.query == "b=2&b=3&c="
     merged = URL("http://example.org/?a=1#f").copy_merge_params({"a": 2, "t": True})
-    assert str(merged) == "http://example.org/?a=1&a=2&t=true#f"
+    assert str(merged) == "http://example.org/?a=2&t=true#f"
 
 
 def test_copy_with() -> None:

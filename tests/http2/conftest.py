@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import Server, TestApp, serve_hypercorn
-
-from ._h2server import H2Server, Handler, default_handler, serve_h2
+from tests.support.asgi import TestApp, serve_hypercorn
+from tests.support.h2server import H2Server, Handler, default_handler, serve_h2
+from tests.support.servers import Server
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import Server, TestApp, TLSMaterial, pattern, read_all
-from tests.transport.helpers import TIMEOUTS, request
+from tests.support.asgi import TestApp
+from tests.support.h2server import H2Server, H2ServerStream
+from tests.support.pool import TIMEOUTS, read_all, request
+from tests.support.servers import Server, pattern
+from tests.support.tls import TLSMaterial
 from trio_httpcore import AsyncIteratorByteStream, PlainByteStream
-
-from ._h2server import H2Server, H2ServerStream
 
 H2C = {"http1": False, "http2": True}
 
@@ -246,7 +247,7 @@ def test_hyperframe_data_repr_unchanged(size: int) -> None:
     import hyperframe.frame
     from hyperframe.frame import DataFrame
 
-    from trio_httpcore._transport._h2frames import Payload, hex_preview
+    from trio_httpcore._http2._frames import Payload, hex_preview
 
     assert hyperframe.frame._raw_data_repr is hex_preview
     frame = DataFrame(1, pattern(size))

@@ -15,11 +15,11 @@ import trio
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 
-from tests._servers import pattern, read_all
-from tests.transport.helpers import TIMEOUTS
+from tests.support.h2server import H2Server, H2ServerStream
+from tests.support.pool import TIMEOUTS, read_all
+from tests.support.servers import pattern
 from trio_httpcore import PlainByteStream
 
-from ._h2server import H2Server, H2ServerStream
 from .test_http2_field_lessons import h2_open_streams
 
 H2C = {"http1": False, "http2": True}

@@ -9,8 +9,9 @@ import trio
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 
-from tests._servers import pattern, read_all
-from tests.transport.helpers import NO_TIMEOUTS, TIMEOUTS
+from tests.support.h2server import H2Server, H2ServerStream
+from tests.support.pool import NO_TIMEOUTS, TIMEOUTS, read_all
+from tests.support.servers import pattern
 from trio_httpcore import (
     PlainByteStream,
     ReadError,
@@ -19,8 +20,6 @@ from trio_httpcore import (
     TransportError,
     WriteError,
 )
-
-from ._h2server import H2Server, H2ServerStream
 
 H2C = {"http1": False, "http2": True}
 TIMEOUT_5 = {"timeout": {"connect": None, "read": 5, "write": None}}

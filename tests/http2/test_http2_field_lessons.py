@@ -1,7 +1,7 @@
 """FIELD-LESSONS rows 7-12 and 25: each bug our peers shipped, as the test that we don't.
 
 Each test is named after its reference. The peers are real: the scripted h2
-server (``_h2server.py``) whose own h2 enforces its SETTINGS.
+server (``tests/support/h2server.py``) whose own h2 enforces its SETTINGS.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import trio
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 
-from tests._servers import pattern, read_all
-from tests.transport.helpers import TIMEOUTS
+from tests.support.h2server import H2Server, H2ServerStream, default_handler
+from tests.support.pool import TIMEOUTS, read_all
+from tests.support.servers import pattern
 from trio_httpcore import AsyncIteratorByteStream, PlainByteStream, RemoteProtocolError
-from trio_httpcore._transport._http2 import CONNECTION_RECEIVE_WINDOW
-
-from ._h2server import H2Server, H2ServerStream, default_handler
+from trio_httpcore._http2._connection import CONNECTION_RECEIVE_WINDOW
 
 H2C = {"http1": False, "http2": True}
 CHUNK = 16 * 1024

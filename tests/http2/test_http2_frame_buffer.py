@@ -20,7 +20,7 @@ import h2.exceptions
 import hyperframe.frame
 import pytest
 
-from trio_httpcore._transport._h2frames import FrameBuffer, Payload
+from trio_httpcore._http2._frames import FrameBuffer, Payload
 
 REQUEST = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
 

@@ -12,7 +12,7 @@ import random
 import hpack
 import pytest
 
-from trio_httpcore._transport._h2hpack import CachingDecoder, CachingEncoder
+from trio_httpcore._http2._hpack import CachingDecoder, CachingEncoder
 
 FIELDS = [
     (b":method", b"GET"),

@@ -18,12 +18,11 @@ from hpack import Encoder, NeverIndexedHeaderTuple
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.transport.helpers import request
+from tests.support.h2server import H2Server, H2ServerStream
+from tests.support.pool import request
 from trio_httpcore import RemoteProtocolError
-from trio_httpcore._transport._h2headers import ResponseFieldsChecker, check_response_fields
-from trio_httpcore._transport._h2hpack import HEADER_BLOCK_CACHE_SIZE
-
-from ._h2server import H2Server, H2ServerStream
+from trio_httpcore._http2._headers import ResponseFieldsChecker, check_response_fields
+from trio_httpcore._http2._hpack import HEADER_BLOCK_CACHE_SIZE
 
 # Bytes that decide the rules: both cases, separators, whitespace, the
 # forbidden controls, a pseudo-header's colon, the edges of the allowed ranges.

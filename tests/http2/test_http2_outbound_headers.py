@@ -18,11 +18,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests._servers import Server
-from tests.transport.helpers import request
+from tests.support.pool import request
+from tests.support.servers import Server
 from trio_httpcore import LocalProtocolError, UnsupportedProtocol
-from trio_httpcore._transport._http2 import request_headers
-from trio_httpcore._transport._request import check_request
+from trio_httpcore._http._request import check_request
+from trio_httpcore._http2._connection import request_headers
 
 H2C = {"http1": False, "http2": True}
 

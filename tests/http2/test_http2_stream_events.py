@@ -16,11 +16,11 @@ import trio
 import trio.testing
 from h2.errors import ErrorCodes
 
-from tests._servers import pattern
-from tests.transport.helpers import TIMEOUTS
+from tests.support.h2server import H2Server, H2ServerStream
+from tests.support.pool import TIMEOUTS
+from tests.support.servers import pattern
 from trio_httpcore import ReadError, RemoteProtocolError
 
-from ._h2server import H2Server, H2ServerStream
 from .test_http2_cancel import assert_connection_still_good
 
 H2C = {"http1": False, "http2": True}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests._servers import read_all
-from tests.transport.helpers import TIMEOUTS
+from tests.support.pool import TIMEOUTS, read_all
 
 Headers = list[tuple[bytes, bytes]]
 

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import HOST, RawConn, Server, TLSMaterial
-from tests.conftest import assert_empty, assert_quiescent
+from tests.support.pool import assert_empty, assert_quiescent
+from tests.support.proxy import PROXY_AUTH_HEADER, PProxy, RecordingProxy, free_port
+from tests.support.raw import RawConn
+from tests.support.servers import HOST, Server
+from tests.support.tls import TLSMaterial
 from trio_httpcore import AsyncHTTPProxy, ConnectError, ProxyError, UnsupportedProtocol
 
-from .conftest import PROXY_AUTH_HEADER, PProxy, RecordingProxy, free_port
 from .helpers import echo, fetch, header_names
 
 # ---------------------------------------------------------------------------
@@ -271,10 +273,11 @@ async def test_default_context_offers_the_proxy_only_http11(
 ) -> None:
     """Without an ``ssl_context``, a TLS proxy preferring h2 still gets HTTP/1.1 (and the
     origin in the tunnel still gets h2)."""
-    from trio_httpcore._transport import _pool, _proxy
+    from trio_httpcore._proxy import _http
+    from trio_httpcore._transport import _pool
 
     # The default contexts, made to trust the test CA instead of certifi's.
-    for module in (_pool, _proxy):
+    for module in (_pool, _http):
         monkeypatch.setattr(module, "default_ssl_context", tls.client_context)
     proxy: RecordingProxy = await start_recording_proxy(tls_proxy=True, alpn=("h2", "http/1.1"))
     async with AsyncHTTPProxy(proxy.url4, http2=True) as pool:

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import HOST, RawConn, Server, TLSMaterial
-from tests.conftest import assert_empty
+from tests.support.pool import assert_empty
+from tests.support.proxy import PProxy, free_port
+from tests.support.raw import RawConn
+from tests.support.servers import HOST, Server
+from tests.support.tls import TLSMaterial
 from trio_httpcore import (
     AsyncSOCKSProxy,
     ConnectError,
@@ -20,7 +23,6 @@ from trio_httpcore import (
     UnsupportedProtocol,
 )
 
-from .conftest import PProxy, free_port
 from .helpers import echo, fetch
 
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import trio
 
-from tests._servers import HOST, Server, TLSMaterial
-from tests.transport.helpers import TIMEOUTS
+from tests.support.pool import TIMEOUTS
+from tests.support.proxy import PROXY_AUTH_HEADER, PProxy, RecordingProxy
+from tests.support.servers import HOST, Server
+from tests.support.tls import TLSMaterial
 from trio_httpcore import ProxyError, SyncHTTPProxy, SyncSOCKSProxy
-
-from .conftest import PROXY_AUTH_HEADER, PProxy, RecordingProxy
 
 
 def sync_echo(pool: Any, url: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Any:

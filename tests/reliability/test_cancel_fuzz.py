@@ -28,17 +28,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trio_httpcore
-from tests._servers import (
-    RawConn,
-    TLSMaterial,
-    read_all,
-    serve_blackhole,
-    serve_http,
-    serve_raw,
-)
-from tests.conftest import socket_fds
-from tests.http2._h2server import H2Server, H2ServerStream, serve_h2
-from tests.transport.helpers import GatedBody, Phases, stalling_handler
+from tests.support.h2server import H2Server, H2ServerStream, serve_h2
+from tests.support.h11server import serve_http
+from tests.support.leaks import socket_fds
+from tests.support.pool import GatedBody, Phases, read_all, stalling_handler
+from tests.support.raw import RawConn, serve_blackhole, serve_raw
+from tests.support.tls import TLSMaterial
 
 SETTINGS = settings(
     max_examples=30,

@@ -24,9 +24,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trio_httpcore
-from tests._servers import RawConn, pattern, read_all, serve_raw
-from tests.conftest import socket_fds
-from tests.http2._h2server import H2ServerStream, serve_h2
+from tests.support.h2server import H2ServerStream, serve_h2
+from tests.support.leaks import socket_fds
+from tests.support.pool import read_all
+from tests.support.raw import RawConn, serve_raw
+from tests.support.servers import pattern
 
 BEHAVIOURS = [
     "ok",

@@ -16,7 +16,7 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import RawConn
+from tests.support.raw import RawConn
 
 CL0 = b"Content-Length: 0\r\n\r\n"
 CASES: list[tuple[str, bytes, type[Exception] | int]] = [

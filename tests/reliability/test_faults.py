@@ -32,10 +32,13 @@ import trio.testing
 from h2.errors import ErrorCodes
 
 import trio_httpcore
-from tests._servers import RawConn, Server, TLSMaterial, pattern, read_all, serve_raw
-from tests.conftest import PoolFactory, assert_quiescent, socket_fds
-from tests.http2._h2server import H2ServerStream, serve_h2
-from trio_httpcore._transport._http11 import MAX_RESPONSE_HEAD_SIZE as HEAD_LIMIT
+from tests.support.h2server import H2ServerStream, serve_h2
+from tests.support.leaks import socket_fds
+from tests.support.pool import PoolFactory, assert_quiescent, read_all
+from tests.support.raw import RawConn, serve_raw
+from tests.support.servers import Server, pattern
+from tests.support.tls import TLSMaterial
+from trio_httpcore._http11._connection import MAX_RESPONSE_HEAD_SIZE as HEAD_LIMIT
 
 ORIGIN_TIMEOUTS: dict[str, Any] = {"timeout": {"connect": 5, "read": 5, "write": 5, "pool": 5}}
 

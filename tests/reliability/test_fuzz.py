@@ -24,8 +24,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import trio_httpcore
-from tests._servers import RawConn, read_all, serve_raw
-from tests.conftest import assert_quiescent, socket_fds
+from tests.support.leaks import socket_fds
+from tests.support.pool import assert_quiescent, read_all
+from tests.support.raw import RawConn, serve_raw
 
 FAST = settings(
     max_examples=300,

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trio_httpcore
-from tests._servers import RawConn, read_all, serve_raw
-from tests.conftest import socket_fds
+from tests.support.leaks import socket_fds
+from tests.support.pool import read_all
+from tests.support.raw import RawConn, serve_raw
 
 SETTINGS = settings(
     max_examples=60,

@@ -20,8 +20,9 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import RawConn, Server
-from tests.conftest import PoolFactory, assert_empty
+from tests.support.pool import PoolFactory, assert_empty
+from tests.support.raw import RawConn
+from tests.support.servers import Server
 
 REFUSED = (trio_httpcore.LocalProtocolError, trio_httpcore.InvalidURL)
 
@@ -287,7 +288,7 @@ async def test_http2_drops_connection_specific_headers(
 ) -> None:
     """RFC 9113 section 8.2.2: such a field makes the request malformed; the client leaves
     it out (the server's h2 would reject the stream otherwise), and the connection goes on."""
-    from tests.http2._h2server import default_handler, serve_h2
+    from tests.support.h2server import default_handler, serve_h2
 
     server = await serve_h2(nursery, default_handler)
     async with make_pool(http1=False, http2=True) as pool:
@@ -307,7 +308,7 @@ async def test_http2_drops_connection_specific_headers(
 async def test_http2_refuses_pseudo_headers_from_the_caller(
     make_pool: PoolFactory, nursery: trio.Nursery, name: bytes
 ) -> None:
-    from tests.http2._h2server import default_handler, serve_h2
+    from tests.support.h2server import default_handler, serve_h2
 
     server = await serve_h2(nursery, default_handler)
     async with make_pool(http1=False, http2=True) as pool:

@@ -17,7 +17,7 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import RawConn
+from tests.support.raw import RawConn
 
 CASES: list[tuple[str, bytes, bool, type[Exception], int | None]] = [
     # name, answer, then close, expected, ProxyError.status_code

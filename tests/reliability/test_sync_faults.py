@@ -17,9 +17,6 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import Server, TLSMaterial
-from tests.conftest import assert_quiescent
-from tests.http2._h2server import serve_h2
 from tests.reliability.test_faults import (
     FAULTS,
     ORIGIN_TIMEOUTS,
@@ -29,6 +26,10 @@ from tests.reliability.test_faults import (
     _start_server,
     _url,
 )
+from tests.support.h2server import serve_h2
+from tests.support.pool import assert_quiescent
+from tests.support.servers import Server
+from tests.support.tls import TLSMaterial
 
 CLOCKLESS = [f for f in FAULTS if f.expected and "timeout" not in f.fault and f.id != "h2-not-h2"]
 

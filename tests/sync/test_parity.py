@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests._servers import closed_port, pattern
+from tests.support.pool import TIMEOUTS
+from tests.support.raw import closed_port
+from tests.support.servers import pattern
+from tests.support.threaded import ThreadedServer
 from trio_httpcore import (
     AsyncByteStream,
     AsyncConnectionPool,
@@ -25,8 +28,6 @@ from trio_httpcore import (
     SyncConnectionPool,
     UnsupportedProtocol,
 )
-
-from .conftest import TIMEOUTS, ThreadedServer
 
 BODY = pattern(100_000)
 

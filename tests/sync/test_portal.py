@@ -1,4 +1,4 @@
-"""The portal (``trio_httpcore._transport._portal``): a trio thread blocking code calls into."""
+"""The portal (``trio_httpcore._sync._portal``): a trio thread blocking code calls into."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_httpcore._transport._portal import Parker, Portal, PortalClosed, _LockParker
+from trio_httpcore._sync._portal import Parker, Portal, PortalClosed, _LockParker
 
 
 def portal_threads() -> list[threading.Thread]:
@@ -377,7 +377,7 @@ def test_forked_child_does_not_share_its_parents_parker() -> None:
     """Parent and child sharing a pipe would take each other's wake-ups."""
     script = (
         "import os\n"
-        "from trio_httpcore._transport._portal import Parker\n"
+        "from trio_httpcore._sync._portal import Parker\n"
         "parent = Parker.current()\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"

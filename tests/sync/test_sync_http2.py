@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from tests._servers import TLSMaterial, pattern
+from tests.support.pool import TIMEOUTS
+from tests.support.servers import pattern
+from tests.support.threaded import ThreadedServer
+from tests.support.tls import TLSMaterial
 from trio_httpcore import SyncConnectionPool
-
-from .conftest import TIMEOUTS, ThreadedServer
 
 
 def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:

@@ -16,7 +16,10 @@ import pytest
 import trio
 import trio.testing
 
-from tests._servers import closed_port, pattern
+from tests.support.pool import TIMEOUTS
+from tests.support.raw import closed_port
+from tests.support.servers import pattern
+from tests.support.threaded import SlowPaths, ThreadedServer
 from trio_httpcore import (
     AsyncByteStream,
     AsyncConnectionPool,
@@ -30,9 +33,8 @@ from trio_httpcore import (
     SyncConnectionPool,
     SyncHTTPTransport,
 )
-from trio_httpcore._transport._sync import READ_AHEAD, _SyncTransportFacade
-
-from .conftest import TIMEOUTS, SlowPaths, ThreadedServer
+from trio_httpcore._sync._body import READ_AHEAD
+from trio_httpcore._sync._pool import _SyncTransportFacade
 
 
 def pool_threads() -> list[threading.Thread]:

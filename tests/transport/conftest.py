@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import trio
 
-from tests._servers import H11Request, Server, serve_http
-from tests.transport.helpers import Phases, stalling_handler
+from tests.support.h11server import H11Request, serve_http
+from tests.support.pool import Phases, stalling_handler
+from tests.support.servers import Server
 
 
 @pytest.fixture

@@ -16,26 +16,23 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import (
-    H11Request,
-    RawConn,
-    Server,
-    TLSMaterial,
-    read_all,
-    serve_blackhole,
-    serve_http,
-)
-from tests.conftest import PoolFactory, assert_quiescent
-from tests.transport.helpers import (
+from tests.support.h11server import H11Request, serve_http
+from tests.support.pool import (
     TIMEOUTS,
     GatedBody,
     Phases,
+    PoolFactory,
     assert_healthy_afterwards,
+    assert_quiescent,
     cancel_when,
     get_body,
+    read_all,
     stalling_handler,
     wait_closed,
 )
+from tests.support.raw import RawConn, serve_blackhole
+from tests.support.servers import Server
+from tests.support.tls import TLSMaterial
 
 
 async def test_cancel_while_waiting_for_a_slot(make_pool: PoolFactory, http_server: Server) -> None:

@@ -10,17 +10,17 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import (
-    RawConn,
-    Server,
-    TLSMaterial,
-    closed_port,
-    make_tls_material,
-    pattern,
-    serve_blackhole,
+from tests.support.pool import (
+    TIMEOUTS,
+    PoolFactory,
+    get_body,
+    request,
+    start_background,
+    wait_closed,
 )
-from tests.conftest import PoolFactory
-from tests.transport.helpers import TIMEOUTS, get_body, request, start_background, wait_closed
+from tests.support.raw import RawConn, closed_port, serve_blackhole
+from tests.support.servers import Server, pattern
+from tests.support.tls import TLSMaterial, make_tls_material
 
 
 def origin_of(server: Server, host: str | None = None) -> str:

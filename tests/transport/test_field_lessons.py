@@ -13,30 +13,27 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import (
-    H11Request,
-    RawConn,
-    Server,
-    TestApp,
-    TLSMaterial,
-    closed_port,
-    read_all,
-    serve_blackhole,
-    serve_http,
-)
-from tests.conftest import PoolFactory, assert_empty, assert_quiescent
-from tests.transport.helpers import (
+from tests.support.asgi import TestApp
+from tests.support.h11server import H11Request, serve_http
+from tests.support.pool import (
     TIMEOUTS,
     GatedBody,
     Phases,
+    PoolFactory,
+    assert_empty,
     assert_healthy_afterwards,
+    assert_quiescent,
     cancel_when,
     get_body,
+    read_all,
     stalling_handler,
     start_background,
     wait_closed,
 )
-from trio_httpcore._transport._http11 import IDLE_WATCH_DELAY
+from tests.support.raw import RawConn, closed_port, serve_blackhole
+from tests.support.servers import Server
+from tests.support.tls import TLSMaterial
+from trio_httpcore._http11._connection import IDLE_WATCH_DELAY
 
 # -- Row 1: encode/httpcore#1093 (#658, #830)
 

@@ -12,18 +12,18 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import (
-    H11Request,
-    RawConn,
-    Server,
-    TLSMaterial,
-    closed_port,
+from tests.support.h11server import H11Request, serve_http
+from tests.support.pool import (
+    TIMEOUTS,
+    PoolFactory,
+    get_body,
     read_all,
-    serve_blackhole,
-    serve_http,
+    start_background,
+    wait_closed,
 )
-from tests.conftest import PoolFactory
-from tests.transport.helpers import TIMEOUTS, get_body, start_background, wait_closed
+from tests.support.raw import RawConn, closed_port, serve_blackhole
+from tests.support.servers import Server
+from tests.support.tls import TLSMaterial
 
 
 async def test_pool_timeout(

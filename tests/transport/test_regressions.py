@@ -13,8 +13,8 @@ import trio
 import trio.testing
 
 import trio_httpcore
-from tests._servers import RawConn, read_all
-from tests.conftest import PoolFactory
+from tests.support.pool import PoolFactory, read_all
+from tests.support.raw import RawConn
 
 
 async def test_httpx_2983_connection_closed_right_after_its_response_is_not_reused(

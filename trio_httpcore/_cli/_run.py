@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._client import AsyncClient, Auth, BasicAuth, DigestAuth, Request, Response, Timeout
-from .._client._config import create_ssl_context
+from .._client import (
+    AsyncClient,
+    Auth,
+    BasicAuth,
+    DigestAuth,
+    Request,
+    Response,
+    Timeout,
+    create_ssl_context,
+)
 from .._version import __version__
 from ._arguments import Options, parse_args
 from ._bodies import Body, merge_headers, read_local, request_body, request_url
@@ -34,7 +42,7 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
 if TYPE_CHECKING:
-    from .._client._config import CertTypes
+    from .._client import CertTypes
 
 # curl's transient HTTP statuses for --retry (curl's manual, --retry).
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

@@ -3,7 +3,8 @@
 An :class:`Auth` is a generator-based flow: :meth:`Auth.auth_flow` yields
 the request to send, receives the response, and may yield another request
 (a challenge answered). The client drives it; the flow never does I/O, so
-one implementation serves the async and the blocking client alike.
+one implementation serves the async and the blocking client alike; a user's
+flow that does I/O overrides ``sync_auth_flow``/``async_auth_flow`` (httpx's protocol).
 """
 
 from __future__ import annotations
@@ -14,24 +15,33 @@ import os
 import re
 import secrets
 from base64 import b64encode
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import trio
 
 from .._exceptions import ProtocolError
+from ._content import is_replayable
 from ._models import Request, Response
 
 AuthFlow = Generator[Request, Response, None]
+AsyncAuthFlow = AsyncGenerator[Request, Response]
 
 
 class Auth:
     """The base of every authentication scheme: by default, send the request as is.
 
-    Subclasses override :meth:`auth_flow`. ``requires_request_body`` says the
-    flow may send the request again, so the client must hold its body in
-    memory (a one-shot stream can't be replayed). ``requires_response_body``
-    says the flow reads the bodies of the responses it receives (a token in
-    a 401's JSON, say), so the client reads each before handing it over.
+    Subclasses override :meth:`auth_flow` (httpx's ``Auth`` protocol).
+    ``requires_request_body`` says the flow may send the request again, so
+    the client must hold its body in memory (a one-shot stream can't be
+    replayed). ``requires_response_body`` says the flow reads the bodies of
+    the responses it receives (a token in a 401's JSON, say), so the client
+    reads each before handing it over. A flow that does I/O of its own
+    overrides :meth:`sync_auth_flow` and/or :meth:`async_auth_flow` instead:
+    the async client drives ``async_auth_flow``, or, when only
+    ``sync_auth_flow`` is overridden, that one in a worker thread.
     """
 
     requires_request_body = False
@@ -40,6 +50,74 @@ class Auth:
     def auth_flow(self, request: Request) -> AuthFlow:
         """Yield requests to send; each yield receives the response to it."""
         yield request
+
+    def sync_auth_flow(self, request: Request) -> AuthFlow:
+        """:meth:`auth_flow`, with the bodies the class asks for read (blocking)."""
+        if self.requires_request_body and not is_replayable(request.stream):
+            request.read()
+        flow = self.auth_flow(request)
+        request = next(flow)
+        while True:
+            response = yield request
+            if self.requires_response_body:
+                response.read()
+            try:
+                request = flow.send(response)
+            except StopIteration:
+                return
+
+    async def async_auth_flow(self, request: Request) -> AsyncAuthFlow:
+        """:meth:`auth_flow`, with the bodies the class asks for read."""
+        if self.requires_request_body and not is_replayable(request.stream):
+            await request.aread()
+        flow = self.auth_flow(request)
+        request = next(flow)
+        while True:
+            response = yield request
+            if self.requires_response_body:
+                await response.aread()
+            try:
+                request = flow.send(response)
+            except StopIteration:
+                return
+
+
+_DONE = object()
+
+
+async def _threaded_auth_flow(auth: Auth, request: Request) -> AsyncAuthFlow:
+    """``auth.sync_auth_flow`` driven from async code, each step in a worker thread.
+
+    Its blocking calls (a token fetched over the network, say) then never
+    stall the trio thread. Each response is read before the flow gets it,
+    so its ``response.read()`` returns the body at once.
+    """
+    flow = auth.sync_auth_flow(request)
+
+    def step(response: Response | None) -> Any:
+        try:
+            return next(flow) if response is None else flow.send(response)
+        except StopIteration:  # not raised through the thread: it would end this generator
+            return _DONE
+
+    try:
+        sent = await trio.to_thread.run_sync(step, None)
+        while sent is not _DONE:
+            response = yield sent
+            await response.aread()
+            sent = await trio.to_thread.run_sync(step, response)
+    finally:
+        await trio.to_thread.run_sync(flow.close)
+
+
+def auth_flow_of(auth: Auth, request: Request) -> AsyncAuthFlow:
+    """The flow the async client drives for ``auth`` (see :class:`Auth`)."""
+    kind = type(auth)
+    if kind.sync_auth_flow is not Auth.sync_auth_flow and (
+        kind.async_auth_flow is Auth.async_auth_flow
+    ):
+        return _threaded_auth_flow(auth, request)
+    return auth.async_auth_flow(request)
 
 
 class FunctionAuth(Auth):
@@ -151,11 +229,14 @@ def parse_challenges(field: str) -> list[Challenge]:
 
 _DIGEST_ALGORITHMS: dict[str, Callable[[bytes], str]] = {
     "MD5": lambda data: hashlib.md5(data).hexdigest(),
+    "SHA": lambda data: hashlib.sha1(data).hexdigest(),
     "SHA-256": lambda data: hashlib.sha256(data).hexdigest(),
+    "SHA-512": lambda data: hashlib.sha512(data).hexdigest(),
     "SHA-512-256": lambda data: hashlib.new("sha512_256", data).hexdigest(),
 }
-# Preference when a server offers several Digest challenges (RFC 7616 section 3.7).
-_ALGORITHM_PREFERENCE = ("SHA-512-256", "SHA-256", "MD5")
+# Preference when a server offers several Digest challenges (RFC 7616 section 3.7); SHA and
+# SHA-512 are not in the RFC's registry, but httpx answers them.
+_ALGORITHM_PREFERENCE = ("SHA-512", "SHA-512-256", "SHA-256", "SHA", "MD5")
 
 
 def _digest_algorithm(challenge: Challenge) -> tuple[str, bool] | None:
@@ -179,7 +260,7 @@ def _digest_qop(challenge: Challenge) -> str | None:
 
 
 class DigestAuth(Auth):
-    """HTTP Digest authentication (RFC 7616): MD5, SHA-256 and SHA-512-256, their
+    """HTTP Digest authentication (RFC 7616): MD5, SHA, SHA-256, SHA-512, SHA-512-256, their
     ``-sess`` variants, ``qop=auth``, ``userhash``, ``opaque`` and ``stale``.
 
     The first request goes without credentials; the 401's challenge is

@@ -2,40 +2,38 @@
 
 The pipeline of :meth:`AsyncClient.send` is ``_send_handling_auth`` (the
 auth flow's steps) over ``_send_handling_redirects`` (hooks, redirects,
-history) over ``_send_single_request`` (one exchange with the transport that
-:meth:`AsyncClient._transport_for_url` picks: the default pool, or the pool
-of the proxy the most specific ``proxies=`` pattern names). Cookies go on in
-:meth:`AsyncClient.build_request` and on every redirect, and come back from
-every response.
+history) over ``_send_single_request`` (one exchange with the transport the
+most specific ``mounts=``/``proxy=`` pattern picks, else the default pool).
+Cookies go on in :meth:`AsyncClient.build_request` and on every redirect,
+and come back from every response. The request methods (``get``...) are
+in ``_verbs.py``.
 """
 
 from __future__ import annotations
 
 import inspect
-import ssl
+import logging
 import time
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
+
+import trio
 
 from .._exceptions import (
     InvalidURL,
     RedirectBodyUnavailable,
     RemoteProtocolError,
+    RequestError,
     StreamConsumed,
     TooManyRedirects,
     UnsupportedProtocol,
 )
-from .._transport._base import AsyncHTTPTransport
-from .._transport._pool import AsyncConnectionPool
-from .._transport._portal import Portal
-from .._transport._proxy import AsyncHTTPProxy
-from .._transport._socks import AsyncSOCKSProxy
-from .._version import __version__
-from ._auth import Auth, BasicAuth, FunctionAuth, NetRCAuth, basic_credentials
+from .._http import AsyncHTTPTransport
+from .._streams import as_async_stream
+from .._transport import AsyncConnectionPool
+from ._auth import Auth, BasicAuth, NetRCAuth, auth_flow_of
 from ._config import (
     UNSET,
     CertTypes,
@@ -45,151 +43,40 @@ from ._config import (
     VerifyTypes,
     create_ssl_context,
 )
-from ._content import ByteStream, RequestContent, RequestData, as_async_stream, is_replayable
+from ._content import ByteStream, RequestContent, RequestData, is_replayable
 from ._cookies import Cookies, CookieTypes
-from ._decoders import ACCEPT_ENCODING
 from ._headers import Headers, HeaderTypes
-from ._models import Request, Response
-from ._proxies import URLPattern, environment_proxies, sorted_patterns
+from ._models import DefaultEncoding, Request, Response
+from ._options import (
+    AuthTypes,
+    EventHook,
+    EventHooks,
+    Mounts,
+    ProxyTypes,
+    Routes,
+    build_auth,
+    default_headers,
+    proxy_pool,
+    seed_alias,
+)
 from ._queryparams import QueryParams, QueryParamTypes
 from ._redirects import build_redirect_request
-from ._urls import URL
+from ._urls import URL, RequestURLs
+from ._verbs import USE_CLIENT_DEFAULT as USE_CLIENT_DEFAULT
+from ._verbs import AsyncRequestMethods
 
 if TYPE_CHECKING:
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Self
 
-EventHook = Callable[[Any], Awaitable[None] | None]
-EventHooks = Mapping[str, Sequence[EventHook]]
-AuthTypes = tuple[str | bytes, str | bytes] | Auth | Callable[[Request], Request]
-ProxyTypes = URL | str | Mapping[str, URL | str | None]
+    from .._types import Extensions
 
-USE_CLIENT_DEFAULT: Any = UNSET
-"""A request argument left to the client's setting."""
+logger = logging.getLogger("trio_httpcore")
 
 DEFAULT_TIMEOUT = Timeout(5.0)
 DEFAULT_LIMITS = Limits()
 
-_URL_CACHE_SIZE = 256
-"""How many request URLs (as given) a client keeps resolved; the cache empties when full."""
-
 _NO_AUTH = Auth()
 """The auth of a request that has none: the base class, which sends the request as it is."""
-
-
-class QueryOptions(TypedDict, total=False):
-    """The keyword arguments of ``get``, ``head``, ``options`` and ``delete``."""
-
-    params: QueryParamTypes | None
-    headers: HeaderTypes | None
-    cookies: CookieTypes | None
-    auth: AuthTypes | None
-    follow_redirects: bool
-    timeout: TimeoutTypes
-    stream: bool
-    query_params: QueryParamTypes | None
-    allow_redirects: bool
-
-
-class ClientOptions(TypedDict, total=False):
-    """The keyword arguments of ``AsyncClient`` and ``Client``."""
-
-    auth: AuthTypes | None
-    params: QueryParamTypes | None
-    headers: HeaderTypes | None
-    cookies: CookieTypes | None
-    verify: VerifyTypes
-    cert: CertTypes | None
-    http1: bool
-    http2: bool
-    proxies: ProxyTypes | None
-    timeout: TimeoutTypes
-    limits: Limits
-    max_redirects: int
-    base_url: URL | str | None
-    trust_env: bool
-    transport: AsyncHTTPTransport | None
-    event_hooks: EventHooks | None
-    dispatch: AsyncHTTPTransport | None
-    pool_limits: Limits | None
-
-
-class BodyOptions(QueryOptions, total=False):
-    """The keyword arguments of ``request``, ``post``, ``put`` and ``patch``."""
-
-    content: RequestContent | None
-    data: RequestData | RequestContent | None
-    files: Any
-    json: Any
-
-
-def _seed_alias(name: str, value: Any, alias: str, alias_value: Any, default: Any = None) -> Any:
-    """The value of argument ``name``, which may come under its seed name ``alias``."""
-    if alias_value is default:
-        return value
-    if value is not default:
-        raise TypeError(f"Give {name}= or its seed name {alias}=, not both.")
-    return alias_value
-
-
-def _build_auth(auth: AuthTypes | None) -> Auth | None:
-    """An :class:`Auth` for ``auth=``: a ``(user, password)`` pair is Basic, a callable
-    ``(Request) -> Request`` is applied to each request."""
-    if auth is None or isinstance(auth, Auth):
-        return auth
-    if isinstance(auth, tuple):
-        return BasicAuth(*auth)
-    if callable(auth):
-        return FunctionAuth(auth)
-    raise TypeError(
-        f"auth= takes a (username, password) tuple, an Auth or a callable, not {auth!r}."
-    )
-
-
-def _proxy_map(proxies: ProxyTypes | None, from_environment: bool) -> dict[str, str | None]:
-    """``proxies=`` as ``{pattern: proxy URL or None}``; one URL is the proxy of ``all://``.
-
-    With no ``proxies=`` they come from the environment when ``from_environment``.
-    """
-    if proxies is None:
-        return environment_proxies() if from_environment else {}
-    if isinstance(proxies, Mapping):
-        return {key: None if url is None else str(url) for key, url in proxies.items()}
-    return {"all://": str(proxies)}
-
-
-def _proxy_pool(
-    proxy: URL, ssl_context: ssl.SSLContext, limits: Limits, http1: bool, http2: bool
-) -> AsyncHTTPTransport:
-    """The pool of connections through the proxy at ``proxy``.
-
-    ``http``/``https`` proxies forward ``http`` requests and tunnel ``https``
-    ones (CONNECT); credentials in the URL go to the proxy as Basic
-    ``Proxy-Authorization`` (RFC 9110 section 11.7.2). ``socks5``/``socks5h``
-    proxies get them as the username/password of RFC 1929.
-    """
-    options: dict[str, Any] = {
-        "ssl_context": ssl_context,
-        "max_connections": limits.max_connections,
-        "max_keepalive_connections": limits.max_keepalive_connections,
-        "keepalive_expiry": limits.keepalive_expiry,
-        "http2": http2,
-    }
-    has_credentials = bool(proxy.username or proxy.password)
-    if proxy.scheme in ("socks5", "socks5h"):
-        credentials = (proxy.username.encode(), proxy.password.encode())
-        return AsyncSOCKSProxy(
-            proxy.raw, proxy_auth=credentials if has_credentials else None, http1=http1, **options
-        )
-    if proxy.scheme in ("http", "https"):
-        headers = []
-        if has_credentials:
-            value = basic_credentials(proxy.username, proxy.password)
-            headers.append((b"Proxy-Authorization", value.encode("ascii")))
-        return AsyncHTTPProxy(proxy.raw, proxy_headers=headers, **options)
-    raise UnsupportedProtocol(
-        f"Unsupported proxy URL scheme {proxy.scheme!r} for the proxy at {proxy.host}: "
-        "use http, https, socks5 or socks5h."
-    )
 
 
 def _check_replay(request: Request, auth: Auth, sent: list[ByteStream]) -> None:
@@ -206,14 +93,15 @@ def _check_replay(request: Request, auth: Auth, sent: list[ByteStream]) -> None:
     sent.append(stream)
 
 
-def _default_headers() -> Headers:
-    return Headers(
-        {
-            "Accept": "*/*",
-            "Accept-Encoding": ACCEPT_ENCODING,
-            "User-Agent": f"trio_httpcore/{__version__}",
-        }
-    )
+def _require_trio(client: AsyncClient) -> None:
+    """Refuse, in our words, to run outside trio (under asyncio, trio's own error is cryptic)."""
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        raise RuntimeError(
+            f"{type(client).__name__} runs under trio only (trio.run), not asyncio or another "
+            "event loop: use trio, or the blocking trio_httpcore.Client, which works anywhere."
+        ) from None
 
 
 async def _call_hook(hook: EventHook, argument: Any) -> None:
@@ -223,14 +111,14 @@ async def _call_hook(hook: EventHook, argument: Any) -> None:
         await result
 
 
-class AsyncClient:
+class AsyncClient(AsyncRequestMethods):
     """An HTTP client: ``async with AsyncClient() as client: await client.get(url)``.
 
     The client owns its transport (by default an ``AsyncConnectionPool``
     built from ``verify``, ``cert``, ``http1``, ``http2`` and ``limits``), so
     it is used as an ``async with`` block, which opens and closes the pool.
     ``params`` and ``headers`` are defaults merged into every request;
-    ``base_url`` is the base of relative URLs. See API.md section 2.
+    ``base_url`` is the base of relative URLs (docs/client.rst).
 
     ``auth`` authenticates every request that gives none of its own: a
     ``(username, password)`` pair (Basic), an :class:`Auth` such as
@@ -244,7 +132,12 @@ class AsyncClient:
     without it, with ``trust_env``, the ``HTTP_PROXY``, ``HTTPS_PROXY``,
     ``ALL_PROXY`` and ``NO_PROXY`` variables decide. A proxy URL is ``http``,
     ``https``, ``socks5`` or ``socks5h``, with credentials as its userinfo if
-    needed.
+    needed. ``proxy`` is httpx's name for one proxy (a URL, or a proxy
+    transport such as ``AsyncHTTPProxy``); ``mounts`` maps URL patterns to
+    transports of their own (``MockTransport``, ``ASGITransport``...).
+    ``follow_redirects`` is the default of every request (unset: follow,
+    except for HEAD); ``default_encoding`` decodes text without a charset (a
+    codec name or a callable ``(body) -> name``; unset: detected).
     """
 
     def __init__(
@@ -259,17 +152,21 @@ class AsyncClient:
         http1: bool = True,
         http2: bool = False,
         proxies: ProxyTypes | None = None,
+        proxy: URL | str | AsyncHTTPTransport | None = None,
+        mounts: Mounts | None = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        follow_redirects: bool | None = None,
         limits: Limits = DEFAULT_LIMITS,
         max_redirects: int = 20,
         base_url: URL | str | None = None,
         trust_env: bool = True,
         transport: AsyncHTTPTransport | None = None,
         event_hooks: EventHooks | None = None,
+        default_encoding: DefaultEncoding | None = None,
         dispatch: AsyncHTTPTransport | None = None,
         pool_limits: Limits | None = None,
     ) -> None:
-        transport = _seed_alias("transport", transport, "dispatch", dispatch)
+        transport = seed_alias("transport", transport, "dispatch", dispatch)
         if pool_limits is not None:
             limits = pool_limits
         self.auth = auth
@@ -277,14 +174,14 @@ class AsyncClient:
         self.headers = headers
         self.cookies = cookies
         self.timeout = timeout
+        self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
-        self.base_url = base_url
+        self.base_url = base_url or None
         self.trust_env = trust_env
         self.event_hooks = event_hooks
+        self.default_encoding = default_encoding
         self._netrc: NetRCAuth | None = UNSET  # looked for at first need
         ssl_context = create_ssl_context(verify, cert, trust_env)
-        # The environment's proxies apply to the client's own pool only, as in httpx.
-        proxy_map = _proxy_map(proxies, from_environment=trust_env and transport is None)
         self._owns_pool = transport is None
         if transport is None:
             transport = AsyncConnectionPool(
@@ -296,24 +193,18 @@ class AsyncClient:
                 http2=http2,
             )
         self._transport = transport
-        # One pool per distinct proxy URL; each pattern maps to one, or to None
-        # (the default transport). Most specific pattern first.
-        # Each pool sets its ALPN offer on its context; an HTTP proxy's pool always
-        # offers http/1.1, so with http1=False it needs a context of its own.
-        self._proxy_pools: dict[str, AsyncHTTPTransport] = {}
-        for url in dict.fromkeys(url for url in proxy_map.values() if url is not None):
+
+        def new_proxy_pool(url: URL) -> AsyncHTTPTransport:
+            # Each pool sets its ALPN offer on its context; an HTTP proxy's pool always
+            # offers http/1.1, so with http1=False it needs a context of its own.
             context = ssl_context if http1 else create_ssl_context(verify, cert, trust_env)
-            self._proxy_pools[url] = _proxy_pool(URL(url), context, limits, http1, http2)
-        self._mounts: list[tuple[URLPattern, AsyncHTTPTransport | None]] = [
-            (pattern, self._proxy_pools.get(proxy_map[pattern.pattern] or ""))
-            for pattern in sorted_patterns(proxy_map)
-        ]
+            return proxy_pool(url, context, limits, http1, http2)
+
+        # The environment's proxies apply to the client's own pool only, as in httpx.
+        self._routes = Routes(proxies, proxy, mounts, trust_env and self._owns_pool, new_proxy_pool)
+        self._proxy_pools = self._routes.proxy_pools
         self._exit_stack = AsyncExitStack()
         self._state = "unopened"
-        # Set by the blocking Client: its responses read their bodies through the
-        # portal. Weak, since the portal's thread holds this client: a Client
-        # nobody holds is collected, and its finaliser stops the thread.
-        self._portal_ref: weakref.ref[Portal] | None = None
 
     # Settings, each normalised on assignment.
 
@@ -324,7 +215,7 @@ class AsyncClient:
 
     @headers.setter
     def headers(self, headers: HeaderTypes | None) -> None:
-        merged = _default_headers()
+        merged = default_headers()
         given = Headers(headers)
         for name in given:
             merged.pop(name, None)
@@ -339,7 +230,7 @@ class AsyncClient:
 
     @auth.setter
     def auth(self, auth: AuthTypes | None) -> None:
-        self._auth = _build_auth(auth)
+        self._auth = build_auth(auth)
 
     @property
     def cookies(self) -> Cookies:
@@ -362,18 +253,11 @@ class AsyncClient:
     @property
     def base_url(self) -> URL | None:
         """The base of relative request URLs; its path always ends with ``/``."""
-        return self._base_url
+        return self._urls.base_url
 
     @base_url.setter
     def base_url(self, base_url: URL | str | None) -> None:
-        # Request URLs as given -> resolved against base_url; URL objects are immutable,
-        # so a resolved one serves every request that gives the same string.
-        self._resolved_urls: dict[str, URL] = {}
-        if base_url is None:
-            self._base_url: URL | None = None
-            return
-        url = URL(base_url)
-        self._base_url = url if url.path.endswith("/") else url.copy_with(path=url.path + "/")
+        self._urls = RequestURLs(base_url)
 
     @property
     def event_hooks(self) -> dict[str, list[EventHook]]:
@@ -399,11 +283,13 @@ class AsyncClient:
     # Lifetime.
 
     async def __aenter__(self) -> Self:
-        """Open the transport and the proxies' pools (closed again if one fails to open)."""
+        """Open the transport, the proxies' pools and the mounted transports (closed again if
+        one fails to open)."""
+        _require_trio(self)
         if self._state != "unopened":
             raise RuntimeError(f"This {type(self).__name__} was opened already; open a new one.")
         async with AsyncExitStack() as stack:
-            for transport in (self._transport, *self._proxy_pools.values()):
+            for transport in (self._transport, *self._routes.transports()):
                 await stack.enter_async_context(transport)
             self._exit_stack = stack.pop_all()
         self._state = "opened"
@@ -425,7 +311,8 @@ class AsyncClient:
             await self._exit_stack.aclose()
         elif self._state == "unopened":
             self._state = "closed"
-            await self._transport.aclose()
+            for transport in (self._transport, *self._routes.transports()):
+                await transport.aclose()
 
     def _check_open(self) -> None:
         if self._state == "closed":
@@ -452,6 +339,7 @@ class AsyncClient:
         json: Any = None,
         cookies: CookieTypes | None = None,
         timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
+        extensions: Extensions | None = None,
     ) -> Request:
         """A request with the client's defaults merged in: base URL, params, headers, timeout.
 
@@ -461,13 +349,14 @@ class AsyncClient:
         """
         request = Request(
             method,
-            self._merge_url(url),
+            self._urls.resolve(url),
             params=self.params.merge(params) if self.params else params,
             headers=self._merge_headers(headers),
             content=content,
             data=data,
             files=files,
             json=json,
+            extensions=extensions,
         )
         timeout = self.timeout if timeout is USE_CLIENT_DEFAULT else Timeout(timeout)
         request.ext["timeout"] = timeout.as_dict()
@@ -478,34 +367,6 @@ class AsyncClient:
         if jar:
             jar.set_cookie_header(request)
         return request
-
-    def _merge_url(self, url: URL | str) -> URL:
-        """``url``, resolved against ``base_url`` when it is relative.
-
-        A relative path extends the base URL's path even when it starts with
-        ``/``: with ``base_url="https://api.example/v1"``, ``"/users"`` is
-        ``https://api.example/v1/users``. A string is parsed once: the result
-        is kept (a client mostly requests a few URLs again and again).
-        """
-        if type(url) is not str:
-            return self._resolve_url(url)
-        resolved = self._resolved_urls.get(url)
-        if resolved is None:
-            resolved = self._resolve_url(url)
-            if len(self._resolved_urls) >= _URL_CACHE_SIZE:
-                # Emptied rather than trimmed: clear() is one step even with the blocking
-                # Client's build_request() running in another thread.
-                self._resolved_urls.clear()
-            self._resolved_urls[url] = resolved
-        return resolved
-
-    def _resolve_url(self, url: URL | str) -> URL:
-        merged = URL(url, allow_relative=True)
-        if self._base_url is None or merged.is_absolute_url:
-            return merged
-        if not merged.raw_host and merged.path.startswith("/"):
-            merged = merged.copy_with(path=merged.path.lstrip("/"))
-        return self._base_url.join(merged)
 
     def _merge_headers(self, headers: HeaderTypes | None) -> Headers:
         """The client's headers, those of ``headers`` replacing them by name.
@@ -523,57 +384,6 @@ class AsyncClient:
 
     # Sending requests.
 
-    async def request(
-        self, method: str, url: URL | str, **options: Unpack[BodyOptions]
-    ) -> Response:
-        """Build and send a request; the body is read unless ``stream=True``.
-
-        The arguments are those of :meth:`build_request` and :meth:`send`;
-        ``query_params`` and ``allow_redirects`` are the seed names of
-        ``params`` and ``follow_redirects``.
-        """
-        if not options:
-            # client.get(url) and the like: every argument is its default.
-            return await self.send(self.build_request(method, url))
-        params = _seed_alias(
-            "params", options.get("params"), "query_params", options.get("query_params")
-        )
-        request = self.build_request(
-            method,
-            url,
-            params=params,
-            headers=options.get("headers"),
-            content=options.get("content"),
-            data=options.get("data"),
-            files=options.get("files"),
-            json=options.get("json"),
-            cookies=options.get("cookies"),
-            timeout=options.get("timeout", USE_CLIENT_DEFAULT),
-        )
-        return await self.send(
-            request,
-            stream=options.get("stream", False),
-            auth=options.get("auth", USE_CLIENT_DEFAULT),
-            follow_redirects=options.get("follow_redirects", USE_CLIENT_DEFAULT),
-            allow_redirects=options.get("allow_redirects", USE_CLIENT_DEFAULT),
-        )
-
-    @asynccontextmanager
-    async def stream(
-        self, method: str, url: URL | str, **options: Unpack[BodyOptions]
-    ) -> AsyncIterator[Response]:
-        """``async with client.stream("GET", url) as response:``: the body is left unread.
-
-        Read it with ``aiter_bytes()`` and friends inside the block; leaving
-        the block closes the response and frees its connection.
-        """
-        options["stream"] = True
-        response = await self.request(method, url, **options)
-        try:
-            yield response
-        finally:
-            await response.aclose()
-
     async def send(
         self,
         request: Request,
@@ -589,35 +399,48 @@ class AsyncClient:
         With ``stream=False`` the body is read before this returns; with
         ``stream=True`` it is not, and the response must be closed. ``auth``
         replaces the client's (``None``: none but the URL's or ``.netrc``'s).
+        An error raised while sending it is a :class:`RequestError` carrying
+        it as ``.request``.
         """
+        _require_trio(self)
         self._check_open()
-        follow = _seed_alias(
+        follow = seed_alias(
             "follow_redirects", follow_redirects, "allow_redirects", allow_redirects, UNSET
         )
         if follow is USE_CLIENT_DEFAULT:
+            follow = self.follow_redirects
+        if follow is None:
             follow = request.method != "HEAD"
         if timeout is not USE_CLIENT_DEFAULT:
             request.ext["timeout"] = Timeout(timeout).as_dict()
-        flow_auth = self._build_request_auth(request, auth)
-        if flow_auth is _NO_AUTH:
-            # No auth flow to drive: what _send_handling_auth would do with the plain
-            # Auth's one-step flow, without the generator.
-            response = await self._send_handling_redirects(request, follow, [], stream)
-        else:
-            response = await self._send_handling_auth(request, flow_auth, follow, stream, [])
-        if not stream:
-            try:
-                await response.aread()
-            except BaseException:
-                await response.aclose()
-                raise
+        elif "timeout" not in request.ext:
+            # A request built without the client (Request(...)): the client's timeouts.
+            request.ext["timeout"] = self._timeout.as_dict()
+        try:
+            flow_auth = self._build_request_auth(request, auth)
+            if flow_auth is _NO_AUTH:
+                # No auth flow to drive: what _send_handling_auth would do with the plain
+                # Auth's one-step flow, without the generator.
+                response = await self._send_handling_redirects(request, follow, [], stream)
+            else:
+                response = await self._send_handling_auth(request, flow_auth, follow, stream, [])
+            if not stream:
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+        except RequestError as exc:
+            if exc._request is None:
+                exc.request = request
+            raise
         return response
 
     def _build_request_auth(self, request: Request, auth: AuthTypes | None) -> Auth:
         """The auth of ``request``: its own, else the client's, else the URL's
         credentials (Basic), else, with ``trust_env`` and no ``Authorization``
         field, ``.netrc``'s entry for the host; else none (a plain :class:`Auth`)."""
-        given = self._auth if auth is USE_CLIENT_DEFAULT else _build_auth(auth)
+        given = self._auth if auth is USE_CLIENT_DEFAULT else build_auth(auth)
         if given is not None:
             return given
         url = request.url
@@ -636,29 +459,23 @@ class AsyncClient:
         """Drive ``auth``'s flow: send each request it yields (following redirects),
         give it the response, until it yields no more; return the last response.
 
-        Each response the flow answers with another request is read, closed
-        and added to ``history``, as is each redirect; with
-        ``requires_response_body`` each is read before the flow gets it. A flow that may send
-        the request again (``requires_request_body``) gets a body it can
-        replay: a one-shot stream is read into memory first. A flow that
-        sends a one-shot body twice without saying so raises
-        :class:`StreamConsumed`.
+        The flow is the auth's ``async_auth_flow`` (see :class:`Auth`). Each
+        response the flow answers with another request is read, closed and
+        added to ``history``, as is each redirect. A flow that sends a
+        one-shot body twice without saying so (``requires_request_body``)
+        raises :class:`StreamConsumed`.
         """
-        if auth.requires_request_body and not is_replayable(request.stream):
-            await request.aread()
         sent: list[ByteStream] = []
-        flow = auth.auth_flow(request)
+        flow = auth_flow_of(auth, request)
         try:
-            request = next(flow)
+            request = await flow.__anext__()
             while True:
                 _check_replay(request, auth, sent)
                 response = await self._send_handling_redirects(request, follow, history, stream)
                 try:
-                    if auth.requires_response_body:
-                        await response.aread()
                     try:
-                        next_request = flow.send(response)
-                    except StopIteration:
+                        next_request = await flow.asend(response)
+                    except StopAsyncIteration:
                         return response
                     await response.aread()
                 except BaseException:
@@ -667,7 +484,7 @@ class AsyncClient:
                 history.append(response)
                 request = next_request
         finally:
-            flow.close()
+            await flow.aclose()
 
     async def _send_handling_redirects(
         self, request: Request, follow: bool, history: list[Response], stream: bool
@@ -742,13 +559,17 @@ class AsyncClient:
             raise InvalidURL(f"Can't request {url}: it has no host.")
         transport = self._transport_for_url(url)
         started = time.perf_counter()
-        status, headers, stream, ext = await transport.arequest(
-            request.method.encode("ascii"),
-            url.raw,
-            headers=request.headers.raw,
-            stream=as_async_stream(request.stream),
-            ext=dict(request.ext),
-        )
+        try:
+            status, headers, stream, ext = await transport.arequest(
+                request.method.encode("ascii"),
+                url.raw,
+                headers=request.headers.raw,
+                stream=as_async_stream(request.stream),
+                ext=dict(request.ext),
+            )
+        except RequestError as exc:
+            exc.request = request  # the request in flight: a redirect's, say
+            raise
         response = Response(
             status,
             headers=headers,
@@ -759,44 +580,20 @@ class AsyncClient:
             ext=ext,
         )
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
-        response._portal = self._portal_ref() if self._portal_ref is not None else None
+        if self.default_encoding is not None:
+            response.default_encoding = self.default_encoding
+        logger.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            request.method,
+            url,
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+        )
         self._cookies.extract_cookies(response)
         return response
 
     def _transport_for_url(self, url: URL) -> AsyncHTTPTransport:
-        """The transport that carries requests to ``url``: the proxy pool of the most
-        specific ``proxies=`` pattern ``url`` matches, else the default transport."""
-        for pattern, transport in self._mounts:
-            if pattern.matches(url):
-                return self._transport if transport is None else transport
-        return self._transport
-
-    # Shorthands.
-
-    async def get(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send a GET request."""
-        return await self.request("GET", url, **options)
-
-    async def head(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send a HEAD request; redirects are not followed unless ``follow_redirects=True``."""
-        return await self.request("HEAD", url, **options)
-
-    async def options(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send an OPTIONS request."""
-        return await self.request("OPTIONS", url, **options)
-
-    async def delete(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send a DELETE request."""
-        return await self.request("DELETE", url, **options)
-
-    async def post(self, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Send a POST request."""
-        return await self.request("POST", url, **options)
-
-    async def put(self, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Send a PUT request."""
-        return await self.request("PUT", url, **options)
-
-    async def patch(self, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Send a PATCH request."""
-        return await self.request("PATCH", url, **options)
+        """The transport that carries requests to ``url``: the one mounted (or the proxy
+        pool) for the most specific pattern ``url`` matches, else the default transport."""
+        return self._routes.transport_for(url, self._transport)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
-
-import trio
 
 from .._streams import (
     AsyncByteStream,
@@ -37,9 +35,12 @@ def encode_content(content: RequestContent) -> tuple[dict[str, str], ByteStream]
         return {}, content
     if isinstance(content, AsyncIterable):
         return {}, AsyncIteratorByteStream(content)
-    if isinstance(content, Iterable):
+    if isinstance(content, Iterable) and not isinstance(content, Mapping):
         return {}, IteratorByteStream(content)
-    raise TypeError(f"content= takes bytes, str or an iterator of bytes, not {type(content)!r}.")
+    hint = " (a form is data=, a JSON body json=)" if isinstance(content, Mapping) else ""
+    raise TypeError(
+        f"content= takes bytes, str or an iterator of bytes, not {type(content).__name__}{hint}."
+    )
 
 
 def encode_urlencoded(data: RequestData) -> tuple[dict[str, str], ByteStream]:
@@ -52,14 +53,15 @@ def encode_urlencoded(data: RequestData) -> tuple[dict[str, str], ByteStream]:
 
 
 def encode_multipart(
-    data: RequestData | None, files: RequestFiles
+    data: RequestData | None, files: RequestFiles, boundary: bytes | None = None
 ) -> tuple[dict[str, str], ByteStream]:
     """A ``multipart/form-data`` body (RFC 7578): the ``data`` fields, then the ``files``.
 
     Files are streamed as the body is sent (:class:`MultipartStream`);
-    ``Content-Length`` is given when every part's size is known.
+    ``Content-Length`` is given when every part's size is known. ``boundary``
+    is the one a caller's ``Content-Type`` names, if it does.
     """
-    stream = MultipartStream(data, files)
+    stream = MultipartStream(data, files, boundary)
     return stream.headers(), stream
 
 
@@ -79,11 +81,13 @@ def encode_request(
     data: RequestData | RequestContent | None = None,
     files: Any = None,
     json: Any = None,
+    boundary: bytes | None = None,
 ) -> tuple[dict[str, str], ByteStream | None]:
     """The headers and stream of a request body given the ``request()`` arguments.
 
     ``data`` that is not a mapping is raw content, as the seed API took it,
-    except with ``files``, which make a multipart form of ``data``'s fields.
+    except with ``files``, which make a multipart form of ``data``'s fields
+    (separated by ``boundary`` when the caller chose one).
     No body at all gives ``({}, None)``.
     """
     if content is not None:
@@ -93,7 +97,7 @@ def encode_request(
             raise TypeError(
                 f"With files=, data= must be a mapping of form fields, not {type(data).__name__}."
             )
-        return encode_multipart(data, files)
+        return encode_multipart(data, files, boundary)
     if data is not None:
         if isinstance(data, Mapping):
             return encode_urlencoded(data)
@@ -101,32 +105,6 @@ def encode_request(
     if json is not None:
         return encode_json(json)
     return {}, None
-
-
-class ThreadedByteStream(AsyncByteStream):
-    """A blocking stream read from async code: each chunk is pulled in a worker thread.
-
-    A blocking iterator (a file, a generator doing I/O) must not stall the
-    trio thread, and a blocking client's request body arrives this way.
-    """
-
-    def __init__(self, stream: SyncByteStream) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks = iter(self._stream)
-        while (chunk := await trio.to_thread.run_sync(next, chunks, None)) is not None:
-            yield chunk
-
-    async def aclose(self) -> None:
-        await trio.to_thread.run_sync(self._stream.close)
-
-
-def as_async_stream(stream: ByteStream | None) -> AsyncByteStream | None:
-    """``stream`` as an async stream, for the transport."""
-    if stream is None or isinstance(stream, AsyncByteStream):
-        return stream
-    return ThreadedByteStream(stream)
 
 
 def is_replayable(stream: ByteStream | None) -> bool:
@@ -138,3 +116,31 @@ def is_replayable(stream: ByteStream | None) -> bool:
     if isinstance(stream, MultipartStream):
         return stream.is_replayable()
     return stream is None or isinstance(stream, PlainByteStream)
+
+
+ResponseContent = str | bytes | Iterable[bytes] | AsyncIterable[bytes]
+
+
+def encode_response(
+    content: ResponseContent | None = None,
+    text: str | None = None,
+    html: str | None = None,
+    json: Any = None,
+) -> tuple[dict[str, str], ByteStream | None]:
+    """The headers and stream of a response built in code (a mock's answer), as httpx has it.
+
+    ``text`` is ``text/plain``, ``html`` ``text/html``, both UTF-8; ``json``
+    is compact UTF-8 JSON. No body at all gives ``({}, None)``.
+    """
+    if content is not None:
+        return encode_content(content)
+    for value, media_type in ((text, "text/plain"), (html, "text/html")):
+        if value is not None:
+            body = value.encode("utf-8")
+            return {
+                "Content-Length": str(len(body)),
+                "Content-Type": f"{media_type}; charset=utf-8",
+            }, PlainByteStream(body)
+    if json is not None:
+        return encode_json(json)
+    return {}, None

@@ -5,8 +5,12 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from http.cookiejar import Cookie, CookieJar
+from typing import TYPE_CHECKING
 
-from ._models import Request, Response
+from .._exceptions import CookieConflict
+
+if TYPE_CHECKING:  # the jar reads requests and responses; the models build on the jar
+    from ._models import Request, Response
 
 _SET_COOKIE_FIELDS = frozenset({b"set-cookie", b"set-cookie2"})
 
@@ -113,13 +117,16 @@ class Cookies(MutableMapping[str, str]):
     ) -> str | None:
         """The value of cookie ``name``; ``domain``/``path`` narrow the choice.
 
-        Raises ``KeyError`` when several cookies match and nothing tells them apart.
+        Raises :class:`~trio_httpcore.CookieConflict` when several cookies match
+        and nothing tells them apart.
         """
         found = self._matching(name, domain, path)
         if not found:
             return default
         if len({cookie.value for cookie in found}) > 1:
-            raise KeyError(f"several cookies are called {name!r}: give domain= and path= to choose")
+            raise CookieConflict(
+                f"several cookies are called {name!r}: give domain= and path= to choose"
+            )
         return found[0].value
 
     def delete(self, name: str, domain: str | None = None, path: str | None = None) -> None:

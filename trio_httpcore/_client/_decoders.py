@@ -13,7 +13,7 @@ import importlib
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .._exceptions import DecodingError
 
@@ -360,3 +360,53 @@ class LineDecoder:
         if not text:
             return []
         return [text[:-1]] if text.endswith("\r") else [text]
+
+
+Piece = TypeVar("Piece", bytes, str)
+
+
+class Rechunker(Generic[Piece]):
+    """Cuts and joins pieces of a body into pieces of ``size`` (the last may be shorter).
+
+    ``size=None`` passes each piece on as it comes, empty ones left out.
+    """
+
+    def __init__(self, size: int | None) -> None:
+        if size is not None and size <= 0:
+            raise ValueError(f"chunk_size must be a positive number, not {size!r}.")
+        self._size = size
+        self._held: list[Piece] = []
+
+    def feed(self, piece: Piece) -> list[Piece]:
+        """The whole pieces ``piece`` completes."""
+        if self._size is None:
+            return [piece] if piece else []
+        self._held.append(piece)
+        if sum(map(len, self._held)) < self._size:
+            return []
+        joined = piece[:0].join(self._held)
+        cut = len(joined) - len(joined) % self._size
+        self._held = [joined[cut:]]
+        return [joined[start : start + self._size] for start in range(0, cut, self._size)]
+
+    def flush(self) -> list[Piece]:
+        """What is left at the end of the body."""
+        rest = [piece for piece in self._held if piece]
+        self._held = []
+        return [rest[0][:0].join(rest)] if rest else []
+
+
+def parse_links(field: str) -> list[dict[str, str]]:
+    """The links of a ``Link`` field (RFC 8288 section 3), as httpx parses them."""
+    links: list[dict[str, str]] = []
+    strip = " '\""
+    for value in re.split(r", *<", field.strip(strip)):
+        target, _, params = value.partition(";")
+        link = {"url": target.strip("<> '\"")}
+        for param in params.split(";"):
+            key, equals, param_value = param.partition("=")
+            if not equals:
+                break
+            link[key.strip(strip)] = param_value.strip(strip)
+        links.append(link)
+    return links

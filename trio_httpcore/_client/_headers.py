@@ -13,8 +13,18 @@ _SECRET_FIELDS = frozenset({b"authorization", b"proxy-authorization", b"cookie",
 
 
 def _to_bytes(value: str | bytes) -> bytes:
-    """A field name or value as bytes: ``str`` is written as UTF-8 (RFC 9110 section 5.5)."""
-    return value.encode("utf-8") if isinstance(value, str) else value
+    """A field name or value as bytes: ``str`` is written as UTF-8 (RFC 9110 section 5.5).
+
+    Anything else (``None``, a number) is refused here, when the headers are
+    built, rather than deep inside a send.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    raise TypeError(
+        f"A header name or value must be str or bytes, not {type(value).__name__}: {value!r}."
+    )
 
 
 def _to_str(value: bytes) -> str:
@@ -67,6 +77,19 @@ class Headers(MutableMapping[str, str]):
     def raw(self) -> RawHeaders:
         """Every field as ``(name, value)`` bytes, names in the case given, in order."""
         return [(name, value) for name, _, value in self._fields]
+
+    @property
+    def encoding(self) -> str:
+        """How the fields' bytes read as ``str``: ``"ascii"``, else ``"utf-8"`` where that
+        decodes, else ``"iso-8859-1"`` (httpx's rule; each value is read this way)."""
+        data = b"".join(name + value for name, _, value in self._fields)
+        if data.isascii():
+            return "ascii"
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return "iso-8859-1"
+        return "utf-8"
 
     def add(self, name: HeaderKey, value: HeaderKey) -> None:
         """Append one field, keeping any others of the same name."""

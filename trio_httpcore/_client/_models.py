@@ -1,4 +1,10 @@
-"""``Request`` and ``Response``: the messages the client sends and receives."""
+"""``Response``: the message a client receives; its body is read on demand, once.
+
+A response's body is a stream, read whole (``read``/``aread``) or iterated
+once (``iter_*``/``aiter_*``), decoded from its ``Content-Encoding`` unless
+raw; a response built with its body in memory is read already. (``Request``
+lives in ``_request.py`` and is re-exported here for the modules that take both.)
+"""
 
 from __future__ import annotations
 
@@ -8,118 +14,40 @@ import json as jsonlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing, closing
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._exceptions import (
     HTTPStatusError,
-    LocalProtocolError,
     ResponseClosed,
     ResponseNotRead,
     StreamConsumed,
 )
-from .._streams import AsyncByteStream, OneChunk, PlainByteStream, SyncByteStream
-from .._transport._portal import Portal
+from .._streams import (
+    AsyncByteStream,
+    OneChunk,
+    PlainByteStream,
+    SyncByteStream,
+)
 from .._types import Extensions
-from ._content import ByteStream, RequestContent, RequestData, as_async_stream, encode_request
-from ._decoders import LineDecoder, TextDecoder, content_decoder, detect_encoding
+from ._content import ByteStream, ResponseContent, encode_response
+from ._cookies import Cookies
+from ._decoders import (
+    LineDecoder,
+    Piece,
+    Rechunker,
+    TextDecoder,
+    content_decoder,
+    detect_encoding,
+    parse_links,
+)
 from ._headers import Headers, HeaderTypes
-from ._queryparams import QueryParamTypes
+from ._request import Request as Request
 from ._status_codes import codes, status_of
 from ._urls import URL
 
-if TYPE_CHECKING:
-    from ._cookies import Cookies
-
 _NO_TIME = datetime.timedelta(0)  # immutable: every response starts with the same one
 
-# Methods whose requests carry a body by convention: without one they say
-# "Content-Length: 0", as some servers insist (411 Length Required).
-_METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-
-
-def host_header(url: URL) -> str:
-    """The ``Host`` field for ``url`` (RFC 9110 section 7.2): host, and port if not default."""
-    host = url.raw_host.decode("ascii")
-    if ":" in host:
-        host = f"[{host}]"
-    return host if url.port is None else f"{host}:{url.port}"
-
-
-class Request:
-    """An HTTP request: method, URL, headers and an optional body stream.
-
-    The body comes from one of ``content`` (bytes, str or an iterator of
-    bytes), ``data`` (a form) or ``json``, or a ready ``stream``. ``Host``
-    is filled in from the URL, and the body's ``Content-Length`` and
-    ``Content-Type`` unless the headers already say.
-    """
-
-    def __init__(
-        self,
-        method: str | bytes,
-        url: URL | str,
-        *,
-        params: QueryParamTypes | None = None,
-        headers: HeaderTypes | None = None,
-        content: RequestContent | None = None,
-        data: RequestData | RequestContent | None = None,
-        files: Any = None,
-        json: Any = None,
-        stream: ByteStream | None = None,
-    ) -> None:
-        if isinstance(method, bytes):
-            method = method.decode("latin-1")
-        if not method.isascii():
-            raise LocalProtocolError(f"invalid request method {method!r}: not an HTTP token")
-        self.method: str = method.upper()
-        if params is None and type(url) is URL and url.is_absolute_url:
-            # Shared, not copied: a URL is immutable (the client hands over cached ones).
-            self.url: URL = url
-        else:
-            self.url = URL(url) if params is None else URL(url).copy_merge_params(params)
-        self.headers: Headers = Headers(headers)
-        if "host" not in self.headers and self.url.raw_host:
-            # First, where RFC 9110 section 7.2 wants it for HTTP/1.1.
-            self.headers._prepend(b"Host", host_header(self.url).encode("ascii"))
-        if stream is None:
-            body_headers, stream = encode_request(content, data, files, json)
-            for name, value in body_headers.items():
-                self.headers.setdefault(name, value)
-        if stream is None and self.method in _METHODS_WITH_BODY:
-            self.headers.setdefault("Content-Length", "0")
-        self.stream: ByteStream | None = stream
-        self.ext: Extensions = {}
-        """Extensions for the transport, e.g. ``"timeout"`` (API.md section 1)."""
-
-    @property
-    def content(self) -> bytes:
-        """The body, when it is held in memory (always so after :meth:`read`)."""
-        if self.stream is None:
-            return b""
-        if isinstance(self.stream, PlainByteStream):
-            return self.stream.content
-        raise RuntimeError("The request body is a stream: call read() or aread() first.")
-
-    def read(self) -> bytes:
-        """Read a streamed body into memory, so it can be sent again."""
-        if isinstance(self.stream, SyncByteStream) and not isinstance(self.stream, PlainByteStream):
-            self.stream = PlainByteStream(b"".join(self.stream))
-        return self.content
-
-    async def aread(self) -> bytes:
-        """Read a streamed body into memory, so it can be sent again.
-
-        A blocking stream (a file, a generator) is read in a worker thread,
-        never in the trio thread.
-        """
-        if self.stream is not None and not isinstance(self.stream, PlainByteStream):
-            stream = as_async_stream(self.stream)
-            assert stream is not None
-            self.stream = PlainByteStream(b"".join([chunk async for chunk in stream]))
-        return self.content
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}({self.method!r}, {str(self.url)!r})>"
+DefaultEncoding = str | Callable[[bytes], str | None]
 
 
 def _charset(content_type: str | None) -> str | None:
@@ -152,39 +80,60 @@ class Response:
         status_code: int,
         *,
         headers: HeaderTypes | None = None,
-        content: bytes | str | None = None,
+        content: ResponseContent | None = None,
+        text: str | None = None,
+        html: str | None = None,
+        json: Any = None,
         stream: ByteStream | None = None,
         request: Request | None = None,
-        http_version: str = "HTTP/1.1",
-        reason_phrase: str | None = None,
+        extensions: Extensions | None = None,
         history: list[Response] | None = None,
+        default_encoding: DefaultEncoding | None = None,
+        http_version: str | None = None,
+        reason_phrase: str | None = None,
         ext: Extensions | None = None,
     ) -> None:
         self.status_code = status_of(status_code)
         self.headers = Headers(headers)
-        self.http_version = http_version
-        self.reason_phrase = reason_phrase or codes.get_reason_phrase(status_code)
+        self.ext: Extensions = ext or extensions or {}
+        self.http_version = http_version or self.ext.get("http_version") or "HTTP/1.1"
+        self.reason_phrase = (
+            reason_phrase or self.ext.get("reason") or codes.get_reason_phrase(status_code)
+        )
         self.history: list[Response] = list(history or ())
-        self.ext: Extensions = ext or {}
         self.elapsed = _NO_TIME
         """Time from sending the request to the arrival of the response's head."""
         self.next_request: Request | None = None
         """The request a redirect asks for, when the client did not follow it."""
+        self.default_encoding = default_encoding
+        """How :attr:`text` is decoded without a charset: a codec name, or a callable
+        ``(body) -> name``; ``None`` detects it (UTF-8 if valid, else a guess)."""
         self._request = request
         self._encoding: str | None = None
         self._content: bytes | None = None
-        if content is not None:
-            self._content = content.encode("utf-8") if isinstance(content, str) else content
-            stream = PlainByteStream(self._content)
+        self._num_bytes_downloaded = 0
+        if stream is None:
+            body_headers, stream = encode_response(content, text, html, json)
+            for name, value in body_headers.items():
+                self.headers.setdefault(name, value)
+            if stream is None:
+                # Built with no body: there is nothing to read, so it is read.
+                self._content = b""
+            elif isinstance(stream, PlainByteStream):
+                # In memory: read now, decoded by its Content-Encoding as httpx does. The
+                # stream stays unread, the raw body a mock transport hands on.
+                self._content = stream.content
+                if "content-encoding" in self.headers:
+                    decoder = content_decoder(self.headers.get_list("content-encoding"))
+                    self._content = b"".join([*decoder.decode(stream.content), *decoder.flush()])
         self._stream: ByteStream = PlainByteStream(b"") if stream is None else stream
         self.is_stream_consumed = False
         """Whether the body was iterated; it can't be iterated twice."""
         self.is_closed = False
         """Whether :meth:`close`/:meth:`aclose` ran; the connection is released."""
-        # Set by the client: how to follow next_request, and, for a blocking
-        # client, the portal through which the async stream is read.
+        # Set by the client: how to follow next_request (a blocking client sets both).
         self._follow: Callable[[], Awaitable[Response]] | None = None
-        self._portal: Portal | None = None
+        self._follow_blocking: Callable[[], Response] | None = None
         self._cookies: Cookies | None = None
 
     # The head.
@@ -218,8 +167,6 @@ class Response:
         cookie for another domain, say, is not among them.
         """
         if self._cookies is None:
-            from ._cookies import Cookies  # _cookies builds on this module
-
             self._cookies = Cookies()
             self._cookies.extract_cookies(self)
         return self._cookies
@@ -228,6 +175,33 @@ class Response:
     def is_success(self) -> bool:
         """A 2xx status."""
         return codes.is_success(self.status_code)
+
+    @property
+    def is_informational(self) -> bool:
+        """A 1xx status."""
+        return codes.is_informational(self.status_code)
+
+    @property
+    def has_redirect_location(self) -> bool:
+        """A 301, 302, 303, 307 or 308 with a ``Location`` (httpx's name of :attr:`is_redirect`)."""
+        return self.is_redirect
+
+    @property
+    def extensions(self) -> Extensions:
+        """httpx's name of :attr:`ext`: ``http_version``, ``reason``, and the transport's."""
+        return self.ext
+
+    @property
+    def links(self) -> dict[str | None, dict[str, str]]:
+        """The ``Link`` field (RFC 8288) by ``rel`` (else URL): ``{"next": {"url": ...}}``."""
+        field = self.headers.get("link")
+        links = parse_links(field) if field else []
+        return {link.get("rel") or link.get("url"): link for link in links}
+
+    @property
+    def num_bytes_downloaded(self) -> int:
+        """How many bytes of the body arrived so far, as sent (before any decoding)."""
+        return self._num_bytes_downloaded
 
     @property
     def is_error(self) -> bool:
@@ -280,8 +254,12 @@ class Response:
         charset = self.charset_encoding
         if charset is not None:
             return charset
+        default = self.default_encoding
+        if isinstance(default, str):
+            return codecs.lookup(default).name
         if self._content is not None:
-            return detect_encoding(self._content)
+            chosen = default(self._content) if default is not None else None
+            return chosen or detect_encoding(self._content)
         return "utf-8"
 
     @encoding.setter
@@ -304,7 +282,8 @@ class Response:
         return jsonlib.loads(self.text, **kwargs)
 
     def _text_decoder(self) -> TextDecoder:
-        return TextDecoder(self._encoding or self.charset_encoding)
+        default = self.default_encoding if isinstance(self.default_encoding, str) else None
+        return TextDecoder(self._encoding or self.charset_encoding or default)
 
     def _check_streamable(self) -> None:
         if self.is_stream_consumed:
@@ -315,54 +294,65 @@ class Response:
         if self.is_closed:
             raise ResponseClosed("The response was closed before its body was read.")
 
-    def _check_sync(self) -> None:
-        if self._portal is None and not isinstance(self._stream, SyncByteStream):
+    def _sync_stream(self) -> SyncByteStream:
+        if not isinstance(self._stream, SyncByteStream):
             raise RuntimeError(
                 "This response came from an AsyncClient: use aread(), aiter_*() and aclose()."
             )
+        return self._stream
 
     def _is_sync(self) -> bool:
-        return self._portal is not None or not isinstance(self._stream, AsyncByteStream)
+        return not isinstance(self._stream, AsyncByteStream)
 
     # The body, blocking.
 
     def read(self) -> bytes:
         """Read the whole body, decode it, keep it (:attr:`content`) and close."""
         if self._content is None:
-            with closing(self.iter_bytes()) as chunks:
+            with closing(self._iter_bytes()) as chunks:
                 self._content = b"".join(chunks)
         return self._content
 
-    def iter_raw(self) -> Generator[bytes, None, None]:
-        """The body as it arrives, not decoded; closes the response at the end."""
+    def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        """The body as it arrives, not decoded, in pieces of ``chunk_size`` if given;
+        closes the response at the end."""
+        return _rechunked(self._iter_raw(), chunk_size)
+
+    def _iter_raw(self) -> Generator[bytes, None, None]:
         self._check_streamable()
-        self._check_sync()
+        stream = self._sync_stream()
         self.is_stream_consumed = True
         try:
-            if isinstance(self._stream, SyncByteStream):
-                yield from self._stream
-            else:
-                assert self._portal is not None
-                yield from _iterate_through(self._portal, self._stream)
+            for chunk in stream:
+                self._num_bytes_downloaded += len(chunk)
+                yield chunk
         finally:
             self.close()
 
-    def iter_bytes(self) -> Generator[bytes, None, None]:
-        """The body, decoded from its ``Content-Encoding``, in pieces as they arrive."""
+    def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        """The body, decoded from its ``Content-Encoding``, in pieces as they arrive
+        (or of ``chunk_size``)."""
+        return _rechunked(self._iter_bytes(), chunk_size)
+
+    def _iter_bytes(self) -> Generator[bytes, None, None]:
         if self._content is not None:
             if self._content:
                 yield self._content
             return
         decoder = content_decoder(self.headers.get_list("content-encoding"))
-        with closing(self.iter_raw()) as chunks:
+        with closing(self._iter_raw()) as chunks:
             for chunk in chunks:
                 yield from decoder.decode(chunk)
             yield from decoder.flush()
 
-    def iter_text(self) -> Generator[str, None, None]:
-        """The body as text, decoded incrementally (see :attr:`encoding`)."""
+    def iter_text(self, chunk_size: int | None = None) -> Iterator[str]:
+        """The body as text, decoded incrementally (see :attr:`encoding`), in pieces of
+        ``chunk_size`` characters if given."""
+        return _rechunked(self._iter_text(), chunk_size)
+
+    def _iter_text(self) -> Generator[str, None, None]:
         decoder = self._text_decoder()
-        with closing(self.iter_bytes()) as chunks:
+        with closing(self._iter_bytes()) as chunks:
             for chunk in chunks:
                 text = decoder.decode(chunk)
                 if text:
@@ -374,7 +364,7 @@ class Response:
     def iter_lines(self) -> Generator[str, None, None]:
         """The body as lines without their breaks; ``\\r\\n``, ``\\n`` and ``\\r`` all break."""
         decoder = LineDecoder()
-        with closing(self.iter_text()) as texts:
+        with closing(self._iter_text()) as texts:
             for text in texts:
                 yield from decoder.decode(text)
         yield from decoder.flush()
@@ -383,22 +373,15 @@ class Response:
         """Release the connection; the body can't be read after this unless it was read."""
         if self.is_closed:
             return
-        self._check_sync()
-        if isinstance(self._stream, SyncByteStream):
-            self.is_closed = True
-            self._stream.close()
-        else:
-            assert self._portal is not None
-            # Closed only once the portal took the call: it refuses calls from a trio run.
-            self._portal.run(self._stream.aclose)
-            self.is_closed = True
+        self._sync_stream().close()
+        self.is_closed = True  # once closed: a blocking client's stream refuses a trio run
 
     # The body, async.
 
     async def aread(self) -> bytes:
         """Read the whole body, decode it, keep it (:attr:`content`) and close."""
         if self._content is None:
-            chunks = self.aiter_bytes()
+            chunks = BodyIterator(self, decoded=True)
             try:
                 self._content = b"".join([chunk async for chunk in chunks])
             finally:
@@ -406,28 +389,37 @@ class Response:
                 await chunks.aclose()
         return self._content
 
-    def aiter_raw(self) -> BodyIterator:
-        """The body as it arrives, not decoded; closes the response at the end."""
-        return BodyIterator(self, decoded=False)
+    def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body as it arrives, not decoded, in pieces of ``chunk_size`` if given;
+        closes the response at the end."""
+        chunks = BodyIterator(self, decoded=False)
+        return chunks if chunk_size is None else _arechunked(chunks, Rechunker(chunk_size))
 
-    def aiter_bytes(self) -> BodyIterator:
-        """The body, decoded from its ``Content-Encoding``, in pieces as they arrive."""
-        return BodyIterator(self, decoded=True)
+    def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body, decoded from its ``Content-Encoding``, in pieces as they arrive
+        (or of ``chunk_size``)."""
+        chunks = BodyIterator(self, decoded=True)
+        return chunks if chunk_size is None else _arechunked(chunks, Rechunker(chunk_size))
 
     async def _decoded_chunks(self) -> AsyncGenerator[bytes, None]:
         """The raw body through the decoders its ``Content-Encoding`` lists."""
         decoder = content_decoder(self.headers.get_list("content-encoding"))
-        async with aclosing(self.aiter_raw()) as chunks:
+        async with aclosing(BodyIterator(self, decoded=False)) as chunks:
             async for chunk in chunks:
                 for piece in decoder.decode(chunk):
                     yield piece
             for piece in decoder.flush():
                 yield piece
 
-    async def aiter_text(self) -> AsyncGenerator[str, None]:
-        """The body as text, decoded incrementally (see :attr:`encoding`)."""
+    def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
+        """The body as text, decoded incrementally (see :attr:`encoding`), in pieces of
+        ``chunk_size`` characters if given."""
+        texts = self._aiter_text()
+        return texts if chunk_size is None else _arechunked(texts, Rechunker(chunk_size))
+
+    async def _aiter_text(self) -> AsyncGenerator[str, None]:
         decoder = self._text_decoder()
-        async with aclosing(self.aiter_bytes()) as chunks:
+        async with aclosing(BodyIterator(self, decoded=True)) as chunks:
             async for chunk in chunks:
                 text = decoder.decode(chunk)
                 if text:
@@ -439,7 +431,7 @@ class Response:
     async def aiter_lines(self) -> AsyncGenerator[str, None]:
         """The body as lines without their breaks; ``\\r\\n``, ``\\n`` and ``\\r`` all break."""
         decoder = LineDecoder()
-        async with aclosing(self.aiter_text()) as texts:
+        async with aclosing(self._aiter_text()) as texts:
             async for text in texts:
                 for line in decoder.decode(text):
                     yield line
@@ -470,10 +462,10 @@ class Response:
 
     def next(self) -> Response:
         """Follow the redirect this response asks for, one step (blocking client)."""
-        follow = self._next_step()
-        if self._portal is None:
+        self._next_step()
+        if self._follow_blocking is None:
             raise RuntimeError("This response came from an AsyncClient: use 'await anext()'.")
-        return self._portal.run(follow, discard=Response.aclose)
+        return self._follow_blocking()
 
     async def anext(self) -> Response:
         """Follow the redirect this response asks for, one step (async client)."""
@@ -512,6 +504,7 @@ class BodyIterator(AsyncIterator[bytes]):
         # nothing (a body already in memory).
         self._close: Callable[[], Awaitable[None]] | None = None
         self._finished = False
+        self._counted = False  # whether the chunks are the stream's, counted as downloaded
 
     def __aiter__(self) -> BodyIterator:
         return self
@@ -531,6 +524,8 @@ class BodyIterator(AsyncIterator[bytes]):
             if self._decoded:
                 while not chunk:
                     chunk = await chunks.__anext__()
+            if self._counted:
+                self._response._num_bytes_downloaded += len(chunk)
         except BaseException:
             # The end of the body (StopAsyncIteration) included.
             await self.aclose()
@@ -555,6 +550,7 @@ class BodyIterator(AsyncIterator[bytes]):
             await self.aclose()
             raise RuntimeError("This response's body is blocking: use read() and iter_*().")
         chunks = aiter(stream)
+        self._counted = True
         if not isinstance(chunks, AsyncByteStream):
             # Not a stream that is its own iterator, as the transport's are: an async
             # generator (the stream's __aiter__), closed at once along with the
@@ -570,6 +566,32 @@ class BodyIterator(AsyncIterator[bytes]):
             await close()
 
 
+def _rechunked(pieces: Generator[Piece, None, None], size: int | None) -> Iterator[Piece]:
+    """``pieces`` in pieces of ``size`` (or as they come); closing it closes ``pieces``."""
+    if size is None:
+        return pieces
+    return _cut(pieces, Rechunker(size))
+
+
+def _cut(pieces: Generator[Piece, None, None], chunker: Rechunker[Piece]) -> Iterator[Piece]:
+    with closing(pieces):
+        for piece in pieces:
+            yield from chunker.feed(piece)
+    yield from chunker.flush()
+
+
+async def _arechunked(
+    pieces: AsyncIterator[Piece], chunker: Rechunker[Piece]
+) -> AsyncGenerator[Piece, None]:
+    """The async form of :func:`_cut`."""
+    async with aclosing(pieces) as opened:  # type: ignore[type-var]
+        async for piece in opened:
+            for whole in chunker.feed(piece):
+                yield whole
+    for whole in chunker.flush():
+        yield whole
+
+
 async def _aclose_both(chunks: AsyncIterator[bytes], response: Response) -> None:
     """Close the iterator ``chunks`` of ``response``'s stream, then the response."""
     try:
@@ -578,25 +600,3 @@ async def _aclose_both(chunks: AsyncIterator[bytes], response: Response) -> None
             await aclose()
     finally:
         await response.aclose()
-
-
-def _iterate_through(portal: Portal, stream: AsyncByteStream) -> Iterator[bytes]:
-    """Pull the chunks of an async ``stream`` one portal call at a time."""
-    chunks = stream.__aiter__()
-
-    async def step() -> bytes | None:
-        try:
-            return await chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    async def stop() -> None:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    try:
-        while (chunk := portal.run(step)) is not None:
-            yield chunk
-    finally:
-        portal.run(stop)

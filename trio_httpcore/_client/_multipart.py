@@ -35,17 +35,28 @@ def _quoted(value: str) -> bytes:
     return b'"' + value.translate(_ESCAPES).encode("utf-8") + b'"'
 
 
-def _remaining_size(file: IO[bytes]) -> int | None:
-    """Bytes left to read in ``file``, if it can tell (a real file, or a seekable stream)."""
+def boundary_of(content_type: str | None) -> bytes | None:
+    """The ``boundary`` parameter of a ``multipart/form-data`` media type (RFC 7578 4.1)."""
+    if not content_type or not content_type.lower().startswith("multipart/form-data"):
+        return None
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "boundary" and value.strip('"'):
+            return value.strip('"').encode("latin-1")
+    return None
+
+
+def _size(file: IO[bytes]) -> int | None:
+    """The size of a seekable ``file``, which is sent from its start (as httpx does).
+
+    Measured by seeking to the end, which flushes what a buffered file holds
+    of its writes: ``os.fstat`` would miss them. A file that can't seek has
+    no known size, and its body is sent chunked.
+    """
     try:
-        return os.fstat(file.fileno()).st_size - file.tell()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        pass
-    try:
-        position = file.tell()
-        end = file.seek(0, io.SEEK_END)
-        file.seek(position)
-        return end - position
+        if not file.seekable():
+            return None
+        return file.seek(0, io.SEEK_END)
     except (AttributeError, OSError, io.UnsupportedOperation):
         return None
 
@@ -104,7 +115,8 @@ class _FileField:
         if isinstance(content, bytes):
             self._start, self._length = None, len(content)
         else:
-            self._start, self._length = _tell(content), _remaining_size(content)
+            self._length = _size(content)
+            self._start = None if self._length is None else 0
         if content_type is None and filename:
             content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         disposition = b"Content-Disposition: form-data; name=%s" % _quoted(name)
@@ -130,16 +142,9 @@ class _FileField:
             yield content
             return
         if self._start is not None:
-            content.seek(self._start)  # sent again (a redirect, an auth retry): from the start
+            content.seek(self._start)  # from the start, each time it is sent
         while chunk := content.read(CHUNK_SIZE):
             yield chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
-
-
-def _tell(file: IO[bytes]) -> int | None:
-    try:
-        return file.tell() if file.seekable() else None
-    except (AttributeError, OSError):
-        return None
 
 
 class MultipartStream(SyncByteStream):

@@ -88,8 +88,24 @@ class QueryParams(Mapping[str, str]):
         return self._from_items([item for item in self._items if item[0] != key])
 
     def merge(self, params: QueryParamTypes | None = None) -> QueryParams:
-        """A copy with the pairs of ``params`` appended."""
-        return self._from_items([*self._items, *QueryParams(params)._items])
+        """A copy where each key of ``params`` has the values ``params`` gives it.
+
+        As in httpx: a key both have takes ``params``'s values in its first
+        place; keys only ``params`` has come after the others.
+        """
+        given: dict[str, list[str]] = {}
+        for key, value in QueryParams(params)._items:
+            given.setdefault(key, []).append(value)
+        items: list[tuple[str, str]] = []
+        for key, value in self._items:
+            if key not in given:
+                items.append((key, value))
+            elif given[key]:
+                items.extend((key, replacement) for replacement in given[key])
+                given[key] = []
+        for key, values in given.items():
+            items.extend((key, value) for value in values)
+        return self._from_items(items)
 
     @classmethod
     def _from_items(cls, items: list[tuple[str, str]]) -> QueryParams:

@@ -9,7 +9,8 @@ from .._exceptions import (
     UnsupportedProtocol,
 )
 from ._content import is_replayable
-from ._models import Request, Response, host_header
+from ._models import Response
+from ._request import Request, host_header
 from ._urls import URL
 
 # Fields that describe the body: dropped with it when a redirect turns the method into GET.
@@ -31,12 +32,17 @@ def redirect_method(request: Request, response: Response) -> str:
 def redirect_url(request: Request, response: Response) -> URL:
     """The ``Location`` of ``response``, resolved against the request's URL.
 
-    A relative ``Location`` is resolved per RFC 3986 section 5; one without a
-    fragment keeps the request's (RFC 9110 section 10.2.2).
+    A relative ``Location`` is resolved per RFC 3986 section 5, and one with
+    a scheme but no host gets the request's host; one without a fragment
+    keeps the request's (RFC 9110 section 10.2.2).
     """
     location = response.headers["location"]
     try:
         url = request.url.join(URL(location, allow_relative=True))
+        if url.scheme and not url.raw_host:
+            # "https://:443/": an absolute form with no host; browsers and httpx
+            # take the request's host.
+            url = url.copy_with(host=request.url.raw_host.decode("ascii"))
     except InvalidURL as exc:
         raise RemoteProtocolError(f"Invalid Location {location!r} in a redirect: {exc}") from exc
     if url.scheme not in ("http", "https"):

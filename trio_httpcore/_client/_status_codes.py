@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http
+import sys
 from enum import IntEnum
 
 # Looked up for every response: a dict is many times cheaper than calling the enum.
@@ -79,6 +80,12 @@ class codes(IntEnum):
     NOT_EXTENDED = 510
     NETWORK_AUTHENTICATION_REQUIRED = 511
 
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, format_spec: str) -> str:
+        return format(self.value, format_spec)
+
     @classmethod
     def get_reason_phrase(cls, value: int) -> str:
         """The standard reason phrase of ``value``, or ``""`` for an unknown code."""
@@ -120,6 +127,13 @@ class codes(IntEnum):
 for _code in codes:
     setattr(codes, _code.name.lower(), _code)
 del _code
+
+
+if sys.version_info < (3, 11):  # pragma: no cover - run by the 3.10 session
+    # Python 3.11 made str() of an IntEnum its number; 3.10 prints "HTTPStatus.OK".
+    # A status code prints as a number on every version, as 3.11 prints it.
+    http.HTTPStatus.__str__ = int.__repr__  # type: ignore[method-assign]
+    http.HTTPStatus.__format__ = int.__format__  # type: ignore[method-assign]
 
 
 def status_of(value: int) -> http.HTTPStatus | int:

@@ -11,10 +11,6 @@ Normalising a normalised URL changes nothing, so ``URL(str(url)) == url``.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
-import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -22,171 +18,32 @@ import idna
 
 from .._exceptions import InvalidURL
 from .._types import URL4
-from ._queryparams import QueryParams, QueryParamTypes
+from ._queryparams import PrimitiveData, QueryParams, QueryParamTypes
+from ._urlparse import (
+    DEFAULT_PORTS,
+    PATH_SAFE,
+    QUERY_SAFE,
+    SCHEME,
+    SUB_DELIMS,
+    UNRESERVED,
+    URI_REFERENCE,
+    USERINFO_SAFE,
+    authority_component,
+    encode_host,
+    host_component,
+    port_component,
+    quote,
+    remove_dot_segments,
+    scheme_component,
+    split_authority,
+    text_component,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-
-# RFC 3986 appendix B: the regular expression that splits any URI reference.
-_URI_REFERENCE = re.compile(
-    r"^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.S
-)
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*$")
-_PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-
-# RFC 3986 section 2.2 and 2.3.
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_SUB_DELIMS = frozenset("!$&'()*+,;=")
-# What each component may hold unescaped (section 3.2.1, 3.3, 3.4, 3.5), besides "%XX".
-_USERINFO_SAFE = _UNRESERVED | _SUB_DELIMS | {":"}
-_PATH_SAFE = _UNRESERVED | _SUB_DELIMS | {":", "@", "/"}
-_QUERY_SAFE = _PATH_SAFE | {"?"}
-# A reg-name (section 3.2.2) may hold unreserved, sub-delims and escapes; we
-# decode escapes before IDNA, so only these remain legal in the encoded host.
-_HOST_SAFE = _UNRESERVED | _SUB_DELIMS
-
-
-def _fix_escape(match: re.Match[str]) -> str:
-    """One ``%XX``: decoded when it stands for an unreserved character, else upper-cased."""
-    char = chr(int(match.group(1), 16))
-    return char if char in _UNRESERVED else match.group(0).upper()
-
-
-@functools.cache
-def _only(safe: frozenset[str]) -> Callable[[str], re.Match[str] | None]:
-    """``fullmatch`` of a text made of ``safe`` characters only (no ``%`` in any set)."""
-    return re.compile("[" + "".join(re.escape(char) for char in sorted(safe)) + "]*").fullmatch
-
-
-def quote(text: str, safe: frozenset[str]) -> str:
-    """Percent-encode (UTF-8) each character of ``text`` that is not in ``safe``.
-
-    Valid ``%XX`` escapes are kept and normalised (RFC 3986 section 6.2.2.1
-    and 6.2.2.2); a ``%`` that starts no escape is encoded as ``%25``.
-    """
-    # Most components need nothing done: one regular-expression match tells, where
-    # the character loop of quote_chars() costs a step per character.
-    if _only(safe)(text):
-        return text
-    return quote_chars(text, safe)
-
-
-def quote_chars(text: str, safe: frozenset[str]) -> str:
-    """:func:`quote`, one character at a time."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        escape = _PERCENT_ESCAPE.match(text, i) if char == "%" else None
-        if escape is not None:
-            out.append(_fix_escape(escape))
-            i += 3
-            continue
-        if char in safe:
-            out.append(char)
-        else:
-            out.extend(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
-        i += 1
-    return "".join(out)
-
-
-def remove_dot_segments(path: str) -> str:
-    """Resolve ``.`` and ``..`` segments of ``path`` (RFC 3986 section 5.2.4, step by step)."""
-    if "." not in path:
-        return path
-    output: list[str] = []
-    while path:
-        if path.startswith("../"):
-            path = path[3:]
-        elif path.startswith(("./", "/./")):
-            path = path[2:]
-        elif path == "/.":
-            path = "/"
-        elif path.startswith("/../") or path == "/..":
-            path = "/" + path[4:]
-            if output:
-                output.pop()
-        elif path in (".", ".."):
-            path = ""
-        else:
-            end = path.find("/", 1)
-            end = len(path) if end < 0 else end
-            output.append(path[:end])
-            path = path[end:]
-    return "".join(output)
-
-
-def _ipv6_text(address: ipaddress.IPv6Address) -> str:
-    """RFC 5952 section 4 text: lower-case hex groups, the longest run of zero groups as "::".
-
-    Written out here because Python 3.13 began to print IPv4-mapped addresses
-    with a dotted tail (``::ffff:1.2.3.4``): a URL must not change with the
-    interpreter.
-    """
-    value = int(address)
-    groups = [f"{(value >> shift) & 0xFFFF:x}" for shift in range(112, -1, -16)]
-    best_start, best_length = -1, 1  # a single zero group is not shortened
-    start = 0
-    while start < len(groups):
-        end = start
-        while end < len(groups) and groups[end] == "0":
-            end += 1
-        if end - start > best_length:
-            best_start, best_length = start, end - start
-        start = max(end, start + 1)
-    text = ":".join(groups)
-    if best_start >= 0:
-        head = ":".join(groups[:best_start])
-        tail = ":".join(groups[best_start + best_length :])
-        text = f"{head}::{tail}"
-    return text if address.scope_id is None else f"{text}%{address.scope_id}"
-
-
-def _encode_host(host: str) -> str:
-    """The normalised ASCII form of a host: an IP literal, or an IDNA-encoded name."""
-    if host.startswith("["):
-        if not host.endswith("]"):
-            raise InvalidURL(f"Invalid IPv6 address: {host!r} lacks its closing bracket.")
-        literal = host[1:-1]
-        try:
-            return _ipv6_text(ipaddress.IPv6Address(literal))
-        except ValueError as exc:
-            raise InvalidURL(f"Invalid IPv6 address {literal!r}: {exc}") from exc
-    if "%" in host:
-        try:
-            host = unquote(host, errors="strict")
-        except UnicodeDecodeError as exc:
-            raise InvalidURL(f"Invalid host {host!r}: its escapes are not UTF-8.") from exc
-    if host.isascii():
-        host = host.lower()
-        if not all(char in _HOST_SAFE for char in host):
-            raise InvalidURL(f"Invalid host {host!r}: it holds a character a host may not have.")
-        return host
-    try:
-        return idna.encode(host, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
-        raise InvalidURL(f"Invalid IDNA host name {host!r}: {exc}") from exc
-
-
-def _split_authority(authority: str) -> tuple[str, str, int | None]:
-    """``userinfo``, ``host`` and ``port`` of an authority (RFC 3986 section 3.2)."""
-    userinfo, _, hostport = authority.rpartition("@")
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        host, rest = (hostport, "") if end < 0 else (hostport[: end + 1], hostport[end + 1 :])
-        if rest and not rest.startswith(":"):
-            raise InvalidURL(f"Invalid authority {authority!r}: junk after the IPv6 address.")
-        port_text = rest[1:]
-    else:
-        host, _, port_text = hostport.partition(":")
-    port: int | None = None
-    if port_text:
-        if not port_text.isdigit() or not port_text.isascii() or int(port_text) > 65535:
-            raise InvalidURL(f"Invalid port {port_text!r}: it must be a number 0-65535.")
-        port = int(port_text)
-    return userinfo, host, port
+_KEEP: Any = type("_Keep", (), {"__repr__": lambda self: "KEEP"})()
+"""A component ``copy_with`` leaves as it is."""
 
 
 class URL:
@@ -214,6 +71,18 @@ class URL:
         url: URL | str | bytes = "",
         params: QueryParamTypes | None = None,
         allow_relative: bool = False,
+        *,
+        scheme: str = _KEEP,
+        username: str = _KEEP,
+        password: str = _KEEP,
+        userinfo: str | bytes = _KEEP,
+        host: str = _KEEP,
+        port: int | None = _KEEP,
+        netloc: str | bytes = _KEEP,
+        path: str = _KEEP,
+        raw_path: str | bytes = _KEEP,
+        query: str | bytes | None = _KEEP,
+        fragment: str | None = _KEEP,
     ) -> None:
         if isinstance(url, URL):
             self._copy_from(url)
@@ -226,6 +95,14 @@ class URL:
             if not isinstance(url, str):
                 raise TypeError(f"URL expects a str, bytes or URL, not {type(url).__name__}.")
             self._parse(url)
+        components = {
+            "scheme": scheme, "username": username, "password": password,
+            "userinfo": userinfo, "host": host, "port": port, "netloc": netloc,
+            "path": path, "raw_path": raw_path, "query": query, "fragment": fragment,
+        }  # fmt: skip
+        given = {name: value for name, value in components.items() if value is not _KEEP}
+        if given:
+            self._copy_from(self._replaced(**given))
         if params is not None:
             self._query = str(QueryParams(params)) or None
         if not allow_relative:
@@ -245,10 +122,10 @@ class URL:
             "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11"
             "\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
         )
-        match = _URI_REFERENCE.match(url)
+        match = URI_REFERENCE.match(url)
         assert match is not None  # the expression matches every string
         scheme, authority, path, query, fragment = match.groups()
-        if scheme is not None and not _SCHEME.match(scheme):
+        if scheme is not None and not SCHEME.match(scheme):
             raise InvalidURL(f"Invalid scheme {scheme!r} in URL {url!r}.")
         self._scheme = (scheme or "").lower()
         if authority is None:
@@ -261,16 +138,16 @@ class URL:
                 f"Invalid authority {authority!r} in URL {url!r}: it holds a backslash."
             )
         else:
-            userinfo, host, port = _split_authority(authority)
-            self._userinfo = quote(userinfo, _USERINFO_SAFE)
-            self._host = _encode_host(host)
+            userinfo, host, port = split_authority(authority)
+            self._userinfo = quote(userinfo, USERINFO_SAFE)
+            self._host = encode_host(host)
             self._port = None if port == DEFAULT_PORTS.get(self._scheme) else port
         self._path = self._normalise_path(path)
-        self._query = None if query is None else quote(query, _QUERY_SAFE)
-        self._fragment = None if fragment is None else quote(fragment, _QUERY_SAFE)
+        self._query = None if query is None else quote(query, QUERY_SAFE)
+        self._fragment = None if fragment is None else quote(fragment, QUERY_SAFE)
 
     def _normalise_path(self, path: str) -> str:
-        path = quote(path, _PATH_SAFE)
+        path = quote(path, PATH_SAFE)
         # Dot segments go only where they can be resolved: in an absolute path
         # (RFC 3986 section 6.2.2.3). A relative path keeps them for join().
         if self._scheme or self._host is not None or path.startswith("/"):
@@ -355,6 +232,18 @@ class URL:
         return self._path
 
     @property
+    def netloc(self) -> bytes:
+        """``host[:port]`` as on the wire (httpx's ``netloc``: no userinfo)."""
+        host = f"[{self._host}]" if self._host and ":" in self._host else self._host or ""
+        port = "" if self._port is None else f":{self._port}"
+        return f"{host}{port}".encode("ascii")
+
+    @property
+    def raw_path(self) -> bytes:
+        """Path and query as ASCII bytes: the target of an origin-form request."""
+        return self.full_path.encode("ascii")
+
+    @property
     def query(self) -> str:
         """The query without its ``?``, percent-encoded; ``""`` when there is none."""
         return self._query or ""
@@ -406,57 +295,102 @@ class URL:
 
     # Derived URLs.
 
-    def copy_with(self, **kwargs: Any) -> URL:
-        """A copy with some components replaced.
+    def copy_with(
+        self,
+        *,
+        scheme: str = _KEEP,
+        username: str = _KEEP,
+        password: str = _KEEP,
+        userinfo: str | bytes = _KEEP,
+        host: str = _KEEP,
+        port: int | None = _KEEP,
+        netloc: str | bytes = _KEEP,
+        authority: str = _KEEP,
+        path: str = _KEEP,
+        raw_path: str | bytes = _KEEP,
+        query: str | bytes | None = _KEEP,
+        fragment: str | None = _KEEP,
+        params: QueryParamTypes | None = _KEEP,
+    ) -> URL:
+        """A copy with some components replaced, each checked and normalised on its own.
 
-        Accepts ``scheme``, ``userinfo``, ``username``, ``password``, ``host``,
-        ``port``, ``authority``, ``path``, ``query``, ``fragment`` and
-        ``params``; the result is normalised like any URL.
+        A component holds only what that component may hold: ``"?"`` in a
+        path is encoded, a ``"/"`` in a host is refused (:class:`InvalidURL`).
+        ``netloc`` is ``host[:port]`` (``authority``, the seed's name, may
+        hold userinfo too); ``raw_path`` is path and query; ``params``
+        replaces the query.
         """
-        allowed = {
-            "scheme", "userinfo", "username", "password", "host", "port",
-            "authority", "path", "query", "fragment", "params",
+        if authority is not _KEEP:
+            netloc = authority
+        components = {
+            "scheme": scheme, "username": username, "password": password,
+            "userinfo": userinfo, "host": host, "port": port, "netloc": netloc,
+            "path": path, "raw_path": raw_path, "query": query, "fragment": fragment,
         }  # fmt: skip
-        unknown = set(kwargs) - allowed
-        if unknown:
-            raise TypeError(f"copy_with() got unexpected arguments: {', '.join(sorted(unknown))}")
-        scheme = kwargs.get("scheme", self._scheme)
-        userinfo = kwargs.get("userinfo", self._userinfo)
-        if "username" in kwargs or "password" in kwargs:
-            username = quote(kwargs.get("username", self.username), _UNRESERVED | _SUB_DELIMS)
-            password = quote(kwargs.get("password", self.password), _USERINFO_SAFE)
-            userinfo = f"{username}:{password}" if password else username
-        host = kwargs.get("host", self.host if self._host is not None else None)
-        port = kwargs.get("port", self._port)
-        if "authority" in kwargs:
-            authority: str | None = kwargs["authority"]
-        elif host is None:
-            authority = None
-        else:
-            shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-            authority = f"{userinfo}@{shown}" if userinfo else shown
-            if port is not None:
-                authority += f":{port}"
-        path = kwargs.get("path", self._path)
-        if authority is not None and path and not path.startswith("/"):
+        url = self._replaced(**{k: v for k, v in components.items() if v is not _KEEP})
+        if params is not _KEEP:
+            url = url._with_query(str(QueryParams(params)) or None)
+        return url
+
+    def _replaced(self, **given: Any) -> URL:
+        """This URL with the components in ``given`` replaced (see :meth:`copy_with`)."""
+        scheme = self._scheme
+        if "scheme" in given:
+            scheme = scheme_component(text_component(given["scheme"], "scheme"))
+        userinfo, host, port = self._userinfo, self._host, self._port
+        if "netloc" in given:
+            userinfo, host, port = authority_component(text_component(given["netloc"], "netloc"))
+        if "userinfo" in given:
+            userinfo = quote(text_component(given["userinfo"], "userinfo"), USERINFO_SAFE)
+        if "username" in given or "password" in given:
+            name = quote(given.get("username", self.username), UNRESERVED | SUB_DELIMS)
+            secret = quote(given.get("password", self.password), USERINFO_SAFE)
+            userinfo = f"{name}:{secret}" if secret else name
+        if "host" in given:
+            host = None if given["host"] is None else host_component(given["host"])
+        if "port" in given:
+            port = port_component(given["port"])
+        if port is not None and port == DEFAULT_PORTS.get(scheme):
+            port = None
+        path, query, fragment = self._path, self._query, self._fragment
+        if "raw_path" in given:
+            raw_path = text_component(given["raw_path"], "raw_path")
+            path, mark, rest = raw_path.partition("?")
+            query = quote(rest, QUERY_SAFE) if mark else None
+        if "path" in given:
+            path = text_component(given["path"], "path")
+        if "query" in given and given["query"] is not None:
+            query = quote(text_component(given["query"], "query"), QUERY_SAFE)
+        elif "query" in given:
+            query = None
+        if "fragment" in given:
+            fragment = None if given["fragment"] is None else quote(given["fragment"], QUERY_SAFE)
+        path = quote(path, PATH_SAFE)
+        if host is not None and path and not path.startswith("/"):
             # After an authority the path is absolute or empty (RFC 3986 section 3.3).
             path = "/" + path
-        query = kwargs.get("query", self._query)
-        fragment = kwargs.get("fragment", self._fragment)
-        text = f"{scheme}:" if scheme else ""
-        if authority is not None:
-            text += f"//{authority}"
-        text += path.replace("?", "%3F").replace("#", "%23")
-        if query is not None:
-            text += f"?{query.replace('#', '%23')}"
-        if fragment is not None:
-            text += f"#{fragment}"
-        return URL(text, params=kwargs.get("params"), allow_relative=True)
+        if scheme or host is not None or path.startswith("/"):
+            path = remove_dot_segments(path)
+        return self._from_parts(scheme, userinfo, host, port, path, query, fragment)
 
     def copy_merge_params(self, params: QueryParamTypes) -> URL:
-        """A copy whose query has ``params`` appended to the parameters it has."""
-        merged = self.params.merge(params)
-        return self._with_query(str(merged) or None)
+        """A copy whose query is :meth:`QueryParams.merge` of its own and ``params``."""
+        return self._with_params(self.params.merge(params))
+
+    def copy_set_param(self, key: str, value: PrimitiveData = None) -> URL:
+        """A copy where ``key`` has the single value ``value``."""
+        return self._with_params(self.params.set(key, value))
+
+    def copy_add_param(self, key: str, value: PrimitiveData = None) -> URL:
+        """A copy with one more value for ``key``."""
+        return self._with_params(self.params.add(key, value))
+
+    def copy_remove_param(self, key: str) -> URL:
+        """A copy without the parameter ``key``."""
+        return self._with_params(self.params.remove(key))
+
+    def _with_params(self, params: QueryParams) -> URL:
+        return self._with_query(str(params) or None)
 
     def _with_query(self, query: str | None) -> URL:
         return self._from_parts(
@@ -533,6 +467,52 @@ class URL:
 
     def __hash__(self) -> int:
         return hash(str(self))
+
+
+class RequestURLs:
+    """Request URLs resolved against a client's base URL, each string parsed once.
+
+    A relative path extends the base URL's path even when it starts with
+    ``/``: with ``base_url="https://api.example/v1"``, ``"/users"`` is
+    ``https://api.example/v1/users``. A client mostly requests a few URLs
+    again and again, and URLs are immutable: one resolved URL serves every
+    request that gives the same string.
+    """
+
+    # How many request URLs (as given) are kept resolved; the cache empties when full.
+    CACHE_SIZE = 256
+
+    def __init__(self, base_url: URL | str | None) -> None:
+        self._resolved: dict[str, URL] = {}
+        self.base_url: URL | None = None
+        """The base of relative request URLs; its path always ends with ``/``."""
+        if base_url is not None:
+            url = URL(base_url)
+            self.base_url = url if url.path.endswith("/") else url.copy_with(path=url.path + "/")
+
+    def resolve(self, url: URL | str) -> URL:
+        """``url``, resolved against :attr:`base_url` when it is relative."""
+        if type(url) is not str:
+            return self._join(url)
+        resolved = self._resolved.get(url)
+        if resolved is None:
+            resolved = self._join(url)
+            if len(self._resolved) >= self.CACHE_SIZE:
+                # Emptied rather than trimmed: clear() is one step even with the blocking
+                # Client's build_request() running in another thread.
+                self._resolved.clear()
+            self._resolved[url] = resolved
+        return resolved
+
+    def _join(self, url: URL | str) -> URL:
+        merged = URL(url, allow_relative=True)
+        if self.base_url is None or merged.is_absolute_url:
+            return merged
+        if not merged.raw_host and merged.path.startswith("/"):
+            # The path as it is, never parsed again: "documents:batchGet" would read
+            # as a URL with the scheme "documents".
+            merged = merged._with_path(merged.path.lstrip("/"))
+        return self.base_url.join(merged)
 
 
 class Origin:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -10,10 +11,11 @@ from typing import Protocol
 import trio
 
 from .._exceptions import CONNECT_ERRORS, ConnectError, ConnectTimeout, map_exceptions
+from .._http import ConnectionProtocol, close_now, open_stream, start_tls, traced, tracer_for
+from .._http11 import HTTP11Connection
 from .._types import Extensions, Origin, fail_after, origin_text
-from ._http11 import HTTP11Connection
-from ._interfaces import ConnectionProtocol
-from ._network import close_now, open_stream, start_tls
+
+LOGGER = logging.getLogger("trio_httpcore.connection")
 
 # Delays between connect attempts when ``retries`` allows more than one:
 # at once, then doubling from half a second (0, 0.5, 1, 2, 4, ...).
@@ -165,6 +167,7 @@ class AsyncHTTPConnection:
         """One connect attempt, under the connect timeout: TCP or UDS, proxy step, TLS."""
         timeouts = ext.get("timeout") or {}
         scheme, host, port = self.origin
+        trace = tracer_for(LOGGER, ext)
         with (
             map_exceptions(CONNECT_ERRORS, self.origin_text, "connecting to"),
             fail_after(timeouts.get("connect")),
@@ -172,17 +175,37 @@ class AsyncHTTPConnection:
             if opener is not None:
                 stream = await opener(self, ext)
             else:
-                stream = await open_stream(
-                    host.decode("ascii"),
-                    port,
-                    uds=self._options.uds,
-                    local_address=self._options.local_address,
+                step = "connect_tcp" if self._options.uds is None else "connect_unix_socket"
+                info = {
+                    "host": host.decode("ascii"),
+                    "port": port,
+                    "local_address": self._options.local_address,
+                    "timeout": timeouts.get("connect"),
+                }
+                if self._options.uds is not None:
+                    info = {"path": self._options.uds, "timeout": timeouts.get("connect")}
+                stream = await traced(
+                    trace,
+                    step,
+                    info,
+                    open_stream(
+                        host.decode("ascii"),
+                        port,
+                        uds=self._options.uds,
+                        local_address=self._options.local_address,
+                    ),
                 )
             if scheme != b"https":
                 return stream
             try:
                 hostname = ext.get("sni_hostname") or host.decode("ascii")
-                return await start_tls(stream, self._options.ssl_context, hostname)
+                info = {"server_hostname": hostname, "timeout": timeouts.get("connect")}
+                return await traced(
+                    trace,
+                    "start_tls",
+                    info,
+                    start_tls(stream, self._options.ssl_context, hostname),
+                )
             except BaseException:
                 close_now(stream)
                 raise
@@ -194,7 +217,7 @@ class AsyncHTTPConnection:
         else:
             speaks_h2 = self._options.http2 and not self._options.http1
         if speaks_h2:
-            from ._http2 import HTTP2Connection
+            from .._http2 import HTTP2Connection
 
             return HTTP2Connection(stream, self.origin_text, self, self._options.keepalive_expiry)
         # The pool runs check_request on every request before it gets here.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from .._exceptions import PoolTimeout, RemoteProtocolError, TransportError
+from .._http import AsyncHTTPTransport, AsyncResponse, RetryOnNewConnection, check_request
 from .._streams import AsyncByteStream
 from .._tls import alpn_protocols, default_ssl_context
 from .._types import (
@@ -29,10 +30,7 @@ from .._types import (
     origin_text,
     url_origin,
 )
-from ._base import AsyncHTTPTransport, AsyncResponse
 from ._connection import AsyncHTTPConnection, ConnectOptions, Opener
-from ._interfaces import RetryOnNewConnection
-from ._request import check_request
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -89,7 +87,7 @@ def resolve_max_keepalive(
     return max_keepalive if max_keepalive_connections is None else max_keepalive_connections
 
 
-def _check_backend(cls_name: str, backend: str, expected: str) -> None:
+def check_backend(cls_name: str, backend: str, expected: str) -> None:
     if backend != expected:
         raise ValueError(
             f"{cls_name} supports only backend={expected!r}, got {backend!r} "
@@ -126,7 +124,7 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         max_keepalive: int | None = None,
         backend: str = "trio",
     ) -> None:
-        _check_backend(type(self).__name__, backend, "trio")
+        check_backend(type(self).__name__, backend, "trio")
         max_keepalive_connections = resolve_max_keepalive(max_keepalive, max_keepalive_connections)
         if not (http1 or http2):
             raise ValueError("at least one of http1 and http2 must be enabled")
