@@ -96,7 +96,9 @@ async def _redirecting(request: H11Request) -> None:
     elif path == "/bad-gzip":
         await request.respond(200, b"not gzip at all", [(b"content-encoding", b"gzip")])
     elif path == "/gzip":
-        await request.respond(200, gzip.compress(b"unzipped", mtime=0), [(b"content-encoding", b"gzip")])
+        await request.respond(
+            200, gzip.compress(b"unzipped", mtime=0), [(b"content-encoding", b"gzip")]
+        )
     else:
         await request.respond(200, b"hello", [(b"X-Mixed-Case", b"Yes")])
 
