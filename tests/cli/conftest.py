@@ -33,10 +33,52 @@ def digest_ok(request: H11Request, username: str, password: str) -> bool:
     return params.get("username") == username and params.get("response") == expected
 
 
+_FLAKY_SEEN: set[str] = set()
+
+
+async def _curl_routes(request: H11Request) -> bool:
+    """The routes the curl-comparison tests use; ``False`` if ``request`` is for none of them."""
+    path = request.path
+    if request.method == b"HEAD":
+        # No body, but the length it would have (RFC 9110 9.3.2).
+        await request.start_response(200, [(b"Content-Length", b"5"), (b"X-Mixed-Case", b"Yes")])
+        await request.end()
+    elif path == "/cookies/set":
+        await request.respond(200, b"set", [(b"Set-Cookie", b"session=abc123; Path=/")])
+    elif path == "/cookies/show":
+        await request.respond(200, request.header(b"cookie") or b"none")
+    elif path.startswith("/flaky/"):
+        if path in _FLAKY_SEEN:
+            await request.respond(200, b"recovered")
+        else:
+            _FLAKY_SEEN.add(path)
+            await request.respond(503, b"busy")
+    elif path == "/stall":
+        await request.start_response(200, [(b"Content-Length", b"10")])
+        await request.send_data(b"first")
+        await request.stall()
+    elif path.startswith("/upload"):
+        body = await request.read_body()
+        length = request.header(b"content-length") or b"-"
+        coding = request.header(b"transfer-encoding") or b"-"
+        await request.respond(
+            200, b" ".join([request.method, request.target, length, coding, body])
+        )
+    elif path == "/headers":
+        lines = [name + b": " + value for name, value in request.headers]
+        await request.respond(200, b"\n".join(lines))
+    else:
+        return False
+    return True
+
+
 async def _redirecting(request: H11Request) -> None:
     """``/redirect/N``: N redirects, then 200 b"landed"; ``/loop``: redirects to itself;
-    ``/digest``: Digest auth for alice with password s:cret, then 200 b"welcome"."""
+    ``/digest``: Digest auth for alice with password s:cret, then 200 b"welcome"; and
+    :func:`_curl_routes`."""
     path = request.path
+    if await _curl_routes(request):
+        return
     if path == "/digest":
         if digest_ok(request, "alice", "s:cret"):
             await request.respond(200, b"welcome")
@@ -54,9 +96,11 @@ async def _redirecting(request: H11Request) -> None:
     elif path == "/bad-gzip":
         await request.respond(200, b"not gzip at all", [(b"content-encoding", b"gzip")])
     elif path == "/gzip":
-        await request.respond(200, gzip.compress(b"unzipped"), [(b"content-encoding", b"gzip")])
+        await request.respond(
+            200, gzip.compress(b"unzipped", mtime=0), [(b"content-encoding", b"gzip")]
+        )
     else:
-        await request.respond(200, b"hello")
+        await request.respond(200, b"hello", [(b"X-Mixed-Case", b"Yes")])
 
 
 @pytest.fixture
@@ -149,3 +193,14 @@ async def _answer_as_socks5(conn: RawConn) -> None:
 async def socks5_proxy(nursery: trio.Nursery) -> Server:
     """See :func:`_answer_as_socks5`."""
     return await serve_raw(nursery, _answer_as_socks5)
+
+
+async def _stall(conn: RawConn) -> None:
+    """Accept the connection, then say nothing until the client goes away."""
+    await conn.wait_closed_by_peer()
+
+
+@pytest.fixture
+async def stalled_tls_server(nursery: trio.Nursery) -> Server:
+    """Accepts connections and never answers: a TLS handshake with it never ends."""
+    return await serve_raw(nursery, _stall)

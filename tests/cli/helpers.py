@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import pty
+import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -26,20 +28,45 @@ def _coverage_starts_itself() -> bool:
     return hasattr(coverage.process_startup, "coverage")
 
 
-def cli_command(*args: str) -> list[str]:
-    """The argv that runs ``python -m trio_httpcore ARGS``.
+# The installed command: the package's console script, beside this interpreter.
+SCRIPT = Path(sys.executable).with_name("trio-httpcore")
 
-    Under the nox session (``COVERAGE_PROCESS_START`` set) the subprocess must
-    be measured too. Where no ``.pth`` hook starts coverage in it by itself, it
-    runs under ``coverage run --parallel-mode`` (its data is combined with the
-    rest); where one does, a second start would measure twice (and on 3.12+
-    both would claim the same ``sys.monitoring`` tool), so it runs plainly.
+
+def cli_command(*args: str, module: bool = False) -> list[str]:
+    """The argv that runs the installed ``trio-httpcore ARGS`` (``module``: ``python -m``).
+
+    The script runs under this interpreter, so PYTHONPATH decides which tree's
+    package it imports. Under the nox session (``COVERAGE_PROCESS_START`` set)
+    the subprocess must be measured too. Where no ``.pth`` hook starts
+    coverage in it by itself, it runs under ``coverage run --parallel-mode``
+    (its data is combined with the rest); where one does, a second start would
+    measure twice (and on 3.12+ both would claim the same ``sys.monitoring``
+    tool), so it runs plainly.
     """
+    target = ["-m", "trio_httpcore"] if module or not SCRIPT.exists() else [str(SCRIPT)]
     config = os.environ.get("COVERAGE_PROCESS_START")
     if config is None or _coverage_starts_itself():
-        return [sys.executable, "-m", "trio_httpcore", *args]
+        return [sys.executable, *target, *args]
     coverage_run = ["-m", "coverage", "run", "--parallel-mode", f"--rcfile={config}"]
-    return [sys.executable, *coverage_run, "-m", "trio_httpcore", *args]
+    return [sys.executable, *coverage_run, *target, *args]
+
+
+CURL = shutil.which("curl")
+
+
+async def run_curl(*args: str, stdin: bytes = b"", **kwargs: Any) -> Result | None:
+    """curl run with the same arguments (``None`` where curl is not installed).
+
+    ``-q`` first: no ``.curlrc`` changes what curl does.
+    """
+    if CURL is None:  # pragma: no cover (curl is installed where the suite runs)
+        return None
+    kwargs.setdefault("env", cli_env())
+    kwargs.setdefault("capture_stdout", "stdout" not in kwargs)
+    process = await trio.run_process(
+        [CURL, "-q", *args], stdin=stdin, check=False, capture_stderr=True, **kwargs
+    )
+    return Result(process.returncode, process.stdout or b"", process.stderr.decode())
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -49,6 +76,9 @@ def cli_env(**extra: str) -> dict[str, str]:
         for name, value in os.environ.items()
         if name.lower() not in _PROXY_VARIABLES and name not in ("NO_COLOR", "TERM")
     }
+    if "COVERAGE_PROCESS_START" in os.environ:
+        # Measured runs write their data here whatever their working directory.
+        env["COVERAGE_FILE"] = os.path.abspath(os.environ.get("COVERAGE_FILE", ".coverage"))
     env.update(extra)
     return env
 
@@ -71,12 +101,13 @@ class Result:
         return lines[0]
 
 
-async def run_cli(*args: str, stdin: bytes = b"", **kwargs: Any) -> Result:
+async def run_cli(*args: str, stdin: bytes = b"", module: bool = False, **kwargs: Any) -> Result:
     """Run the CLI to its end with ``stdin``; ``kwargs`` go to ``trio.run_process``."""
     kwargs.setdefault("capture_stdout", "stdout" not in kwargs)
     kwargs.setdefault("capture_stderr", "stderr" not in kwargs)
     kwargs.setdefault("env", cli_env())
-    process = await trio.run_process(cli_command(*args), stdin=stdin, check=False, **kwargs)
+    command = cli_command(*args, module=module)
+    process = await trio.run_process(command, stdin=stdin, check=False, **kwargs)
     stderr = (process.stderr or b"").decode()
     return Result(process.returncode, process.stdout or b"", stderr)
 
@@ -94,7 +125,9 @@ async def _read_terminal(master: int, into: bytearray) -> None:
             into += data
 
 
-async def run_cli_on_terminal(*args: str, stdout_tty: bool = False) -> Result:
+async def run_cli_on_terminal(
+    *args: str, stdout_tty: bool = False, env: dict[str, str] | None = None
+) -> Result:
     """Run the CLI with stderr (and with ``stdout_tty`` stdout too) on a pseudo-terminal.
 
     What the terminal showed comes back as ``stdout``/``stderr``, with the
@@ -113,7 +146,7 @@ async def run_cli_on_terminal(*args: str, stdout_tty: bool = False) -> Result:
                 cli_command(*args),
                 stdin=b"",
                 check=False,
-                env=cli_env(),
+                env=env or cli_env(),
                 capture_stdout=not stdout_tty,
                 **slaves,
             )

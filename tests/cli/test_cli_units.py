@@ -10,10 +10,11 @@ import sys
 import pytest
 import trio
 
-from trio_httpcore._cli import _arguments, _bodies, _exits, _output, _run
-from trio_httpcore._cli._arguments import Options, parse_args
+from trio_httpcore._cli import _arguments, _bodies, _exits, _output, _render, _run
+from trio_httpcore._cli._arguments import Options, Resolve, parse_args
 from trio_httpcore._cli._exits import CLIError, Exit
-from trio_httpcore._cli._output import Style
+from trio_httpcore._cli._timings import Transfer
+from trio_httpcore._cli._writeout import write_out
 from trio_httpcore._exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -42,7 +43,9 @@ def test_defaults() -> None:
     assert options.request_url == "http://example.org"
     assert options.request_method == "GET"
     assert not options.location and not options.fail and not options.verbose
-    assert options.timeout == 5.0
+    # curl's: no time limits, 50 redirects at most, no retries.
+    assert (options.timeout, options.max_time, options.connect_timeout) == (None, None, None)
+    assert (options.max_redirs, options.retry) == (50, 0)
     assert options.proxy_url is None
 
 
@@ -55,9 +58,14 @@ def test_proxy_url_scheme() -> None:
     ("argv", "method"),
     [
         (["-d", "a=1"], "POST"),
+        (["--data-raw", "a"], "POST"),
         (["--json", "{}"], "POST"),
         (["-F", "a=1"], "POST"),
-        (["-X", "put", "-d", "a=1"], "PUT"),
+        (["-G", "-d", "a=1"], "GET"),
+        (["-I"], "HEAD"),
+        (["-G", "-I", "-d", "a=1"], "HEAD"),
+        (["-T", "file"], "PUT"),
+        (["-X", "put", "-d", "a=1"], "put"),  # as given, as curl sends it
         (["-X", "DELETE"], "DELETE"),
         (["-X", "GET", "--json", "{}"], "GET"),
     ],
@@ -69,50 +77,94 @@ def test_method_follows_curl(argv: list[str], method: str) -> None:
 def test_all_flags_parse() -> None:
     options = parse_args(
         [
-            "-X", "PATCH", "-H", "A: 1", "-H", "B:2", "-d", "x", "-u", "u:p:w", "--digest",
-            "-L", "--http2", "-k", "--cacert", "ca.pem", "--cert", "c.pem", "--key", "k.pem",
-            "-x", "socks5://p:1080", "--timeout", "2.5", "-o", "out", "-v", "--fail",
-            "https://x.test/",
+            "-X", "PATCH", "-H", "A: 1", "-H", "B:2", "-H", "C:", "-d", "x",
+            "--data-binary", "@f", "--data-raw", "@r", "--data-urlencode", "q=a b",
+            "-u", "u:p:w", "--digest", "-A", "agent", "-e", "http://ref/",
+            "-b", "a=1", "-c", "jar", "-L", "--max-redirs", "-1", "--http1.1", "--compressed",
+            "--resolve", "h.test:443:[::1],127.0.0.1", "-k", "--cacert", "ca.pem",
+            "--cert", "c.pem", "--key", "k.pem", "-x", "socks5://p:1080",
+            "-m", "9.5", "--connect-timeout", "2", "--timeout", "2.5", "--retry", "3",
+            "--retry-delay", "0.5", "--limit-rate", "1.5K", "-o", "out", "-D", "heads",
+            "-i", "-w", "%{http_code}", "-sSvf", "--url", "https://x.test/",
         ]
     )  # fmt: skip
     assert options == Options(
-        url="https://x.test/", method="PATCH", headers=[("A", "1"), ("B", "2")], data=["x"],
-        user=("u", "p:w"), digest=True, location=True, http2=True, insecure=True,
-        cacert="ca.pem", cert="c.pem", key="k.pem", proxy="socks5://p:1080",
-        timeout=2.5, output="out", verbose=True, fail=True,
+        url_flag="https://x.test/", method="PATCH",
+        headers=[("A", "1"), ("B", "2"), ("C", None)],
+        data=[("data", "x"), ("binary", "@f"), ("raw", "@r"), ("urlencode", "q=a b")],
+        user=("u", "p:w"), digest=True, user_agent="agent", referer="http://ref/",
+        cookie=["a=1"], cookie_jar="jar", location=True, max_redirs=-1, http1_1=True,
+        compressed=True, resolve=[Resolve("h.test", 443, ["::1", "127.0.0.1"])],
+        insecure=True, cacert="ca.pem", cert="c.pem", key="k.pem", proxy="socks5://p:1080",
+        max_time=9.5, connect_timeout=2.0, timeout=2.5, retry=3, retry_delay=0.5,
+        limit_rate=1536, output="out", dump_header="heads", include=True,
+        write_out="%{http_code}", silent=True, show_error=True, verbose=True, fail=True,
     )  # fmt: skip
+    assert options.target == "https://x.test/"
+
+
+def test_short_flags_bundle_as_in_curl() -> None:
+    options = parse_args(["-fsSLo", "out", "x"])
+    assert (options.fail, options.silent, options.show_error, options.location) == (
+        True,
+        True,
+        True,
+        True,
+    )
+    assert options.output == "out"
+    assert parse_args(["-sSLoout", "x"]).output == "out"
+
+
+_HELP = "; try 'trio-httpcore --help' for more information"
 
 
 @pytest.mark.parametrize(
-    ("argv", "fragment"),
+    ("argv", "message"),
     [
-        ([], "the following arguments are required: URL"),
-        (["--bogus", "x"], "unrecognized arguments: --bogus"),
-        (["--timeout", "soon", "x"], "not a number of seconds"),
-        (["--timeout", "0", "x"], "must be more than 0"),
-        (["--timeout", "nan", "x"], "must be more than 0"),
-        (["-d", "a", "--json", "{}", "x"], "only one of -d, --json and -F"),
-        (["--http2", "--http2-prior-knowledge", "x"], "only one of --http2"),
+        ([], "no URL specified"),
+        (["--bogus", "x"], "option --bogus: is unknown"),
+        (["-fsq", "x"], "option -fsq: is unknown"),
+        (["--max-tim", "1", "x"], "option --max-tim: is unknown"),  # no abbreviations
+        (["-o"], "option -o: requires parameter"),
+        (["--output"], "option --output: requires parameter"),
+        (["-m", "soon", "x"], "option -m: expected a proper numerical parameter"),
+        (["--timeout", "0", "x"], "option --timeout: expected a proper numerical parameter"),
+        (["-m", "nan", "x"], "option -m: expected a proper numerical parameter"),
+        (["--retry", "x", "x"], "option --retry: expected a proper numerical parameter"),
+        (["--max-redirs", "-2", "x"], "option --max-redirs: expected a proper numerical"),
+        (["--limit-rate", "fast", "x"], "option --limit-rate: expected a proper numerical"),
+        (["--limit-rate", "0", "x"], "option --limit-rate: expected a proper numerical"),
+        (["--resolve", "h.test:ab:1.2.3.4", "x"], "expected HOST:PORT:ADDRESS"),
+        (
+            ["-d", "a", "-F", "b=1", "x"],
+            "You can only select one HTTP request method! "
+            "You asked for both POST (-d, --data) and multipart formpost (-F, --form)",
+        ),
+        (["-I", "-d", "a", "x"], "both POST (-d, --data) and HEAD (-I, --head)"),
+        (["-T", "f", "--json", "{}", "x"], "both POST (--json) and PUT (-T, --upload-file)"),
+        (["--http1.1", "--http2-prior-knowledge", "x"], "only one of --http1.1, --http2"),
         (["--digest", "x"], "--digest needs -u"),
-        (["-u", "alice", "x"], "argument -u/--user: expected USER:PASSWORD, not 'alice'"),
+        (["-u", "alice", "x"], "option -u: expected USER:PASSWORD, not 'alice'"),
         (["--key", "k.pem", "x"], "--key needs --cert"),
-        (["-H", "no colon", "x"], "argument -H/--header: expected 'Name: value', not 'no colon'"),
+        (["-o", "a", "-O", "x"], "use only one of -o and -O"),
+        (["-H", "no colon", "x"], "option -H: expected 'Name: value', not 'no colon'"),
         (["-H", ": v", "x"], "expected 'Name: value'"),
-        (["-F", "nameonly", "x"], "argument -F/--form: expected NAME=VALUE or NAME=@FILE"),
-        (["-F", "=v", "x"], "expected NAME=VALUE"),
+        (["-F", "nameonly", "x"], "option -F: is badly used here"),
+        (["-F", "=v", "x"], "option -F: is badly used here"),
         (["-H", "Bad Name : v", "x"], "expected 'Name: value'"),
     ],
 )
-def test_usage_errors(argv: list[str], fragment: str) -> None:
+def test_usage_errors(argv: list[str], message: str) -> None:
     with pytest.raises(CLIError) as info:
         parse_args(argv)
     assert info.value.status == 2
-    assert fragment in str(info.value)
+    assert message in str(info.value) and str(info.value).endswith(_HELP)
 
 
 def test_headers_and_credentials() -> None:
-    options = parse_args(["-H", "A: 1", "-H", "B:two words ", "-H", "Empty:", "-u", "u:p:w", "x"])
-    assert options.headers == [("A", "1"), ("B", "two words"), ("Empty", "")]
+    argv = ["-H", "A: 1", "-H", "B:two words ", "-H", "Gone:", "-H", "Empty;", "-u", "u:p:w"]
+    options = parse_args([*argv, "x"])
+    assert options.headers == [("A", "1"), ("B", "two words"), ("Gone", None), ("Empty", "")]
     assert options.user == ("u", "p:w")
     assert parse_args(["-u", "only:", "x"]).user == ("only", "")
 
@@ -128,7 +180,7 @@ def test_merge_headers_given_win() -> None:
 
 def test_help_epilog_lists_examples_and_every_exit_status() -> None:
     text = _arguments.build_parser().format_help()
-    assert "Examples:" in text and "trio-httpcore -L -o big.iso" in text
+    assert "examples:" in text and "trio-httpcore -fsSL -o page.html" in text
     for status in Exit:
         assert f"\n{status.value:>4}  " in text, status
 
@@ -189,8 +241,71 @@ def test_body_form_missing_file() -> None:
     assert info.value.status == 26
 
 
+@pytest.mark.parametrize(
+    ("kind", "argument", "sent"),
+    [
+        ("data", "@FILE", b"a=1b=2"),
+        ("binary", "@FILE", b"a=1\r\nb=2\n"),
+        ("raw", "@not-a-file", b"@not-a-file"),
+        ("data", "plain\ntext", b"plain\ntext"),  # only @FILE loses its newlines
+        ("urlencode", "q=a b&c", b"q=a+b%26c"),
+        ("urlencode", "=a b", b"a+b"),
+        ("urlencode", "a b", b"a+b"),
+        ("urlencode", "@FILE", b"a%3D1%0D%0Ab%3D2%0A"),
+        ("urlencode", "n@FILE", b"n=a%3D1%0D%0Ab%3D2%0A"),
+    ],
+)
+def test_data_item(tmp_path: pytest.TempPathFactory, kind: str, argument: str, sent: bytes) -> None:
+    path = tmp_path / "body"  # type: ignore[operator]
+    path.write_bytes(b"a=1\r\nb=2\n")
+    argument = argument.replace("FILE", str(path))
+    assert _bodies.data_item(kind, argument, io.BytesIO()) == sent
+
+
+@pytest.mark.parametrize(
+    ("argv", "url"),
+    [
+        (["-G", "-d", "a=1", "http://x.test/p"], "http://x.test/p?a=1"),
+        (["-G", "-d", "a=1", "http://x.test/p?z=0#top"], "http://x.test/p?z=0&a=1#top"),
+        (["-T", "/tmp/dir/f name", "http://x.test"], "http://x.test/f%20name"),
+        (["-T", "/tmp/dir/f", "http://x.test/up/"], "http://x.test/up/f"),
+        (["-T", "/tmp/dir/f", "http://x.test/up/g"], "http://x.test/up/g"),
+        (["-T", "-", "http://x.test/"], "http://x.test/"),
+    ],
+)
+def test_request_url(argv: list[str], url: str) -> None:
+    options = parse_args(argv)
+    body = _bodies.Body(query=b"a=1" if options.get else None)
+    assert _bodies.request_url(options, body) == url
+
+
+async def test_upload_streams_a_file_with_its_length(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "up"  # type: ignore[operator]
+    path.write_bytes(b"x" * 100_000)
+    with _bodies.request_body(parse_args(["-T", str(path), "x"]), io.BytesIO()) as body:
+        assert body.headers == [("Content-Length", "100000")]
+        assert isinstance(body.content, _bodies.FileChunks)
+        assert b"".join([chunk async for chunk in body.content]) == b"x" * 100_000
+    with _bodies.request_body(parse_args(["-T", "-", "x"]), io.BytesIO(b"in")) as body:
+        assert body.headers == []  # stdin: no length, sent chunked
+        assert isinstance(body.content, _bodies.FileChunks)
+        assert [chunk async for chunk in body.content] == [b"in"]
+
+
 # ---------------------------------------------------------------------------
-# Exit statuses
+# Exit statuses and curl's words
+
+
+class _Where:
+    """A transfer as an error line sees it."""
+
+    host = "x.test"
+    port = 8080
+    elapsed_ms = 12
+    received = 5
+    expected: int | None = 10
+    max_redirs = 50
+    in_tls_handshake = False
 
 
 def _chained(error: HTTPError, cause: BaseException) -> HTTPError:
@@ -198,27 +313,79 @@ def _chained(error: HTTPError, cause: BaseException) -> HTTPError:
     return error
 
 
+def _status(exc: BaseException, where: object = None) -> tuple[int, str | None]:
+    return _exits.exit_status(exc, where or _Where())  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
-    ("exc", "status"),
+    ("exc", "status", "words"),
     [
-        (CLIError(26, "can't read"), 26),
-        (TooManyRedirects("many"), 47),
-        (InvalidURL("bad"), 3),
-        (UnsupportedProtocol("ftp"), 1),
-        (ProxyError("proxy said 403", status_code=403, reason="Forbidden"), 97),
-        (DecodingError("gzip"), 61),
-        (RemoteProtocolError("bad"), 8),
-        (WriteError("reset"), 55),
-        (ReadError("reset"), 56),
-        (ConnectError("refused"), 7),
-        (_chained(ConnectError("dns"), socket.gaierror(-2, "Name or service not known")), 6),
-        (_chained(ConnectError("tls"), ssl.SSLError(1, "handshake")), 35),
-        (_chained(ConnectError("tls"), trio.BrokenResourceError()), 7),
-        (HTTPError("other"), 1),
+        (CLIError(26, "can't read"), 26, "can't read"),
+        (TooManyRedirects("many"), 47, "Maximum (50) redirects followed"),
+        (InvalidURL("bad"), 3, "URL using bad/illegal format or missing URL (bad)"),
+        (UnsupportedProtocol("no ftp"), 1, "no ftp"),
+        (ProxyError("proxy said 403", status_code=403, reason="Forbidden"), 97, "proxy said 403"),
+        (DecodingError("gzip"), 61, "Error while processing content unencoding: gzip"),
+        (RemoteProtocolError("bad"), 8, "Weird server reply: bad"),
+        (WriteError("x"), 55, "Failed sending data to the peer"),
+        (_chained(WriteError("x"), BrokenPipeError(32, "pipe")), 55, "Send failure: Broken pipe"),
+        (ReadError("x"), 56, "Failure when receiving data from the peer"),
+        (
+            _chained(ReadError("x"), ConnectionResetError(104, "reset")),
+            56,
+            "Recv failure: Connection reset by peer",
+        ),
+        (
+            ConnectError("refused"),
+            7,
+            "Failed to connect to x.test port 8080 after 12 ms: Couldn't connect to server",
+        ),
+        (
+            _chained(ConnectError("dns"), socket.gaierror(-2, "Name or service not known")),
+            6,
+            "Could not resolve host: x.test",
+        ),
+        (
+            _chained(ConnectError("tls"), ssl.SSLError(1, "handshake")),
+            35,
+            "SSL connect error: handshake",
+        ),
+        (ConnectTimeout("x"), 28, "Connection timed out after 12 milliseconds"),
+        (
+            ReadTimeout("x"),
+            28,
+            "Operation timed out after 12 milliseconds with 5 out of 10 bytes received",
+        ),
+        (HTTPError("other"), 1, "other"),
+        (_chained(HTTPError("socks"), ImportError("x")), 1, "socks"),
+        (ImportError("SOCKS proxies need socksio"), 4, "SOCKS proxies need socksio"),
+        (ZeroDivisionError("oops"), 1, "internal error, please report it: oops"),
+        (ZeroDivisionError(), 1, "internal error, please report it: no message"),
     ],
-)
-def test_exit_status(exc: BaseException, status: int) -> None:
-    assert _exits.exit_status(exc) == (status, str(exc))
+)  # fmt: skip
+def test_exit_status(exc: BaseException, status: int, words: str) -> None:
+    assert _status(exc) == (status, words)
+
+
+def test_exit_status_tls_reason_and_handshake_timeout() -> None:
+    error = ssl.SSLError(1, "wrong version")
+    error.reason = "WRONG_VERSION_NUMBER"
+    assert _status(_chained(ConnectError("tls"), error)) == (
+        35,
+        "SSL connect error: wrong version number",
+    )
+
+    class InHandshake(_Where):
+        in_tls_handshake = True
+
+    assert _status(ConnectTimeout("x"), InHandshake()) == (28, "SSL connection timeout")
+
+    class Unknown(_Where):
+        expected = None
+
+    assert _status(ReadTimeout("x"), Unknown())[1] == (
+        "Operation timed out after 12 milliseconds with 5 bytes received"
+    )
 
 
 def test_exit_status_connect_reason_from_inside_a_group() -> None:
@@ -226,50 +393,48 @@ def test_exit_status_connect_reason_from_inside_a_group() -> None:
     attempts = OSError("all attempts to connect failed")
     attempts.__cause__ = ExceptionGroup("all attempts", [refused])
     error = _chained(ConnectError("connecting to x: all attempts failed"), attempts)
-    assert _exits.exit_status(error) == (
+    assert _status(error) == (
         7,
-        "connecting to x: all attempts failed (Connection refused)",
+        "Failed to connect to x.test port 8080 after 12 ms: Connection refused",
     )
-    said = _chained(ConnectError("connecting to x: Connection refused"), refused)
-    assert _exits.exit_status(said) == (7, "connecting to x: Connection refused")
 
 
 def test_exit_status_survives_a_cycle_of_causes() -> None:
     first, second = ConnectError("connecting to x"), OSError("inner")
     first.__cause__, second.__context__ = second, first
-    assert _exits.exit_status(first) == (7, "connecting to x")
+    assert _status(first)[0] == 7
 
 
-def test_exit_status_timeouts_say_so() -> None:
-    timeout = ConnectTimeout("connecting to x")
-    assert _exits.exit_status(timeout) == (28, "timed out connecting to x")
-    assert _exits.exit_status(ReadTimeout("reading")) == (28, "timed out reading")
-
-
-def test_exit_status_cert_verify_through_trio() -> None:
+def test_exit_status_certificates_with_curls_hint() -> None:
     verify = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    verify.verify_code, verify.verify_message = 20, "unable to get local issuer certificate"
     broken = trio.BrokenResourceError()
     broken.__cause__ = verify
-    assert _exits.exit_status(_chained(ConnectError("x"), broken))[0] == 60
+    status, words = _status(_chained(ConnectError("x"), broken))
+    assert (status, words) == (
+        60,
+        "SSL certificate problem: unable to get local issuer certificate; "
+        "use --cacert FILE to trust its issuer, or -k to skip the check",
+    )
+    mismatch = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    mismatch.verify_code, mismatch.verify_message = 62, "Hostname mismatch"
+    assert _status(_chained(ConnectError("x"), mismatch))[1] == (
+        "SSL: no alternative certificate subject name matches target host name 'x.test'; "
+        "use --cacert FILE to trust its issuer, or -k to skip the check"
+    )
 
 
 def test_exit_status_groups_and_interrupts() -> None:
-    group = ExceptionGroup("g", [ValueError("v"), ExceptionGroup("h", [ReadTimeout("slow")])])
-    assert _exits.exit_status(group) == (28, "timed out slow")
-    assert _exits.exit_status(BaseExceptionGroup("g", [KeyboardInterrupt(), ReadError("x")])) == (
-        130,
-        None,
-    )
-    assert _exits.exit_status(KeyboardInterrupt()) == (130, None)
+    group = ExceptionGroup("g", [ValueError("v"), ExceptionGroup("h", [ReadError("x")])])
+    assert _status(group)[0] == 56
+    assert _status(BaseExceptionGroup("g", [KeyboardInterrupt(), ReadError("x")])) == (130, None)
+    assert _status(KeyboardInterrupt()) == (130, None)
 
 
-def test_exit_status_one_line_and_bugs() -> None:
-    assert _exits.exit_status(ReadError("line one\n  line two")) == (56, "line one line two")
-    assert _exits.exit_status(ReadError()) == (56, "ReadError")
-    assert _exits.exit_status(ZeroDivisionError("oops")) == (
-        1,
-        "internal error: ZeroDivisionError: oops",
-    )
+def test_no_python_names_in_any_line() -> None:
+    for exc in (ReadError(), ConnectError(), ValueError(), HTTPError()):
+        _, words = _status(exc)
+        assert words is not None and "Error" not in words, words
 
 
 def test_report() -> None:
@@ -279,109 +444,55 @@ def test_report() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Output
+# -w, --limit-rate, the plain renderers
 
 
-class _TTY(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_wants_colour() -> None:
-    assert _output.wants_colour(_TTY(), {})
-    assert not _output.wants_colour(io.StringIO(), {})
-    assert not _output.wants_colour(_TTY(), {"NO_COLOR": ""})
-    assert not _output.wants_colour(_TTY(), {"TERM": "dumb"})
-
-
-def test_format_head_plain_and_coloured() -> None:
-    headers = [(b"Host", b"x.test"), (b"Accept", b"*/*")]
-    plain = _output.format_head(">", "GET / HTTP/1.1", headers, Style(False), Style.CYAN)
-    assert plain == "> GET / HTTP/1.1\n> Host: x.test\n> Accept: */*\n>\n"
-    coloured = _output.format_head("<", "HTTP/1.1 404 Not Found", [], Style(True), Style.RED)
-    marker = "\x1b[2m<\x1b[0m"
-    assert coloured == f"{marker} \x1b[1m\x1b[31mHTTP/1.1 404 Not Found\x1b[0m\n{marker}\n"
-
-
-def test_status_colours() -> None:
-    style = Style(True)
-    assert [style.status(code) for code in (200, 301, 404, 503)] == [
-        Style.GREEN,
-        Style.YELLOW,
-        Style.RED,
-        Style.RED,
-    ]
-    assert style("text") == "text"
-
-
-@pytest.mark.parametrize(
-    ("content_type", "expected"),
-    [
-        ("application/json", True),
-        ("Application/JSON; charset=utf-8", True),
-        ("application/problem+json", True),
-        ("text/plain", False),
-        (None, False),
-        ("", False),
-    ],
-)
-def test_is_json_type(content_type: str | None, expected: bool) -> None:
-    assert _output.is_json_type(content_type) is expected
-
-
-def test_pretty_json() -> None:
-    pretty = b'{\n  "a": [\n    1,\n    "\xc3\xa9"\n  ]\n}\n'
-    assert _output.pretty_json(b'{"a":[1,"\xc3\xa9"]}') == pretty
-    assert _output.pretty_json(b"{not json") is None
-    assert _output.pretty_json(b"\xff\xfe") is None
-
-
-@pytest.mark.parametrize(
-    ("count", "text"),
-    [
-        (0, "0 B"),
-        (1023, "1023 B"),
-        (1536, "1.5 KiB"),
-        (5 << 20, "5.0 MiB"),
-        (1 << 50, "1024.0 TiB"),
-    ],
-)
-def test_format_bytes(count: int, text: str) -> None:
-    assert _output.format_bytes(count) == text
-
-
-def test_format_duration() -> None:
-    assert [_output.format_duration(s) for s in (0, 75, 3700)] == ["0:00", "1:15", "1:01:40"]
-
-
-def test_render_progress() -> None:
-    assert _output.render_progress(512, 2048, 1.0, width=4) == (
-        " 25.0% [#---] 512 B / 2.0 KiB  512 B/s  ETA 0:03"
+def test_write_out() -> None:
+    transfer = Transfer(started=10.0)
+    transfer.http_code, transfer.http_version = 404, "HTTP/2"
+    transfer.namelookup, transfer.finished = 10.25, 11.5
+    transfer.headers = {"x-one": "1"}
+    warnings: list[str] = []
+    text = write_out(
+        "%{http_code} %{http_version} %{time_namelookup} %{time_connect} %{time_total} "
+        "%header{X-One}%header{missing} %{exitcode} %{bogus}%%\\n\\t\\x",
+        transfer,
+        {"exitcode": "22"},
+        warnings.append,
     )
-    assert _output.render_progress(2048, 2048, 2.0, width=4) == (
-        "100.0% [####] 2.0 KiB / 2.0 KiB  1.0 KiB/s  in 0:02"
-    )
-    assert _output.render_progress(0, 2048, 0.0, width=4).endswith("0 B/s  ETA --:--")
-    assert _output.render_progress(3072, None, 2.0) == "3.0 KiB  1.5 KiB/s"
+    assert text == "404 2 0.250000 0.000000 1.500000 1 22 %\n\t\\x"
+    assert warnings == ["unknown --write-out variable: 'bogus'"]
+    assert write_out("%{http_code} %{http_version}", Transfer(), {}, warnings.append) == "000 0"
 
 
-def test_progress_bar_throttles_and_pads() -> None:
-    now = [0.0]
+async def test_rate_limit_paces_to_the_rate(autojump_clock: trio.testing.MockClock) -> None:
+    limit = _output.RateLimit(1000)
+    start = trio.current_time()
+    for _ in range(5):
+        await limit.pace(500)
+    assert trio.current_time() - start == pytest.approx(2.5)
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+def test_plain_bar() -> None:
     stream = io.StringIO()
-    bar = _output.ProgressBar(stream, None, clock=lambda: now[0], interval=1.0)
-    bar.advance(100_000)  # first update draws
-    bar.advance(1)  # too soon: no redraw
-    now[0] = 2.0
-    bar.advance(1)
+    bar = _render.PlainBar(stream, 200, width=10)
+    bar.advance(50)
+    bar.advance(150)
     bar.finish()
-    lines = stream.getvalue().split("\r")[1:]
-    assert [line.rstrip() for line in lines] == [
-        "97.7 KiB  0 B/s",
-        "97.7 KiB  48.8 KiB/s",
-        "97.7 KiB  48.8 KiB/s",
-    ]
-    assert lines[1] == "97.7 KiB  48.8 KiB/s"  # as long as the line before: no padding
-    assert stream.getvalue().endswith("\n")
+    assert stream.getvalue() == "\r##          25.0%\r########## 100.0%\r########## 100.0%\n"
+    stream = io.StringIO()
+    bar = _render.PlainBar(stream, None)
+    bar.advance(7)
+    assert stream.getvalue() == "\r7 bytes"
+
+
+def test_no_rich_console_off_a_terminal() -> None:
+    assert _render.console_for(io.StringIO()) is None
 
 
 # ---------------------------------------------------------------------------
@@ -389,12 +500,12 @@ def test_progress_bar_throttles_and_pads() -> None:
 
 
 def test_main_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run.main(["--timeout", "-1", "http://x.test/"]) == 2
+    assert _run.main(["--timeout", "0", "http://x.test/"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        "trio-httpcore: (2) argument --timeout: must be more than 0 seconds: '-1' "
-        "(see trio-httpcore --help)\n"
+        "trio-httpcore: (2) option --timeout: expected a proper numerical parameter; "
+        "try 'trio-httpcore --help' for more information\n"
     )
 
 

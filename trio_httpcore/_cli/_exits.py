@@ -1,9 +1,10 @@
 """Exit statuses, in one table, and how an error becomes one line and one status.
 
-The numbers are curl's (``man curl``, "EXIT CODES"), so scripts written for
-curl read ours the same way. Every failure reaches :func:`exit_status`, which
-picks the status from the exception (looking through chains and groups) and
-the one line to print; no traceback is ever shown.
+The numbers and the words are curl's (``man curl``, "EXIT CODES"), so scripts
+and people used to curl read ours the same way. Every failure reaches
+:func:`exit_status`, which picks the status from the exception (looking
+through chains and groups) and words the one line from what the transfer
+knows (host, port, time, bytes); no traceback or Python name is ever shown.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import ssl
 import sys
 import textwrap
 from collections.abc import Iterator
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from .._exceptions import (
     ConnectError,
+    ConnectTimeout,
     DecodingError,
     HTTPError,
     InvalidURL,
@@ -51,11 +53,12 @@ class Exit(enum.IntEnum):
     OK = 0, "a response arrived (any status, unless --fail)"
     ERROR = 1, "unsupported protocol (URL scheme), or another library error"
     USAGE = 2, "bad usage: unknown flag, missing or malformed argument"
+    NOT_BUILT_IN = 4, "a feature needs an extra that is not installed (socks)"
     BAD_URL = 3, "malformed URL"
     RESOLVE = 6, "could not resolve the host name"
     CONNECT = 7, "could not connect (refused, unreachable)"
     PROTOCOL = 8, "the server broke the HTTP protocol (bad or incomplete response)"
-    HTTP_STATUS = 22, "--fail and the response status was not 2xx"
+    HTTP_STATUS = 22, "--fail and the response status was 400 or more"
     WRITE = (
         23,
         (
@@ -63,15 +66,15 @@ class Exit(enum.IntEnum):
             "a terminal: curl refuses them too; -o - prints them anyway)"
         ),
     )
-    READ_FILE = 26, "could not read a local file (-d @FILE, --json @FILE, -F name=@FILE)"
-    TIMEOUT = 28, "timeout (--timeout applies to each phase: connect, read, write, pool)"
+    READ_FILE = 26, "could not read a local file (-d @FILE, -F name=@FILE, -T FILE, -b FILE)"
+    TIMEOUT = 28, "timeout (-m, --connect-timeout, or --timeout's per-phase limit)"
     TLS = 35, "TLS handshake failed"
     REDIRECTS = 47, "too many redirects (-L)"
     SEND = 55, "sending the request failed"
     RECEIVE = 56, "receiving the response failed (connection reset, ...)"
     CLIENT_CERT = 58, "the client certificate (--cert, --key) could not be loaded"
     CERT_VERIFY = 60, "the server's certificate could not be verified (see -k, --cacert)"
-    DECODING = 61, "the response body could not be decoded (Content-Encoding)"
+    DECODING = 61, "--compressed and the body could not be decoded (Content-Encoding)"
     CA_BUNDLE = 77, "the CA bundle (--cacert) could not be loaded"
     PROXY = 97, "the proxy refused or failed (CONNECT status, SOCKS reply)"
     INTERRUPTED = 130, "interrupted (Ctrl-C)"
@@ -100,6 +103,25 @@ class CLIError(Exception):
         self.status = status
 
 
+class Transfer(Protocol):
+    """What an error line needs to know about the transfer it ended."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def elapsed_ms(self) -> int: ...
+    @property
+    def received(self) -> int: ...
+    @property
+    def expected(self) -> int | None: ...
+    @property
+    def max_redirs(self) -> int: ...
+    @property
+    def in_tls_handshake(self) -> bool: ...
+
+
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """Everything behind ``exc``: its chain (``__cause__``, else ``__context__``), and the
     exceptions inside any group on it (trio reports every failed connect attempt in one)."""
@@ -118,39 +140,91 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
             pending.append(behind)
 
 
-def _connect_failure(exc: ConnectError, message: str) -> tuple[int, str]:
-    """Which kind of connect failure ``exc`` was, from the errors behind it, and its line.
+def _system_reason(exc: BaseException) -> str | None:
+    """The operating system's words for the first errno behind ``exc`` (``Connection refused``)."""
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno)
+    return None
 
-    The system's reason (``Connection refused``) is added when the message
-    doesn't say it: trio's own message only says that every attempt failed.
-    """
-    reason = None
+
+def _tls_reason(error: ssl.SSLError) -> str:
+    """OpenSSL's reason in its own words: ``WRONG_VERSION_NUMBER`` -> ``wrong version number``."""
+    reason = getattr(error, "reason", None) or error.strerror or "handshake failed"
+    return str(reason).lower().replace("_", " ")
+
+
+_HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+_CERT_HINT = "use --cacert FILE to trust its issuer, or -k to skip the check"
+
+
+def _connect_failure(exc: ConnectError, transfer: Transfer) -> tuple[int, str]:
+    """Which kind of connect failure ``exc`` was, from the errors behind it, and curl's line."""
     for cause in _causes(exc):
         if isinstance(cause, socket.gaierror):
-            return Exit.RESOLVE, message
+            return Exit.RESOLVE, f"Could not resolve host: {transfer.host}"
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return Exit.CERT_VERIFY, message
+            if cause.verify_code == _HOSTNAME_MISMATCH:
+                problem = (
+                    "SSL: no alternative certificate subject name matches "
+                    f"target host name '{transfer.host}'"
+                )
+            else:
+                problem = f"SSL certificate problem: {cause.verify_message}"
+            return Exit.CERT_VERIFY, f"{problem}; {_CERT_HINT}"
         if isinstance(cause, ssl.SSLError):
-            return Exit.TLS, message
-        if isinstance(cause, OSError) and cause.errno and reason is None:
-            # From the number: trio's strerror also names the address, already in the line.
-            reason = os.strerror(cause.errno)
-    if reason is not None and reason not in message:
-        message = f"{message} ({reason})"
-    return Exit.CONNECT, message
+            return Exit.TLS, f"SSL connect error: {_tls_reason(cause)}"
+    reason = _system_reason(exc) or "Couldn't connect to server"
+    return Exit.CONNECT, (
+        f"Failed to connect to {transfer.host} port {transfer.port} "
+        f"after {transfer.elapsed_ms} ms: {reason}"
+    )
 
 
-# First match wins: subclasses before their bases.
-_STATUS_BY_ERROR: list[tuple[type[HTTPError], int]] = [
-    (TooManyRedirects, Exit.REDIRECTS),
-    (InvalidURL, Exit.BAD_URL),
-    (UnsupportedProtocol, Exit.ERROR),
-    (ProxyError, Exit.PROXY),
-    (DecodingError, Exit.DECODING),
-    (ProtocolError, Exit.PROTOCOL),
-    (WriteError, Exit.SEND),
-    (NetworkError, Exit.RECEIVE),
-]
+def _timeout(exc: BaseException, transfer: Transfer) -> str:
+    """curl's line for a timeout: a connect phase, else the bytes received so far."""
+    if isinstance(exc, ConnectTimeout):
+        if transfer.in_tls_handshake:
+            return "SSL connection timeout"
+        return f"Connection timed out after {transfer.elapsed_ms} milliseconds"
+    expected = "" if transfer.expected is None else f" out of {transfer.expected}"
+    return (
+        f"Operation timed out after {transfer.elapsed_ms} milliseconds "
+        f"with {transfer.received}{expected} bytes received"
+    )
+
+
+def _detail(exc: BaseException) -> str:
+    """The library's own message for ``exc`` on one line (its messages name no Python type)."""
+    return " ".join(str(exc).split())
+
+
+def _library_failure(exc: HTTPError, transfer: Transfer) -> tuple[int, str]:
+    """The status and curl's line for one of the library's errors."""
+    if isinstance(exc, ConnectError):
+        return _connect_failure(exc, transfer)
+    if isinstance(exc, TimeoutException):
+        return Exit.TIMEOUT, _timeout(exc, transfer)
+    if isinstance(exc, TooManyRedirects):
+        return Exit.REDIRECTS, f"Maximum ({transfer.max_redirs}) redirects followed"
+    if isinstance(exc, InvalidURL):
+        return Exit.BAD_URL, f"URL using bad/illegal format or missing URL ({_detail(exc)})"
+    if isinstance(exc, UnsupportedProtocol):
+        return Exit.ERROR, _detail(exc)
+    if isinstance(exc, ProxyError):
+        return Exit.PROXY, _detail(exc)
+    if isinstance(exc, DecodingError):
+        return Exit.DECODING, f"Error while processing content unencoding: {_detail(exc)}"
+    if isinstance(exc, ProtocolError):
+        return Exit.PROTOCOL, f"Weird server reply: {_detail(exc)}"
+    reason = _system_reason(exc)
+    if isinstance(exc, WriteError):
+        return Exit.SEND, f"Send failure: {reason}" if reason else "Failed sending data to the peer"
+    if isinstance(exc, NetworkError):
+        return Exit.RECEIVE, (
+            f"Recv failure: {reason}" if reason else "Failure when receiving data from the peer"
+        )
+    return Exit.ERROR, _detail(exc)
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -160,7 +234,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-def exit_status(exc: BaseException) -> tuple[int, str | None]:
+def exit_status(exc: BaseException, transfer: Transfer) -> tuple[int, str | None]:
     """The exit status for ``exc`` and the one line to print (``None``: print nothing).
 
     Exception groups (from nurseries) are looked through: Ctrl-C anywhere in
@@ -171,21 +245,16 @@ def exit_status(exc: BaseException) -> tuple[int, str | None]:
         return Exit.INTERRUPTED, None
     known = [leaf for leaf in leaves if isinstance(leaf, (CLIError, HTTPError))]
     exc = known[0] if known else leaves[0]
-    message = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, CLIError):
-        return exc.status, message
-    if isinstance(exc, ConnectError):
-        return _connect_failure(exc, message)
-    if isinstance(exc, TimeoutException):
-        # The transport names the phase; say plainly that it was a timeout.
-        return Exit.TIMEOUT, f"timed out {message}"
-    for error, status in _STATUS_BY_ERROR:
-        if isinstance(exc, error):
-            return status, message
+        return exc.status, str(exc)
     if isinstance(exc, HTTPError):
-        return Exit.ERROR, message
-    # A bug of ours or of the library: still one line, but say what it was.
-    return Exit.ERROR, f"internal error: {type(exc).__name__}: {message}"
+        return _library_failure(exc, transfer)
+    missing = next((cause for cause in _causes(exc) if isinstance(cause, ImportError)), None)
+    if missing is not None:
+        # The library names the extra to install (SOCKS proxies need socksio).
+        return Exit.NOT_BUILT_IN, _detail(missing)
+    # A bug of ours or of the library: still one line, with what it said.
+    return Exit.ERROR, f"internal error, please report it: {_detail(exc) or 'no message'}"
 
 
 def report(status: int, message: str, stderr: TextIO) -> None:
