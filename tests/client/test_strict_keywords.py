@@ -23,17 +23,6 @@ from .conftest import ClientApp
 
 # Keyword catch-alls that are part of a contract: Mapping.update's, and json.loads's options.
 ALLOWED_CATCH_ALLS = {"Cookies.update", "Response.json"}
-# The blocking Client gets explicit keywords from the sync client's own rework.
-SYNC_CLIENT_CATCH_ALLS = {
-    f"Client.{name}"
-    for name in (
-        "__init__", "build_request", "request", "stream",
-        "get", "head", "options", "delete", "post", "put", "patch",
-    )
-}  # fmt: skip
-SYNC_CLIENT_PENDING = pytest.mark.xfail(
-    strict=True, reason="the blocking Client's keywords come with the sync client's rework"
-)
 
 
 def public_callables() -> Iterator[tuple[str, Callable[..., Any]]]:
@@ -55,8 +44,7 @@ def signature_cases() -> Iterator[Any]:
     for qualified, function in public_callables():
         if not inspect.isfunction(function):
             continue  # object.__init__ and the like: they take no keywords at all
-        marks = [SYNC_CLIENT_PENDING] if qualified in SYNC_CLIENT_CATCH_ALLS else []
-        yield pytest.param(qualified, function, id=qualified, marks=marks)
+        yield pytest.param(qualified, function, id=qualified)
 
 
 @pytest.mark.parametrize(("qualified", "function"), list(signature_cases()))
@@ -68,7 +56,7 @@ def test_keywords_are_spelt_out(qualified: str, function: Callable[..., Any]) ->
 
 def test_the_walk_covers_the_api() -> None:
     names = {qualified for qualified, _ in public_callables()}
-    expected = {"AsyncClient.get", "AsyncClient.stream", "URL.copy_with", "Response.iter_bytes"}
+    expected = {"AsyncClient.get", "Client.stream", "URL.copy_with", "Response.iter_bytes"}
     assert expected <= names
     assert "create_ssl_context" in names and "MockTransport.__init__" in names
 
@@ -152,11 +140,28 @@ def test_a_misspelt_keyword_in_a_blocking_request_method(
     server = serve_in_thread()
     with Client(base_url=server.url) as client:
         for method, typo in TYPOS:
-            with pytest.raises(TypeError):
+            with pytest.raises(TypeError, match=next(iter(typo))):
                 getattr(client, method)("/echo", **typo)
+            with pytest.raises(TypeError):
+                client.request("POST", "/echo", **typo)
+            with pytest.raises(TypeError), client.stream("GET", "/echo", **typo):
+                pass  # pragma: no cover - never reached
+            with pytest.raises(TypeError):
+                client.build_request("GET", "/echo", **typo)
         with pytest.raises(TypeError):
             client.send(client.build_request("GET", "/echo"), stream_=True)  # type: ignore[call-arg]
     assert client_app.requests == []
+
+
+def test_the_blocking_client_has_the_async_clients_keywords() -> None:
+    """One signature for both clients: the blocking one's methods take exactly the
+    async one's keywords, with the same defaults (so they cannot drift apart)."""
+    methods = ["__init__", "build_request", "send", "request", "stream"]
+    methods += ["get", "head", "options", "delete", "post", "put", "patch"]
+    for name in methods:
+        blocking = inspect.signature(getattr(Client, name)).parameters
+        asynchronous = inspect.signature(getattr(AsyncClient, name)).parameters
+        assert list(blocking.values()) == list(asynchronous.values()), name
 
 
 def test_a_misspelt_keyword_in_model_methods() -> None:

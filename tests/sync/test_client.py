@@ -17,6 +17,8 @@ from trio_httpcore import AsyncByteStream, Client, Response, ResponseClosed, Syn
 from trio_httpcore._sync._body import READ_AHEAD
 from trio_httpcore._transport import PoolStatistics
 
+from .conftest import KOI8_TEXT
+
 TIMEOUT = TIMEOUTS["timeout"]["read"]
 
 
@@ -118,3 +120,44 @@ def test_a_hook_may_close_the_response(h11_server: ThreadedServer) -> None:
             response.read()
         assert pool_statistics(client).active == 0
     assert closed_in and closed_in[0] not in ("Client", threading.current_thread().name)
+
+
+def test_follow_redirects_is_a_setting(client_server: ThreadedServer) -> None:
+    """``follow_redirects=`` of the constructor, read and assigned as ``client.follow_redirects``,
+    is the default of every request; a request's own ``follow_redirects=`` wins."""
+    redirect = client_server.server.url + "/redirect"
+    with Client(timeout=TIMEOUT, follow_redirects=False) as client:
+        assert client.follow_redirects is False
+        response = client.get(redirect)
+        assert (response.status_code, response.history) == (302, [])
+        assert client.get(redirect, follow_redirects=True).status_code == 200
+        client.follow_redirects = True
+        assert client.follow_redirects is True
+        response = client.get(redirect)
+        assert (response.status_code, response.content, len(response.history)) == (200, b"hello", 1)
+        assert client.head(redirect).status_code == 200
+        client.follow_redirects = None  # the default: follow, except HEAD requests
+        assert client.get(redirect).status_code == 200
+        assert client.head(redirect).status_code == 302
+
+
+def test_default_encoding_is_a_setting(client_server: ThreadedServer) -> None:
+    """``default_encoding=`` (a codec name or a callable given the body), read and assigned as
+    ``client.default_encoding``, decodes the text of responses that name no charset."""
+    url = client_server.server.url + "/koi8-r"
+    with Client(timeout=TIMEOUT, default_encoding="koi8-r") as client:
+        assert client.default_encoding == "koi8-r"
+        assert client.get(url).text == KOI8_TEXT
+        client.default_encoding = None
+        assert client.default_encoding is None
+        assert client.get(url).text != KOI8_TEXT  # detected: not KOI8-R
+        seen: list[bytes] = []
+
+        def choose(body: bytes) -> str:
+            seen.append(body)
+            return "koi8-r"
+
+        client.default_encoding = choose
+        assert client.default_encoding is choose
+        assert client.get(url).text == KOI8_TEXT
+        assert seen == [KOI8_TEXT.encode("koi8-r")]

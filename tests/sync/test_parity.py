@@ -1,11 +1,12 @@
 """FIELD-LESSONS 23 (encode/httpx#572, #722, #3130, #3520; httpcore PR#944): sync and async
 drifted apart where the sync code was a generated copy. Here there is one implementation;
 these cases run through both ``AsyncConnectionPool`` and ``SyncConnectionPool`` and must
-give the same results (status, headers that matter, body, or the same exception)."""
+give the same results (status, headers that matter, body, or the same exception). The
+client cases do the same through ``AsyncClient`` and ``Client``, one per client keyword."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,17 +18,26 @@ from tests.support.servers import pattern
 from tests.support.threaded import ThreadedServer
 from trio_httpcore import (
     AsyncByteStream,
+    AsyncClient,
     AsyncConnectionPool,
     AsyncIteratorByteStream,
+    Client,
     ConnectError,
     IteratorByteStream,
+    Limits,
+    MockTransport,
     PlainByteStream,
     ReadTimeout,
     RemoteProtocolError,
+    Request,
+    Response,
     SyncByteStream,
     SyncConnectionPool,
+    TooManyRedirects,
     UnsupportedProtocol,
 )
+
+from .conftest import KOI8_TEXT
 
 BODY = pattern(100_000)
 
@@ -146,3 +156,178 @@ def test_sync(case: Case, h11_server: ThreadedServer) -> None:
         except Exception as exc:
             result = exc
     check(case, result)
+
+
+# The same through the clients: each case a client keyword (constructor or request).
+
+ClientOptions = Callable[[str], dict[str, Any]]
+"""A case's client keywords, given the server's URL."""
+
+TRACED = [
+    f"{step}.{end}"
+    for step in (
+        "connection.connect_tcp",
+        "http11.send_request_headers",
+        "http11.receive_response_headers",
+        "http11.response_closed",
+    )
+    for end in ("started", "complete")
+]
+
+
+def mocked(request: Request) -> Response:
+    return Response(200, text=f"mocked {request.url.host}")
+
+
+@dataclass(frozen=True)
+class ClientCase:
+    id: str
+    url: str = "/"  # joined to the server's URL unless absolute
+    method: str = "GET"
+    client: ClientOptions = lambda server_url: {}
+    request: dict[str, Any] = field(default_factory=dict)
+    trace: bool = False  # pass extensions={"trace": ...}, the names it sees in the result
+    # status, text, the statuses of the history, the request target the server saw last
+    # (None: none reached it), the trace's event names; or the exception's class
+    result: tuple[int, str, list[int], bytes | None, list[str]] | type[Exception] = (
+        200, "hello", [], b"/", [],
+    )  # fmt: skip
+
+
+CLIENT_CASES = [
+    ClientCase("get"),
+    ClientCase("redirect followed", "/redirect", result=(200, "hello", [302], b"/", [])),
+    ClientCase(
+        "HEAD: redirect not followed",
+        "/redirect",
+        method="HEAD",
+        result=(302, "", [], b"/redirect", []),
+    ),
+    ClientCase(
+        "follow_redirects=False on the client",
+        "/redirect",
+        client=lambda server_url: {"follow_redirects": False},
+        result=(302, "", [], b"/redirect", []),
+    ),
+    ClientCase(
+        "follow_redirects=False on the request",
+        "/redirect",
+        request={"follow_redirects": False},
+        result=(302, "", [], b"/redirect", []),
+    ),
+    ClientCase(
+        "allow_redirects=False (the seed's name)",
+        "/redirect",
+        request={"allow_redirects": False},
+        result=(302, "", [], b"/redirect", []),
+    ),
+    ClientCase(
+        "follow_redirects=True beats the client's False",
+        "/redirect",
+        client=lambda server_url: {"follow_redirects": False},
+        request={"follow_redirects": True},
+        result=(200, "hello", [302], b"/", []),
+    ),
+    ClientCase(
+        "max_redirects=0",
+        "/redirect",
+        client=lambda server_url: {"max_redirects": 0},
+        result=TooManyRedirects,
+    ),
+    ClientCase(
+        "params and query_params (the seed's name)",
+        client=lambda server_url: {"params": {"a": "1"}},
+        request={"query_params": {"b": "2"}},
+        result=(200, "hello", [], b"/?a=1&b=2", []),
+    ),
+    ClientCase(
+        "params and query_params together",
+        request={"params": {"a": "1"}, "query_params": {"b": "2"}},
+        result=TypeError,
+    ),
+    ClientCase(
+        "default_encoding",
+        "/koi8-r",
+        client=lambda server_url: {"default_encoding": "koi8-r"},
+        result=(200, KOI8_TEXT, [], b"/koi8-r", []),
+    ),
+    ClientCase(
+        "default_encoding, a callable",
+        "/koi8-r",
+        client=lambda server_url: {"default_encoding": lambda body: "koi8-r"},
+        result=(200, KOI8_TEXT, [], b"/koi8-r", []),
+    ),
+    ClientCase("extensions (trace)", trace=True, result=(200, "hello", [], b"/", TRACED)),
+    ClientCase(
+        "proxy= (the server as a forward proxy)",
+        "http://example.invalid/via-proxy",
+        client=lambda server_url: {"proxy": server_url},
+        result=(200, "hello", [], b"http://example.invalid/via-proxy", []),
+    ),
+    ClientCase(
+        "mounts=",
+        "http://example.invalid/",
+        client=lambda server_url: {"mounts": {"all://example.invalid": MockTransport(mocked)}},
+        result=(200, "mocked example.invalid", [], None, []),
+    ),
+    ClientCase(
+        "mounts= with None: the default transport",
+        client=lambda server_url: {
+            "mounts": {"all://": MockTransport(mocked), "all://127.0.0.1": None}
+        },
+    ),
+    ClientCase(
+        "dispatch= and pool_limits= (the seed's names)",
+        "http://example.invalid/",
+        client=lambda server_url: {"dispatch": MockTransport(mocked), "pool_limits": Limits()},
+        result=(200, "mocked example.invalid", [], None, []),
+    ),
+]
+
+
+def client_result(
+    response: Response, server: ThreadedServer, traced: list[str]
+) -> tuple[int, str, list[int], bytes | None, list[str]]:
+    requests = server.server.extra["requests"]
+    target = requests[-1].target if requests else None
+    history = [earlier.status_code for earlier in response.history]
+    return response.status_code, response.text, history, target, traced
+
+
+def client_call(
+    case: ClientCase, server: ThreadedServer
+) -> tuple[dict[str, Any], str, dict[str, Any], list[str]]:
+    """The case's client keywords, URL, request keywords, and the list its trace fills."""
+    traced: list[str] = []
+
+    def trace(event_name: str, info: dict[str, Any]) -> None:
+        traced.append(event_name)
+
+    request = dict(case.request, **({"extensions": {"trace": trace}} if case.trace else {}))
+    url = case.url if "://" in case.url else server.server.url + case.url
+    options = {"timeout": TIMEOUTS["timeout"]["read"], **case.client(server.server.url)}
+    return options, url, request, traced
+
+
+@pytest.mark.parametrize("case", CLIENT_CASES, ids=[c.id for c in CLIENT_CASES])
+async def test_async_client(case: ClientCase, client_server: ThreadedServer) -> None:
+    options, url, request, traced = client_call(case, client_server)
+    async with AsyncClient(**options) as client:
+        try:
+            response = await client.request(case.method, url, **request)
+        except Exception as exc:
+            assert type(exc) is case.result, exc
+            return
+    assert client_result(response, client_server, traced) == case.result
+
+
+@pytest.mark.parametrize("case", CLIENT_CASES, ids=[c.id for c in CLIENT_CASES])
+def test_blocking_client(case: ClientCase, client_server: ThreadedServer) -> None:
+    options, url, request, traced = client_call(case, client_server)
+    with Client(**options) as client:
+        try:
+            response = client.request(case.method, url, **request)
+        except Exception as exc:
+            assert type(exc) is case.result, exc
+            return
+    assert client_result(response, client_server, traced) == case.result

@@ -1,7 +1,7 @@
 """The client layer: URLs, headers, requests and responses, and the clients that send them."""
 
 from ._auth import Auth, BasicAuth, DigestAuth, FunctionAuth, NetRCAuth
-from ._client import USE_CLIENT_DEFAULT, AsyncClient
+from ._client import DEFAULT_LIMITS, DEFAULT_TIMEOUT, USE_CLIENT_DEFAULT, AsyncClient
 from ._config import (
     DEFAULT_TIMEOUT_SECONDS,
     CertTypes,
@@ -9,36 +9,33 @@ from ._config import (
     PoolLimits,
     Timeout,
     TimeoutTypes,
+    VerifyTypes,
     create_ssl_context,
 )
 from ._cookies import Cookies, CookieTypes
 from ._headers import Headers, HeaderTypes
-from ._models import Request, Response
-from ._options import (
-    AuthTypes,
-    BodyOptions,
-    ClientOptions,
-    EventHook,
-    EventHooks,
-    QueryOptions,
-)
+from ._models import DefaultEncoding, Request, Response
+from ._options import AuthTypes, EventHook, EventHooks, Mounts, ProxyTypes
 from ._queryparams import QueryParams, QueryParamTypes
 from ._status_codes import codes
 from ._transports import ASGITransport, MockTransport, WSGITransport
 from ._urls import URL, Origin
 
 __all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
     "USE_CLIENT_DEFAULT",
     "AuthTypes",
-    "BodyOptions",
-    "ClientOptions",
     "CookieTypes",
+    "DefaultEncoding",
     "EventHook",
     "EventHooks",
     "HeaderTypes",
-    "QueryOptions",
+    "Mounts",
+    "ProxyTypes",
     "QueryParamTypes",
     "TimeoutTypes",
+    "VerifyTypes",
     "DEFAULT_TIMEOUT_SECONDS",
     "CertTypes",
     "create_ssl_context",

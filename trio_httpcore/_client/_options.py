@@ -6,22 +6,17 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 from .._exceptions import UnsupportedProtocol
 from .._http import AsyncHTTPTransport
 from .._proxy import AsyncHTTPProxy, AsyncSOCKSProxy
-from .._types import Extensions
 from .._version import __version__
 from ._auth import Auth, BasicAuth, FunctionAuth, basic_credentials
-from ._config import CertTypes, Limits, TimeoutTypes, VerifyTypes
-from ._content import RequestContent, RequestData
-from ._cookies import CookieTypes
+from ._config import Limits
 from ._decoders import ACCEPT_ENCODING
-from ._headers import Headers, HeaderTypes
-from ._models import DefaultEncoding
+from ._headers import Headers
 from ._proxies import URLPattern, environment_proxies, sorted_patterns
-from ._queryparams import QueryParamTypes
 from ._request import Request
 from ._urls import URL
 
@@ -31,57 +26,6 @@ AuthTypes = tuple[str | bytes, str | bytes] | Auth | Callable[[Request], Request
 ProxyTypes = URL | str | Mapping[str, URL | str | None]
 Mounts = Mapping[str, AsyncHTTPTransport | None]
 Route = tuple[URLPattern, AsyncHTTPTransport | None]
-
-
-class QueryOptions(TypedDict, total=False):
-    """The keyword arguments of ``get``, ``head``, ``options`` and ``delete``."""
-
-    params: QueryParamTypes | None
-    headers: HeaderTypes | None
-    cookies: CookieTypes | None
-    auth: AuthTypes | None
-    follow_redirects: bool
-    timeout: TimeoutTypes
-    stream: bool
-    query_params: QueryParamTypes | None
-    allow_redirects: bool
-    extensions: Extensions | None
-
-
-class ClientOptions(TypedDict, total=False):
-    """The keyword arguments of ``AsyncClient`` and ``Client``."""
-
-    auth: AuthTypes | None
-    params: QueryParamTypes | None
-    headers: HeaderTypes | None
-    cookies: CookieTypes | None
-    verify: VerifyTypes
-    cert: CertTypes | None
-    http1: bool
-    http2: bool
-    proxies: ProxyTypes | None
-    proxy: URL | str | AsyncHTTPTransport | None
-    mounts: Mounts | None
-    timeout: TimeoutTypes
-    follow_redirects: bool | None
-    default_encoding: DefaultEncoding | None
-    limits: Limits
-    max_redirects: int
-    base_url: URL | str | None
-    trust_env: bool
-    transport: AsyncHTTPTransport | None
-    event_hooks: EventHooks | None
-    dispatch: AsyncHTTPTransport | None
-    pool_limits: Limits | None
-
-
-class BodyOptions(QueryOptions, total=False):
-    """The keyword arguments of ``request``, ``post``, ``put`` and ``patch``."""
-
-    content: RequestContent | None
-    data: RequestData | RequestContent | None
-    files: Any
-    json: Any
 
 
 def seed_alias(name: str, value: Any, alias: str, alias_value: Any, default: Any = None) -> Any:

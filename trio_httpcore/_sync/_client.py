@@ -8,43 +8,53 @@ trio thread is read through ``trio.from_thread``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
 import trio
 
 from .._client import (
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
     URL,
-    USE_CLIENT_DEFAULT,
     AsyncClient,
     Auth,
     AuthTypes,
-    BodyOptions,
-    ClientOptions,
+    CertTypes,
     Cookies,
     CookieTypes,
+    DefaultEncoding,
     EventHook,
     EventHooks,
     Headers,
     HeaderTypes,
-    QueryOptions,
+    Limits,
+    Mounts,
+    ProxyTypes,
     QueryParams,
     QueryParamTypes,
-    Request,
     Response,
     Timeout,
     TimeoutTypes,
+    VerifyTypes,
 )
+from .._http import AsyncHTTPTransport
 from .._streams import AsyncByteStream, SyncByteStream
 from ._body import BodyReader, PortalByteStream, read_ahead, stop_reading
 from ._once import OpenOnce
 from ._portal import CallStatus, Portal
 
 if TYPE_CHECKING:
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Self
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Read = TypeVar("Read")  # a setting's type, as read
+Given = TypeVar("Given")  # what may be assigned to it
 
 
 def _in_worker_thread(hook: EventHook) -> Callable[[Any], Awaitable[None]]:
@@ -101,6 +111,97 @@ _READ = SyncByteStream()
 """The body of a response read (and closed) before it was handed over: never iterated."""
 
 
+# The blocking client's methods and settings are the async client's, forwarded: one
+# implementation, one signature (FIELD-LESSONS: sync copies drift), each shown by help(),
+# inspect.signature and type checkers as the async client's, blocking.
+
+
+def _like(function: Callable[P, R], method: Callable[..., Any], returns: str) -> Callable[P, R]:
+    """``function``, named and documented as the async client's ``method``, with its
+    signature but returning ``returns`` (a string, as ``from __future__ import annotations``
+    leaves annotations)."""
+    function.__name__ = method.__name__
+    function.__qualname__ = f"Client.{method.__name__}"
+    function.__doc__ = method.__doc__
+    signature = inspect.signature(method)
+    function.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
+    return function
+
+
+def _forwarded(
+    method: Callable[Concatenate[AsyncClient, P], R],
+) -> Callable[Concatenate[Client, P], R]:
+    """The async client's non-blocking ``method`` (``build_request``), called on it."""
+
+    def forwarded(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self._client, *args, **kwargs)
+
+    return _like(forwarded, method, inspect.signature(method).return_annotation)
+
+
+def _blocking(
+    method: Callable[Concatenate[AsyncClient, P], Awaitable[Response]],
+) -> Callable[Concatenate[Client, P], Response]:
+    """The async client's ``method`` (``request``, ``send``, ``get``...), blocking: awaited in
+    the portal, its response handed over with a blocking body."""
+
+    def blocking(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+        return self._send(partial(method, self._client, *args, **kwargs))
+
+    return _like(blocking, method, "Response")
+
+
+def _blocking_stream(
+    method: Callable[Concatenate[AsyncClient, P], AbstractAsyncContextManager[Response]],
+) -> Callable[Concatenate[Client, P], AbstractContextManager[Response]]:
+    """``stream``, the async client's ``method``, blocking: ``request(..., stream=True)``
+    (which takes ``stream``'s arguments), the response closed when the block ends."""
+
+    @contextmanager
+    def stream(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[Response]:
+        request: Callable[..., Awaitable[Response]] = self._client.request
+        response = self._send(partial(request, *args, stream=True, **kwargs))
+        try:
+            yield response
+        finally:
+            response.close()
+
+    stream = _like(stream, method, "Iterator[Response]")
+    stream.__doc__ = """``with client.stream("GET", url) as response:``: the body is left unread.
+
+        Read it with ``iter_bytes()`` and friends inside the block; leaving
+        the block closes the response and frees its connection.
+        """
+    return stream
+
+
+class _Setting(Generic[Read, Given]):
+    """A setting of the async client, read and assigned through the blocking one (the
+    async client normalises what is assigned, or ``normalise`` does)."""
+
+    def __init__(self, doc: str, normalise: Callable[[Given], Read] | None = None) -> None:
+        self.__doc__ = doc
+        self._normalise = normalise
+
+    def __set_name__(self, owner: type[Client], name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, client: None, owner: type[Client]) -> Self: ...
+
+    @overload
+    def __get__(self, client: Client, owner: type[Client]) -> Read: ...
+
+    def __get__(self, client: Client | None, owner: type[Client]) -> Self | Read:
+        if client is None:
+            return self
+        return cast("Read", getattr(client._client, self._name))
+
+    def __set__(self, client: Client, value: Given) -> None:
+        normalised = value if self._normalise is None else self._normalise(value)
+        setattr(client._client, self._name, normalised)
+
+
 class Client:
     """The blocking HTTP client: ``with Client() as client: client.get(url)``.
 
@@ -108,13 +209,62 @@ class Client:
     blocking. ``with`` is optional: the portal thread starts with the first
     request, and :meth:`close` ends it (as does garbage collection); a closed
     client cannot be entered again. Calling it from inside a trio run raises
-    ``RuntimeError``: use ``AsyncClient`` there.
+    ``RuntimeError``: use ``AsyncClient`` there. Transports given as
+    ``transport=``, ``proxy=`` or ``mounts=`` are async ones (``MockTransport``
+    handlers may be blocking functions); they run in the portal's trio thread.
+    Event hooks are blocking functions, run in a worker thread.
     """
 
-    def __init__(self, **options: Unpack[ClientOptions]) -> None:
-        hooks = options.pop("event_hooks", None)
-        self._client = AsyncClient(**options)
-        self.event_hooks = hooks
+    def __init__(
+        self,
+        *,
+        auth: AuthTypes | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        verify: VerifyTypes = True,
+        cert: CertTypes | None = None,
+        http1: bool = True,
+        http2: bool = False,
+        proxies: ProxyTypes | None = None,
+        proxy: URL | str | AsyncHTTPTransport | None = None,
+        mounts: Mounts | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        follow_redirects: bool | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        max_redirects: int = 20,
+        base_url: URL | str | None = None,
+        trust_env: bool = True,
+        transport: AsyncHTTPTransport | None = None,
+        event_hooks: EventHooks | None = None,
+        default_encoding: DefaultEncoding | None = None,
+        dispatch: AsyncHTTPTransport | None = None,
+        pool_limits: Limits | None = None,
+    ) -> None:
+        self._client = AsyncClient(
+            auth=auth,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            verify=verify,
+            cert=cert,
+            http1=http1,
+            http2=http2,
+            proxies=proxies,
+            proxy=proxy,
+            mounts=mounts,
+            timeout=timeout,
+            follow_redirects=follow_redirects,
+            limits=limits,
+            max_redirects=max_redirects,
+            base_url=base_url,
+            trust_env=trust_env,
+            transport=transport,
+            default_encoding=default_encoding,
+            dispatch=dispatch,
+            pool_limits=pool_limits,
+        )
+        self.event_hooks = event_hooks
         self._portal = Portal(
             type(self).__name__, async_api="AsyncClient (`async with AsyncClient() as client:`)"
         )
@@ -122,78 +272,35 @@ class Client:
 
     # Settings: the async client's.
 
-    @property
-    def headers(self) -> Headers:
-        """Headers sent with every request; a request's own headers replace them by name."""
-        return self._client.headers
-
-    @headers.setter
-    def headers(self, headers: HeaderTypes | None) -> None:
-        self._client.headers = headers
-
-    @property
-    def auth(self) -> Auth | None:
-        """How requests that don't give their own ``auth=`` are authenticated."""
-        return self._client.auth
-
-    @auth.setter
-    def auth(self, auth: AuthTypes | None) -> None:
-        self._client.auth = auth
-
-    @property
-    def cookies(self) -> Cookies:
-        """The client's cookie jar: every response's cookies go in, requests' come out."""
-        return self._client.cookies
-
-    @cookies.setter
-    def cookies(self, cookies: CookieTypes | None) -> None:
-        self._client.cookies = cookies
-
-    @property
-    def params(self) -> QueryParams:
-        """Query parameters added to every request."""
-        return self._client.params
-
-    @params.setter
-    def params(self, params: QueryParamTypes | None) -> None:
-        self._client.params = QueryParams(params)
-
-    @property
-    def timeout(self) -> Timeout:
-        """The timeout of requests that don't give their own."""
-        return self._client.timeout
-
-    @timeout.setter
-    def timeout(self, timeout: TimeoutTypes) -> None:
-        self._client.timeout = timeout
-
-    @property
-    def base_url(self) -> URL | None:
-        """The base of relative request URLs; its path always ends with ``/``."""
-        return self._client.base_url
-
-    @base_url.setter
-    def base_url(self, base_url: URL | str | None) -> None:
-        self._client.base_url = base_url
-
-    @property
-    def max_redirects(self) -> int:
-        """How many redirects one request may follow."""
-        return self._client.max_redirects
-
-    @max_redirects.setter
-    def max_redirects(self, max_redirects: int) -> None:
-        self._client.max_redirects = max_redirects
-
-    @property
-    def trust_env(self) -> bool:
-        """Whether the environment is consulted: ``.netrc``, and (read when the client is
-        built) the proxy variables and ``SSL_CERT_FILE``/``SSL_CERT_DIR``."""
-        return self._client.trust_env
-
-    @trust_env.setter
-    def trust_env(self, trust_env: bool) -> None:
-        self._client.trust_env = trust_env
+    headers = _Setting[Headers, HeaderTypes | None](
+        "Headers sent with every request; a request's own headers replace them by name."
+    )
+    auth = _Setting[Auth | None, AuthTypes | None](
+        "How requests that don't give their own ``auth=`` are authenticated."
+    )
+    cookies = _Setting[Cookies, CookieTypes | None](
+        "The client's cookie jar: every response's cookies go in, requests' come out."
+    )
+    params = _Setting[QueryParams, QueryParamTypes | None](
+        "Query parameters added to every request.", QueryParams
+    )
+    timeout = _Setting[Timeout, TimeoutTypes]("The timeout of requests that don't give their own.")
+    follow_redirects = _Setting[bool | None, bool | None](
+        "Whether requests that don't say (``follow_redirects=``) follow redirects; ``None``: "
+        "they do, except HEAD requests."
+    )
+    max_redirects = _Setting[int, int]("How many redirects one request may follow.")
+    base_url = _Setting[URL | None, URL | str | None](
+        "The base of relative request URLs; its path always ends with ``/``."
+    )
+    trust_env = _Setting[bool, bool](
+        "Whether the environment is consulted: ``.netrc``, and (read when the client is "
+        "built) the proxy variables and ``SSL_CERT_FILE``/``SSL_CERT_DIR``."
+    )
+    default_encoding = _Setting[DefaultEncoding | None, DefaultEncoding | None](
+        "How the text of a response without a charset is decoded: a codec name, or a "
+        "callable ``(body) -> name``; ``None``: the charset is detected."
+    )
 
     @property
     def event_hooks(self) -> dict[str, list[EventHook]]:
@@ -234,37 +341,19 @@ class Client:
         """Close every connection and stop the portal thread."""
         self._portal.close()
 
-    # Requests.
+    # Requests: the async client's methods, blocking.
 
-    def build_request(self, method: str, url: URL | str, **options: Any) -> Request:
-        """A request with the client's defaults merged in (see ``AsyncClient.build_request``)."""
-        return self._client.build_request(method, url, **options)
-
-    def request(self, method: str, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Build and send a request; the body is read unless ``stream=True``."""
-        return self._send(partial(self._client.request, method, url, **options))
-
-    def send(
-        self,
-        request: Request,
-        *,
-        stream: bool = False,
-        auth: AuthTypes | None = USE_CLIENT_DEFAULT,
-        follow_redirects: bool = USE_CLIENT_DEFAULT,
-        timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
-        allow_redirects: bool = USE_CLIENT_DEFAULT,
-    ) -> Response:
-        """Send ``request`` (see ``AsyncClient.send``)."""
-        call = partial(
-            self._client.send,
-            request,
-            stream=stream,
-            auth=auth,
-            follow_redirects=follow_redirects,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )
-        return self._send(call)
+    build_request = _forwarded(AsyncClient.build_request)
+    send = _blocking(AsyncClient.send)
+    request = _blocking(AsyncClient.request)
+    stream = _blocking_stream(AsyncClient.stream)
+    get = _blocking(AsyncClient.get)
+    head = _blocking(AsyncClient.head)
+    options = _blocking(AsyncClient.options)
+    delete = _blocking(AsyncClient.delete)
+    post = _blocking(AsyncClient.post)
+    put = _blocking(AsyncClient.put)
+    patch = _blocking(AsyncClient.patch)
 
     def _send(self, send: Callable[[], Awaitable[Response]]) -> Response:
         """``await send()`` in the portal; the response comes back with a blocking body, as
@@ -307,47 +396,3 @@ class Client:
         """``response.next()``: close it here (its body is a blocking one), then follow."""
         response.close()
         return self._send(follow)
-
-    @contextmanager
-    def stream(
-        self, method: str, url: URL | str, **options: Unpack[BodyOptions]
-    ) -> Iterator[Response]:
-        """``with client.stream("GET", url) as response:``: the body is left unread.
-
-        Read it with ``iter_bytes()`` and friends inside the block; leaving
-        the block closes the response and frees its connection.
-        """
-        options["stream"] = True
-        response = self.request(method, url, **options)
-        try:
-            yield response
-        finally:
-            response.close()
-
-    def get(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send a GET request."""
-        return self.request("GET", url, **options)
-
-    def head(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send a HEAD request; redirects are not followed unless ``follow_redirects=True``."""
-        return self.request("HEAD", url, **options)
-
-    def options(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send an OPTIONS request."""
-        return self.request("OPTIONS", url, **options)
-
-    def delete(self, url: URL | str, **options: Unpack[QueryOptions]) -> Response:
-        """Send a DELETE request."""
-        return self.request("DELETE", url, **options)
-
-    def post(self, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Send a POST request."""
-        return self.request("POST", url, **options)
-
-    def put(self, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Send a PUT request."""
-        return self.request("PUT", url, **options)
-
-    def patch(self, url: URL | str, **options: Unpack[BodyOptions]) -> Response:
-        """Send a PATCH request."""
-        return self.request("PATCH", url, **options)
