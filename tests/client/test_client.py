@@ -11,7 +11,16 @@ import trio
 import trio.testing
 
 from tests.support.servers import Server
-from trio_httpcore._client import URL, AsyncClient, Limits, Request, Response, Timeout, codes
+from trio_httpcore._client import (
+    URL,
+    AsyncClient,
+    Limits,
+    QueryParams,
+    Request,
+    Response,
+    Timeout,
+    codes,
+)
 from trio_httpcore._exceptions import (
     DecodingError,
     HTTPStatusError,
@@ -120,6 +129,15 @@ async def test_client_defaults_merge(server: Server) -> None:
         request = client.build_request("GET", "x", headers={"Accept": "text/html"})
         assert request.headers.get_list("accept") == ["text/html"]
         assert request.url == URL(f"{server.url}/echo/v1/x?client=1")
+
+
+async def test_client_params_assigned_as_a_dict(server: Server) -> None:
+    """``client.params = {...}`` is normalised like the constructor's, as in httpx."""
+    async with AsyncClient(base_url=f"{server.url}/echo") as client:
+        client.params = {"a": "1"}
+        assert client.params == QueryParams({"a": "1"})
+        echo = (await client.get("/p", params={"b": "2"})).json()
+        assert echo["query"] == "a=1&b=2"
 
 
 async def test_seed_aliases(client: AsyncClient, server: Server) -> None:

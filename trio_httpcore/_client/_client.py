@@ -170,7 +170,7 @@ class AsyncClient(AsyncRequestMethods):
         if pool_limits is not None:
             limits = pool_limits
         self.auth = auth
-        self.params = QueryParams(params)
+        self.params = params  # normalised by the setter
         self.headers = headers
         self.cookies = cookies
         self.timeout = timeout
@@ -207,6 +207,15 @@ class AsyncClient(AsyncRequestMethods):
         self._state = "unopened"
 
     # Settings, each normalised on assignment.
+
+    @property
+    def params(self) -> QueryParams:
+        """Query parameters sent with every request; a request's own replace them by name."""
+        return self._params
+
+    @params.setter
+    def params(self, params: QueryParamTypes | None) -> None:
+        self._params = QueryParams(params)
 
     @property
     def headers(self) -> Headers:
