@@ -8,10 +8,10 @@ import trio
 
 pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
 
-from tests.support.asgi import TestApp  # noqa: E402
-from tests.support.h3server import serve_hypercorn_h3  # noqa: E402
-from tests.support.servers import Server  # noqa: E402
-from tests.support.tls import TLSMaterial  # noqa: E402
+from tests.support.asgi import TestApp
+from tests.support.h3server import serve_hypercorn_h3
+from tests.support.servers import Server
+from tests.support.tls import TLSMaterial
 
 
 @pytest.fixture

@@ -39,12 +39,15 @@ async def serve_hypercorn_h3(
     app: Any = None,
     *,
     quic: bool = True,
+    silent_udp: bool = False,
     alt_svc: bool = True,
 ) -> Server:
     """Hypercorn over TLS (h2, http/1.1) and, with ``quic``, HTTP/3 on the same port.
 
     ``alt_svc=False`` keeps Hypercorn from advertising HTTP/3. Without
-    ``quic`` nothing listens on the UDP port. ``server.extra["app"]`` is the app.
+    ``quic`` nothing listens on the UDP port (a datagram to it is refused), or
+    with ``silent_udp`` a socket is bound there that never answers.
+    ``server.extra["app"]`` is the app.
     """
     from hypercorn.config import Config, Sockets
     from hypercorn.trio.run import worker_serve
@@ -55,7 +58,7 @@ async def serve_hypercorn_h3(
     tcp, udp = _same_port_pair()
     tcp.listen(128)
     port = tcp.getsockname()[1]
-    if not quic:
+    if not quic and not silent_udp:
         udp.close()
     config = Config()
     if alt_svc:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import (
     InvalidURL,
@@ -142,6 +142,7 @@ class AsyncClient:
         event_hooks: EventHooks | None = None,
         dispatch: AsyncHTTPTransport | None = None,
         pool_limits: Limits | None = None,
+        http3: bool | Literal["prior", "only"] = False,  # HTTP/3: the pool's option
     ) -> None:
         transport = seed_alias("transport", transport, "dispatch", dispatch)
         if pool_limits is not None:
@@ -168,6 +169,7 @@ class AsyncClient:
                 keepalive_expiry=limits.keepalive_expiry,
                 http1=http1,
                 http2=http2,
+                http3=http3,
             )
         self._transport = transport
         # One pool per distinct proxy URL; each pattern maps to one, or to None

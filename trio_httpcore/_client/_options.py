@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from .._exceptions import UnsupportedProtocol
 from .._http import AsyncHTTPTransport
@@ -54,6 +54,7 @@ class ClientOptions(TypedDict, total=False):
     cert: CertTypes | None
     http1: bool
     http2: bool
+    http3: bool | Literal["prior", "only"]
     proxies: ProxyTypes | None
     timeout: TimeoutTypes
     limits: Limits

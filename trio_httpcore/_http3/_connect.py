@@ -14,9 +14,9 @@ import warnings
 import weakref
 
 import trio
-from cryptography import x509
 from aioquic.h3.connection import H3_ALPN
 from aioquic.quic.configuration import QuicConfiguration
+from cryptography import x509
 
 from .._exceptions import CONNECT_ERRORS, map_exceptions
 from .._http import ConnectionListener
