@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import math
 import socket
-from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import trio
 from aioquic.h3 import events as h3_events
@@ -26,7 +24,6 @@ from .._exceptions import (
     READ_ERRORS,
     WRITE_ERRORS,
     ConnectError,
-    LocalProtocolError,
     ReadError,
     RemoteProtocolError,
     TransportError,
@@ -37,13 +34,13 @@ from .._http import (
     ConnectionBoundStream,
     ConnectionListener,
     RetryOnNewConnection,
-    authority,
-    header_value,
 )
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._control import ControlStreamReader
+from ._fields import request_headers, response_head
 from ._quiccompat import ClientQuicConnection
+from ._stream import Failure, Stream
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -55,10 +52,6 @@ SEND_BUFFER = 256 * 1024
 MAX_CHUNK = 1024 * 1024
 # The largest UDP datagram we read (RFC 9000 section 14: QUIC's are smaller).
 MAX_DATAGRAM = 65536
-# Streams with these headers would be malformed (RFC 9114 section 4.2).
-CONNECTION_SPECIFIC_HEADERS = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
-)
 
 
 class QuicConnectionClosed(Exception):
@@ -67,63 +60,6 @@ class QuicConnectionClosed(Exception):
     def __init__(self, error_code: int, reason: str) -> None:
         super().__init__(f"error code {error_code:#x}" + (f": {reason}" if reason else ""))
         self.error_code = error_code
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """Why a stream ended without a complete response."""
-
-    error: type[TransportError]
-    message: str
-    cause: BaseException | None = None
-    # The server did not process the stream (RFC 9114 section 5.2), so it may be sent again.
-    unprocessed: bool = False
-
-    def raise_error(self) -> NoReturn:
-        raise self.error(self.message) from self.cause
-
-
-class _Stream:
-    """Our side of one request stream: the events routed to it, in order, and its state.
-
-    The serve task appends to ``events``; the request's task takes them,
-    parked in ``arrival`` while there are none (the HTTP/2 connection's
-    pattern). ``delivered`` counts the stream's bytes aioquic handed over and
-    ``unread`` the body bytes routed but not yet read: their difference is how
-    far the reader consumed the stream, the base of its receive credit.
-    """
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
-        self.events: deque[h3_events.H3Event] = deque()
-        self.arrival = trio.lowlevel.ParkingLot()
-        self.ended = False
-        self.failure: _Failure | None = None
-        self.local_ended = False
-        self.remote_ended = False
-        self.stopped = False  # the server sent STOP_SENDING: no more of the body
-        self.reset = False
-        self.delivered = 0
-        self.unread = 0
-        self.drained = trio.Event()  # set when the send buffer may have room
-
-    @property
-    def closed(self) -> bool:
-        return self.reset or (self.local_ended and self.remote_ended)
-
-    def deliver(self, event: h3_events.H3Event) -> None:
-        self.events.append(event)
-        self.arrival.unpark_all()
-
-    def end(self) -> None:
-        self.ended = True
-        self.arrival.unpark_all()
-        self.drained.set()
-
-    def fail(self, failure: _Failure) -> None:
-        if self.failure is None and not self.remote_ended:
-            self.failure = failure
-        self.end()
 
 
 class HTTP3Connection:
@@ -153,7 +89,7 @@ class HTTP3Connection:
         self._origin = origin
         self._listener = listener
         self._keepalive_expiry = keepalive_expiry
-        self._streams: dict[int, _Stream] = {}
+        self._streams: dict[int, Stream] = {}
         self._control_readers: dict[int, ControlStreamReader] = {}
         self._reserved = 1  # the connection is made for a first request
         self._streams_left = 0.0
@@ -162,8 +98,8 @@ class HTTP3Connection:
         # a failed one leaves the pool's slot to the TCP fallback.
         self._attached = False
         self._closed = False
-        self._failure: _Failure | None = None
-        self._goaway: _Failure | None = None
+        self._failure: Failure | None = None
+        self._goaway: Failure | None = None
         # The pump waits for a datagram under this scope; its deadline is
         # aioquic's timer, moved by whoever queued frames (see _transmit).
         self._wait_scope: trio.CancelScope | None = None
@@ -211,7 +147,7 @@ class HTTP3Connection:
         if self._attached and not self._closed:
             self._listener.released()
 
-    def _forget(self, stream: _Stream) -> None:
+    def _forget(self, stream: Stream) -> None:
         if stream.closed and self._streams.pop(stream.stream_id, None) is not None:
             self._quic.forget(stream.stream_id)
             self._capacity_freed()
@@ -219,9 +155,9 @@ class HTTP3Connection:
     # -- Closing.
 
     def close_now(self) -> None:
-        self._close(_Failure(ReadError, f"the connection to {self._origin} was closed"))
+        self._close(Failure(ReadError, f"the connection to {self._origin} was closed"))
 
-    def _close(self, failure: _Failure) -> None:
+    def _close(self, failure: Failure) -> None:
         """Close at once: every open stream ends with ``failure``; the listener hears of it."""
         if self._closed:
             return
@@ -264,7 +200,7 @@ class HTTP3Connection:
             except BlockingIOError:
                 break
             except OSError as exc:
-                self._close(_Failure(ReadError, f"sending to {self._origin}: {exc}", exc))
+                self._close(Failure(ReadError, f"sending to {self._origin}: {exc}", exc))
                 return
         if self._wait_scope is not None:
             self._wait_scope.deadline = self._timer()
@@ -323,7 +259,7 @@ class HTTP3Connection:
                     await self._pump()
             self._close_quietly()
         except OSError as exc:
-            self._close(_Failure(ReadError, f"reading from {self._origin}: {exc}", exc))
+            self._close(Failure(ReadError, f"reading from {self._origin}: {exc}", exc))
         finally:
             self.close_now()
 
@@ -389,7 +325,7 @@ class HTTP3Connection:
             return
         stream.reset = True
         stream.fail(
-            _Failure(
+            Failure(
                 RemoteProtocolError,
                 f"stream {stream_id} to {self._origin} was reset by the server "
                 f"({_error_name(error_code)})",
@@ -400,12 +336,12 @@ class HTTP3Connection:
 
     def _goaway_received(self, last_stream_id: int) -> None:
         """GOAWAY (RFC 9114 section 5.2): no new stream; those below its id may finish."""
-        self._goaway = _Failure(
+        self._goaway = Failure(
             RemoteProtocolError,
             f"server {self._origin} sent GOAWAY (stream {last_stream_id}) "
             "and closed the connection before the response was complete",
         )
-        refused = _Failure(
+        refused = Failure(
             RemoteProtocolError,
             f"server {self._origin} sent GOAWAY and did not process the request",
             unprocessed=True,
@@ -421,11 +357,11 @@ class HTTP3Connection:
     def _terminated(self, event: quic_events.ConnectionTerminated) -> None:
         cause = QuicConnectionClosed(event.error_code, event.reason_phrase)
         if not self._handshake_done:
-            failure = _Failure(ConnectError, f"connecting to {self._origin}: {cause}", cause)
+            failure = Failure(ConnectError, f"connecting to {self._origin}: {cause}", cause)
         elif self._goaway is not None:
-            failure = _Failure(self._goaway.error, self._goaway.message, cause)
+            failure = Failure(self._goaway.error, self._goaway.message, cause)
         else:
-            failure = _Failure(
+            failure = Failure(
                 RemoteProtocolError,
                 f"server {self._origin} closed the connection ({cause}) "
                 "before the response was complete",
@@ -435,7 +371,7 @@ class HTTP3Connection:
 
     # -- The request's side of a stream.
 
-    async def _next_event(self, stream: _Stream, timeout: float | None) -> h3_events.H3Event:
+    async def _next_event(self, stream: Stream, timeout: float | None) -> h3_events.H3Event:
         """The stream's next event, waiting up to ``timeout``; its failure once none is left."""
         if stream.events or stream.ended:
             await trio.lowlevel.checkpoint()
@@ -447,12 +383,12 @@ class HTTP3Connection:
                 await stream.arrival.park()
         if stream.events:
             return stream.events.popleft()
-        failure = stream.failure or _Failure(
+        failure = stream.failure or Failure(
             ReadError, f"the response on stream {stream.stream_id} was closed while being read"
         )
         failure.raise_error()
 
-    def _data_consumed(self, stream: _Stream, size: int) -> None:
+    def _data_consumed(self, stream: Stream, size: int) -> None:
         """The reader took ``size`` body bytes: credit the stream (sent at once if due)."""
         stream.unread -= size
         if stream.stream_id in self._streams and self._quic.consumed(
@@ -460,7 +396,7 @@ class HTTP3Connection:
         ):
             self._transmit()
 
-    def _release_stream(self, stream: _Stream) -> None:
+    def _release_stream(self, stream: Stream) -> None:
         """Let go of ``stream`` without an await: reset and stopped if still open, forgotten.
 
         RESET_STREAM and STOP_SENDING with H3_REQUEST_CANCELLED (RFC 9114
@@ -522,7 +458,7 @@ class HTTP3Connection:
 
     def _open_stream(
         self, method: bytes, url: URL4, headers: RawHeaders, end_stream: bool
-    ) -> _Stream:
+    ) -> Stream:
         """Use this request's reservation to open a stream and send its HEADERS."""
         self._reserved -= 1
         if self._draining or self._streams_left < 1:
@@ -538,7 +474,7 @@ class HTTP3Connection:
             self._capacity_freed()
             raise
         self._streams_left -= 1
-        stream = _Stream(stream_id)
+        stream = Stream(stream_id)
         stream.local_ended = end_stream
         self._streams[stream_id] = stream
         self._quic.consumed(stream_id, 0)
@@ -546,7 +482,7 @@ class HTTP3Connection:
         return stream
 
     async def _send_body(
-        self, stream: _Stream, body: AsyncByteStream, timeout: float | None
+        self, stream: Stream, body: AsyncByteStream, timeout: float | None
     ) -> None:
         """Send the body as the peer acknowledges it (flow control is aioquic's), then the end."""
         async with body_chunks(body) as chunks:
@@ -565,7 +501,7 @@ class HTTP3Connection:
         self._transmit()
         self._forget(stream)
 
-    async def _wait_for_room(self, stream: _Stream, timeout: float | None) -> bool:
+    async def _wait_for_room(self, stream: Stream, timeout: float | None) -> bool:
         """Wait until the stream's unacknowledged bytes are below SEND_BUFFER.
 
         ``False`` if the server wants no more of the body (STOP_SENDING, or a
@@ -587,7 +523,7 @@ class HTTP3Connection:
                 await stream.drained.wait()
 
     async def _receive_response_head(
-        self, stream: _Stream, timeout: float | None
+        self, stream: Stream, timeout: float | None
     ) -> tuple[int, RawHeaders]:
         """The final response's status and headers; 1xx are skipped (RFC 9114 section 4.1)."""
         while True:
@@ -611,45 +547,6 @@ def _error_name(code: int) -> str:
         return hex(code)
 
 
-def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
-    """The header section of a request (RFC 9114 section 4.3.1): pseudo-fields first.
-
-    ``:authority`` is the caller's ``Host`` if given, else the URL's authority;
-    names are lower case; connection-specific fields are dropped (section
-    4.2), and ``TE`` may only say ``trailers``. CONNECT is refused: tunnels
-    are not offered.
-    """
-    if method == b"CONNECT":
-        raise LocalProtocolError("CONNECT is not supported over HTTP/3")
-    scheme, _, _, target = url
-    block = [
-        (b":method", method),
-        (b":scheme", scheme),
-        (b":authority", header_value(headers, b"host") or authority(url)),
-        (b":path", target),
-    ]
-    for name, value in headers:
-        name = name.lower()
-        if name in CONNECTION_SPECIFIC_HEADERS:
-            continue
-        if name == b"te" and value.lower() != b"trailers":
-            continue
-        block.append((name, value))
-    return block
-
-
-def response_head(headers: list[tuple[bytes, bytes]]) -> tuple[int, RawHeaders]:
-    """``(status, headers)`` from a response header section (RFC 9114 section 4.3.2).
-
-    aioquic checked the section (one ``:status``, first); the status must be
-    three digits, as every HTTP version has it.
-    """
-    status = next((value for name, value in headers if name == b":status"), b"")
-    if len(status) != 3 or not status.isdigit():
-        raise RemoteProtocolError(f"malformed :status {status!r} in an HTTP/3 response")
-    return int(status), [(name, value) for name, value in headers if not name.startswith(b":")]
-
-
 class HTTP3ResponseStream(ConnectionBoundStream):
     """The body of one HTTP/3 response; its stream stays open until read or closed.
 
@@ -658,7 +555,7 @@ class HTTP3ResponseStream(ConnectionBoundStream):
     """
 
     def __init__(
-        self, connection: HTTP3Connection, stream: _Stream, read_timeout: float | None
+        self, connection: HTTP3Connection, stream: Stream, read_timeout: float | None
     ) -> None:
         super().__init__(connection._origin)
         self._connection = connection
