@@ -17,7 +17,7 @@ import time
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
@@ -151,6 +151,7 @@ class AsyncClient(AsyncRequestMethods):
         cert: CertTypes | None = None,
         http1: bool = True,
         http2: bool = False,
+        http3: bool | Literal["prior", "only"] = False,
         proxies: ProxyTypes | None = None,
         proxy: URL | str | AsyncHTTPTransport | None = None,
         mounts: Mounts | None = None,
@@ -191,6 +192,7 @@ class AsyncClient(AsyncRequestMethods):
                 keepalive_expiry=limits.keepalive_expiry,
                 http1=http1,
                 http2=http2,
+                http3=http3,
             )
         self._transport = transport
 

@@ -13,7 +13,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    TypeVar,
+    cast,
+    overload,
+)
 
 import trio
 
@@ -226,6 +236,7 @@ class Client:
         cert: CertTypes | None = None,
         http1: bool = True,
         http2: bool = False,
+        http3: bool | Literal["prior", "only"] = False,
         proxies: ProxyTypes | None = None,
         proxy: URL | str | AsyncHTTPTransport | None = None,
         mounts: Mounts | None = None,
@@ -250,6 +261,7 @@ class Client:
             cert=cert,
             http1=http1,
             http2=http2,
+            http3=http3,
             proxies=proxies,
             proxy=proxy,
             mounts=mounts,

@@ -12,8 +12,9 @@ import trio
 
 from .._exceptions import CONNECT_ERRORS, ConnectError, ConnectTimeout, map_exceptions
 from .._http import ConnectionProtocol, close_now, open_stream, start_tls, traced, tracer_for
+from .._http3 import HTTP3Policy
 from .._http11 import HTTP11Connection
-from .._types import Extensions, Origin, fail_after, origin_text
+from .._types import Extensions, Origin, fail_after, get_timeout, origin_text
 
 LOGGER = logging.getLogger("trio_httpcore.connection")
 
@@ -48,6 +49,8 @@ class ConnectOptions:
     local_address: str | None
     retries: int
     keepalive_expiry: float | None
+    # HTTP/3: which origins to try over QUIC (None: never). See _http3/_altsvc.py.
+    http3: HTTP3Policy | None = None
 
 
 Opener = Callable[["AsyncHTTPConnection", Extensions], Awaitable[trio.abc.Stream]]
@@ -70,6 +73,12 @@ class AsyncHTTPConnection:
         self._options = options
         self.protocol: ConnectionProtocol | None = None
         self.is_closed = False
+        # HTTP/3 hook: the UDP port this connection tries first, if any.
+        self._http3_port = (
+            options.http3.target(origin, trio.current_time())
+            if options.http3 is not None and options.uds is None
+            else None
+        )
 
     def __repr__(self) -> str:
         state = "connecting" if self.protocol is None else repr(self.protocol)
@@ -78,17 +87,38 @@ class AsyncHTTPConnection:
     @property
     def may_multiplex(self) -> bool:
         """Whether this connection may turn out to speak HTTP/2 (requests wait to share it)."""
+        if self.protocol is not None:
+            return self.protocol.http_version in ("HTTP/2", "HTTP/3")
+        if self._http3_port is not None:
+            return True
         if not self._options.http2:
             return False
-        if self.protocol is not None:
-            return self.protocol.http_version == "HTTP/2"
         scheme = self.origin[0]
         return scheme == b"https" or not self._options.http1
 
     # -- Capacity: delegated to the protocol once connected.
 
     def try_reserve(self) -> bool:
-        return self.protocol is not None and self.protocol.try_reserve()
+        if self.protocol is None:
+            return False
+        if self.protocol.http_version == "HTTP/2" and self.superseded():
+            return False
+        return self.protocol.try_reserve()
+
+    def superseded(self) -> bool:
+        """HTTP/3 hook: a TCP connection to an origin now wanted over HTTP/3 takes no new request.
+
+        True once the origin advertised HTTP/3 (Alt-Svc) after this connection
+        opened; the pool closes it as soon as it is idle.
+        """
+        policy = self._options.http3
+        return (
+            policy is not None
+            and self._http3_port is None
+            and self.protocol is not None
+            and self.protocol.http_version != "HTTP/3"
+            and policy.target(self.origin, trio.current_time()) is not None
+        )
 
     def unreserve(self) -> None:
         if self.protocol is None:
@@ -130,12 +160,20 @@ class AsyncHTTPConnection:
         cancellation the half-open stream is closed and the slot released.
         """
         try:
-            stream = await self._open_with_retries(ext, opener)
-            if self.is_closed:
-                # The pool closed while we were connecting.
-                close_now(stream)
+            protocol = None
+            if self._http3_port is not None and opener is None:
+                protocol = await self._connect_http3(ext)
+            if protocol is None:
+                stream = await self._open_with_retries(ext, opener)
+                if self.is_closed:
+                    close_now(stream)
+                else:
+                    protocol = self._start_protocol(stream)
+            elif self.is_closed:
+                protocol.close_now()
+            if protocol is None or self.is_closed:
                 raise ConnectError(f"the pool closed while connecting to {self.origin_text}")
-            self.protocol = self._start_protocol(stream)
+            self.protocol = protocol
         except BaseException:
             self._set_closed()
             raise
@@ -151,6 +189,37 @@ class AsyncHTTPConnection:
         except Exception:
             # An I/O error the protocol did not expect: the connection is unusable.
             self.protocol.close_now()
+
+    async def _connect_http3(self, ext: Extensions) -> ConnectionProtocol | None:
+        """The HTTP/3 hook: a QUIC connection, or ``None`` to go over TCP.
+
+        A failed or timed-out handshake falls back to TCP (and the origin is
+        not tried over QUIC for a while), unless the pool speaks only HTTP/3.
+        """
+        from .._http3 import connect_http3
+
+        policy = self._options.http3
+        assert policy is not None and self._http3_port is not None
+        host = self.origin[1].decode("ascii")
+        try:
+            protocol = await connect_http3(
+                host,
+                self._http3_port,
+                origin=self.origin_text,
+                ssl_context=self._options.ssl_context,
+                server_name=ext.get("sni_hostname") or host,
+                listener=self,
+                local_address=self._options.local_address,
+                keepalive_expiry=self._options.keepalive_expiry,
+                timeout=get_timeout(ext, "connect"),
+            )
+        except (ConnectError, ConnectTimeout):
+            if policy.mode == "only":
+                raise
+            policy.failed(self.origin, trio.current_time())
+            return None
+        policy.succeeded(self.origin)
+        return protocol
 
     async def _open_with_retries(self, ext: Extensions, opener: Opener | None) -> trio.abc.Stream:
         attempt = 0

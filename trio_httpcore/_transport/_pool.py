@@ -12,7 +12,7 @@ from collections import deque
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import trio
 
@@ -24,6 +24,7 @@ from .._http import (
     check_body,
     check_request,
 )
+from .._http3 import HTTP3Policy, http3_available
 from .._streams import AsyncByteStream
 from .._tls import alpn_protocols, default_ssl_context
 from .._types import (
@@ -93,6 +94,21 @@ def resolve_max_keepalive(
     return max_keepalive if max_keepalive_connections is None else max_keepalive_connections
 
 
+def http3_policy(http3: bool | Literal["prior", "only"]) -> HTTP3Policy | None:
+    """The pool's HTTP/3 policy for its ``http3`` option; aioquic must be installed for one.
+
+    ``True``: origins that advertised HTTP/3 in ``Alt-Svc``; ``"prior"``:
+    every ``https`` origin first, TCP if QUIC fails; ``"only"``: no TCP.
+    """
+    if http3 is False:
+        return None
+    if http3 not in (True, "prior", "only"):
+        raise ValueError(f"http3 must be True, False, 'prior' or 'only', got {http3!r}")
+    if not http3_available():
+        raise ImportError("HTTP/3 needs aioquic: pip install 'trio-httpcore[http3]'")
+    return HTTP3Policy("alt-svc" if http3 is True else http3)
+
+
 def check_backend(cls_name: str, backend: str, expected: str) -> None:
     if backend != expected:
         raise ValueError(
@@ -129,6 +145,7 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         retries: int = 0,
         max_keepalive: int | None = None,
         backend: str = "trio",
+        http3: bool | Literal["prior", "only"] = False,
     ) -> None:
         check_backend(type(self).__name__, backend, "trio")
         max_keepalive_connections = resolve_max_keepalive(max_keepalive, max_keepalive_connections)
@@ -151,6 +168,7 @@ class AsyncConnectionPool(AsyncHTTPTransport):
             local_address=local_address,
             retries=retries,
             keepalive_expiry=keepalive_expiry,
+            http3=http3_policy(http3),
         )
         self._max_connections: float = math.inf if max_connections is None else max_connections
         self._max_keepalive: float = (
@@ -256,7 +274,11 @@ class AsyncConnectionPool(AsyncHTTPTransport):
             try:
                 # Straight to the protocol: one coroutine frame fewer on every
                 # suspension of the request.
-                return await protocol.handle_request(method, url, headers, stream, ext)
+                response = await protocol.handle_request(method, url, headers, stream, ext)
+                http3 = self._options.http3
+                if http3 is not None and http3.observe(origin, response[1], trio.current_time()):
+                    self._close_superseded(origin)  # HTTP/3: Alt-Svc advertised it
+                return response
             except RetryOnNewConnection as retry:
                 refusals += retry.refused_by_server
                 if refusals > MAX_REFUSED_RETRIES:
@@ -301,6 +323,11 @@ class AsyncConnectionPool(AsyncHTTPTransport):
         if waiter.connection is None:
             raise TransportError(f"the pool closed while a request to {origin_text(origin)} waited")
         return waiter.connection
+
+    def _close_superseded(self, origin: Origin) -> None:
+        """HTTP/3: the origin's idle TCP connections close, so its next requests open QUIC."""
+        for connection in [c for c in self._idle if c.origin == origin and c.superseded()]:
+            connection.close_now()
 
     def _abandon(self, waiter: _Waiter) -> None:
         connection, waiter.connection = waiter.connection, None
@@ -398,6 +425,9 @@ class AsyncConnectionPool(AsyncHTTPTransport):
             connection.close_now()
             return
         if connection.is_idle():
+            if self._options.http3 is not None and connection.superseded():
+                connection.close_now()  # HTTP/3 was advertised meanwhile
+                return
             self._idle[connection] = None
             if not connection.may_multiplex:
                 self._idle_http11.setdefault(connection.origin, {})[connection] = None

@@ -1,0 +1,20 @@
+"""HTTP/3 fixtures: Hypercorn answering over QUIC and TCP on one port. The whole folder is
+skipped where aioquic (the ``http3`` extra) is missing."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
+
+from tests.support.asgi import TestApp
+from tests.support.h3server import serve_hypercorn_h3
+from tests.support.servers import Server
+from tests.support.tls import TLSMaterial
+
+
+@pytest.fixture
+async def h3_server(nursery: trio.Nursery, app: TestApp, tls: TLSMaterial) -> Server:
+    """Hypercorn over HTTP/3 and TLS (h2, http/1.1) on the same port, advertising h3."""
+    return await serve_hypercorn_h3(nursery, tls, app)
