@@ -174,9 +174,12 @@ async def test_write_out_from_a_file_and_on_failure(refused_port: int, tmp_path:
     assert (ours.status, ours.stdout) == (7, b"code=000 exit=7")
 
 
+_TIMES = ["namelookup", "connect", "appconnect", "pretransfer", "starttransfer", "total"]
+_TIMES_FORMAT = " ".join(f"%{{time_{name}}}" for name in _TIMES)
+
+
 async def test_write_out_times(tls_server: Server, tls: TLSMaterial, tmp_path: Path) -> None:
-    names = ["namelookup", "connect", "appconnect", "starttransfer", "total"]
-    template = " ".join(f"%{{time_{name}}}" for name in names)
+    template = _TIMES_FORMAT
     # A name, so the lookup happens (through --resolve) and can be timed.
     url = f"https://localhost:{tls_server.port}/"
     resolve = f"localhost:{tls_server.port}:127.0.0.1"
@@ -184,9 +187,28 @@ async def test_write_out_times(tls_server: Server, tls: TLSMaterial, tmp_path: P
     ours, theirs = await both(tmp_path, *args, url, same_stdout=False)
     for result in (ours, theirs):
         if result is not None:
-            assert re.fullmatch(r"\d+\.\d{6}( \d+\.\d{6}){4}", result.stdout.decode()), result
+            assert re.fullmatch(r"\d+\.\d{6}( \d+\.\d{6}){5}", result.stdout.decode()), result
     times = [float(value) for value in ours.stdout.split()]
     assert times == sorted(times) and times[0] > 0, times
+
+
+@pytest.mark.parametrize("protocol", ["--http1.1", "--http2"])
+async def test_write_out_times_on_http(
+    redirect_server: Server, h2c_server: Server, tmp_path: Path, protocol: str
+) -> None:
+    # Plain http has a connect too, dated by the transport's trace hook (0 before it was).
+    server = redirect_server if protocol == "--http1.1" else h2c_server
+    args = ["-s", "-o", "/dev/null", "-w", _TIMES_FORMAT, f"{server.url}/"]
+    if protocol == "--http2":
+        args.insert(0, "--http2-prior-knowledge")
+    ours, theirs = await both(tmp_path, *args, same_stdout=False)
+    for result in (ours, theirs):
+        if result is not None:
+            _, connect, appconnect, pretransfer, starttransfer, total = (
+                float(value) for value in result.stdout.split()
+            )
+            assert appconnect == 0, result  # no TLS
+            assert 0 < connect <= pretransfer <= starttransfer <= total, result
 
 
 async def test_written_as_received_without_compressed(
