@@ -53,6 +53,13 @@ async def _curl_routes(request: H11Request) -> bool:
         else:
             _FLAKY_SEEN.add(path)
             await request.respond(503, b"busy")
+    elif path.startswith("/flaky-upload/"):
+        # Fails the first attempt at each path with a 503, after reading its body: each
+        # answer shows the body it got, so a retried upload's second body can be checked.
+        body = await request.read_body()
+        status = 200 if path in _FLAKY_SEEN else 503
+        _FLAKY_SEEN.add(path)
+        await request.respond(status, b"%d got %d bytes: %s\n" % (status, len(body), body))
     elif path == "/stall":
         await request.start_response(200, [(b"Content-Length", b"10")])
         await request.send_data(b"first")

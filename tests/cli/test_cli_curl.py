@@ -437,6 +437,24 @@ async def test_retry(redirect_server: Server) -> None:
         assert "Will retry in 1 seconds. 1 retries left." in theirs.stderr
 
 
+@pytest.mark.parametrize("flag", ["-T", "--data-binary"])
+async def test_retry_sends_the_whole_file_again(
+    redirect_server: Server, tmp_path: Path, flag: str
+) -> None:
+    # A retried upload starts the file from its beginning again, as curl rewinds it:
+    # not an empty body under the first attempt's Content-Length.
+    content = pattern(20_000)
+    (tmp_path / "up.bin").write_bytes(content)
+    upload = str(tmp_path / "up.bin") if flag == "-T" else f"@{tmp_path / 'up.bin'}"
+    url = f"{redirect_server.url}/flaky-upload/{uuid.uuid4().hex}"
+    ours = await run_cli("-s", "--retry", "1", "--retry-delay", "0.01", flag, upload, url)
+    expected = b"503 got 20000 bytes: %s\n200 got 20000 bytes: %s\n" % (content, content)
+    assert (ours.status, ours.stdout, ours.stderr) == (0, expected, "")
+    theirs = await run_curl("-s", "--retry", "1", flag, upload, f"{url}-curl")
+    if theirs is not None:
+        assert (theirs.status, theirs.stdout) == (0, expected)
+
+
 async def test_retry_delay_and_no_retry(redirect_server: Server) -> None:
     url = f"{redirect_server.url}/flaky/{uuid.uuid4().hex}"
     result = await run_cli("-s", "--retry", "2", "--retry-delay", "0.01", url)
