@@ -116,11 +116,6 @@ async def redirect_server(nursery: trio.Nursery) -> Server:
     return await serve_http(nursery, _redirecting)
 
 
-async def _garbage(conn: RawConn) -> None:
-    await conn.read_request_head()
-    await conn.send(b"HELLO THERE\r\n\r\n")
-
-
 async def _reset_mid_body(conn: RawConn) -> None:
     await conn.read_request_head()
     await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial")
@@ -136,12 +131,6 @@ async def _reset_during_upload(conn: RawConn) -> None:
 async def upload_reset_server(nursery: trio.Nursery) -> Server:
     """Resets the connection as soon as a request head arrived, before its body."""
     return await serve_raw(nursery, _reset_during_upload)
-
-
-@pytest.fixture
-async def garbage_server(nursery: trio.Nursery) -> Server:
-    """Answers any request with something that is not HTTP."""
-    return await serve_raw(nursery, _garbage)
 
 
 @pytest.fixture

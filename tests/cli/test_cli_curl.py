@@ -9,7 +9,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+import trio
 
+from tests.support.raw import RawConn, serve_raw
 from tests.support.servers import Server, pattern
 from tests.support.tls import TLSMaterial
 
@@ -508,6 +510,40 @@ async def test_no_url(tmp_path: Path) -> None:
 async def test_unresolvable_host(tmp_path: Path) -> None:
     ours, theirs = await both(tmp_path, "http://name.invalid/")
     assert our_words(ours) == "Could not resolve host: name.invalid"
+    if theirs is not None:
+        assert curl_words(theirs) == our_words(ours)
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [
+        (b"HELLO THERE\r\n\r\n", 1),  # not HTTP: curl's "Received HTTP/0.9 when not allowed"
+        (b"\x16\x03\x01\x00\x05hello", 1),  # a TLS record, as from an https port
+        (b"HTTP/1.1 abc OK\r\n\r\n", 1),  # no status code: curl's "Unsupported HTTP version"
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", 8),  # curl's "Header without colon"
+    ],
+)
+async def test_reply_that_is_not_http(
+    nursery: trio.Nursery, tmp_path: Path, reply: bytes, status: int
+) -> None:
+    async def answer(conn: RawConn) -> None:
+        await conn.read_request_head()
+        await conn.send(reply)
+
+    server = await serve_raw(nursery, answer)
+    ours, _ = await both(tmp_path, "-sS", f"{server.url}/")
+    assert ours.status == status
+    assert str(server.port) in ours.error_line  # the line names the server
+    if status == 1:
+        assert our_words(ours) == (
+            f"No valid HTTP status line from 127.0.0.1 port {server.port} (HTTP/0.9 is not allowed)"
+        )
+
+
+async def test_proxy_refuses_connect(stand_in_proxy: Server, tmp_path: Path) -> None:
+    # An HTTP proxy's refusal of CONNECT is curl's 56 (a receive error), not 97.
+    ours, theirs = await both(tmp_path, "-sS", "-x", stand_in_proxy.url, "https://origin.test/")
+    assert (ours.status, our_words(ours)) == (56, "CONNECT tunnel failed, response 403")
     if theirs is not None:
         assert curl_words(theirs) == our_words(ours)
 

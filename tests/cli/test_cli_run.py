@@ -145,12 +145,6 @@ async def test_proxy(stand_in_proxy: Server) -> None:
     assert result.stdout == b"GET http://origin.test:8080/path?q=1 HTTP/1.1"
 
 
-async def test_proxy_refuses_tunnel(stand_in_proxy: Server) -> None:
-    result = await run_cli("--proxy", stand_in_proxy.url, "https://origin.test/")
-    assert result.status == 97
-    assert "403" in result.error_line
-
-
 async def test_socks5_proxy_resolves_remotely(socks5_proxy: Server) -> None:
     proxy = f"socks5h://{socks5_proxy.host}:{socks5_proxy.port}"
     result = await run_cli("-x", proxy, "http://origin.invalid/path")
@@ -334,12 +328,6 @@ async def test_refused(refused_port: int) -> None:
     assert result.status == 7
     assert f"127.0.0.1 port {refused_port} after " in result.error_line
     assert result.error_line.endswith(" ms: Connection refused")
-
-
-async def test_protocol_error(garbage_server: Server) -> None:
-    result = await run_cli(garbage_server.url)
-    assert result.status == 8
-    assert garbage_server.url.split("://")[1] in result.error_line
 
 
 async def test_reset_while_receiving(reset_server: Server) -> None:

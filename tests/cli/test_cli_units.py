@@ -324,7 +324,12 @@ def _status(exc: BaseException, where: object = None) -> tuple[int, str | None]:
         (TooManyRedirects("many"), 47, "Maximum (50) redirects followed"),
         (InvalidURL("bad"), 3, "URL using bad/illegal format or missing URL (bad)"),
         (UnsupportedProtocol("no ftp"), 1, "no ftp"),
-        (ProxyError("proxy said 403", status_code=403, reason="Forbidden"), 97, "proxy said 403"),
+        (
+            ProxyError("proxy said 403", status_code=403, reason="Forbidden"),
+            56,
+            "CONNECT tunnel failed, response 403",
+        ),
+        (ProxyError("SOCKS5 refused"), 97, "SOCKS5 refused"),
         (DecodingError("gzip"), 61, "Error while processing content unencoding: gzip"),
         (RemoteProtocolError("bad"), 8, "Weird server reply: bad"),
         (WriteError("x"), 55, "Failed sending data to the peer"),
