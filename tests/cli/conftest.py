@@ -53,6 +53,13 @@ async def _curl_routes(request: H11Request) -> bool:
         else:
             _FLAKY_SEEN.add(path)
             await request.respond(503, b"busy")
+    elif path.startswith("/flaky-upload/"):
+        # Fails the first attempt at each path with a 503, after reading its body: each
+        # answer shows the body it got, so a retried upload's second body can be checked.
+        body = await request.read_body()
+        status = 200 if path in _FLAKY_SEEN else 503
+        _FLAKY_SEEN.add(path)
+        await request.respond(status, b"%d got %d bytes: %s\n" % (status, len(body), body))
     elif path == "/stall":
         await request.start_response(200, [(b"Content-Length", b"10")])
         await request.send_data(b"first")
@@ -109,11 +116,6 @@ async def redirect_server(nursery: trio.Nursery) -> Server:
     return await serve_http(nursery, _redirecting)
 
 
-async def _garbage(conn: RawConn) -> None:
-    await conn.read_request_head()
-    await conn.send(b"HELLO THERE\r\n\r\n")
-
-
 async def _reset_mid_body(conn: RawConn) -> None:
     await conn.read_request_head()
     await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial")
@@ -129,12 +131,6 @@ async def _reset_during_upload(conn: RawConn) -> None:
 async def upload_reset_server(nursery: trio.Nursery) -> Server:
     """Resets the connection as soon as a request head arrived, before its body."""
     return await serve_raw(nursery, _reset_during_upload)
-
-
-@pytest.fixture
-async def garbage_server(nursery: trio.Nursery) -> Server:
-    """Answers any request with something that is not HTTP."""
-    return await serve_raw(nursery, _garbage)
 
 
 @pytest.fixture

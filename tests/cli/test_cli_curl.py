@@ -9,7 +9,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+import trio
 
+from tests.support.raw import RawConn, serve_raw
 from tests.support.servers import Server, pattern
 from tests.support.tls import TLSMaterial
 
@@ -174,9 +176,12 @@ async def test_write_out_from_a_file_and_on_failure(refused_port: int, tmp_path:
     assert (ours.status, ours.stdout) == (7, b"code=000 exit=7")
 
 
+_TIMES = ["namelookup", "connect", "appconnect", "pretransfer", "starttransfer", "total"]
+_TIMES_FORMAT = " ".join(f"%{{time_{name}}}" for name in _TIMES)
+
+
 async def test_write_out_times(tls_server: Server, tls: TLSMaterial, tmp_path: Path) -> None:
-    names = ["namelookup", "connect", "appconnect", "starttransfer", "total"]
-    template = " ".join(f"%{{time_{name}}}" for name in names)
+    template = _TIMES_FORMAT
     # A name, so the lookup happens (through --resolve) and can be timed.
     url = f"https://localhost:{tls_server.port}/"
     resolve = f"localhost:{tls_server.port}:127.0.0.1"
@@ -184,9 +189,28 @@ async def test_write_out_times(tls_server: Server, tls: TLSMaterial, tmp_path: P
     ours, theirs = await both(tmp_path, *args, url, same_stdout=False)
     for result in (ours, theirs):
         if result is not None:
-            assert re.fullmatch(r"\d+\.\d{6}( \d+\.\d{6}){4}", result.stdout.decode()), result
+            assert re.fullmatch(r"\d+\.\d{6}( \d+\.\d{6}){5}", result.stdout.decode()), result
     times = [float(value) for value in ours.stdout.split()]
     assert times == sorted(times) and times[0] > 0, times
+
+
+@pytest.mark.parametrize("protocol", ["--http1.1", "--http2"])
+async def test_write_out_times_on_http(
+    redirect_server: Server, h2c_server: Server, tmp_path: Path, protocol: str
+) -> None:
+    # Plain http has a connect too, dated by the transport's trace hook (0 before it was).
+    server = redirect_server if protocol == "--http1.1" else h2c_server
+    args = ["-s", "-o", "/dev/null", "-w", _TIMES_FORMAT, f"{server.url}/"]
+    if protocol == "--http2":
+        args.insert(0, "--http2-prior-knowledge")
+    ours, theirs = await both(tmp_path, *args, same_stdout=False)
+    for result in (ours, theirs):
+        if result is not None:
+            _, connect, appconnect, pretransfer, starttransfer, total = (
+                float(value) for value in result.stdout.split()
+            )
+            assert appconnect == 0, result  # no TLS
+            assert 0 < connect <= pretransfer <= starttransfer <= total, result
 
 
 async def test_written_as_received_without_compressed(
@@ -415,6 +439,24 @@ async def test_retry(redirect_server: Server) -> None:
         assert "Will retry in 1 seconds. 1 retries left." in theirs.stderr
 
 
+@pytest.mark.parametrize("flag", ["-T", "--data-binary"])
+async def test_retry_sends_the_whole_file_again(
+    redirect_server: Server, tmp_path: Path, flag: str
+) -> None:
+    # A retried upload starts the file from its beginning again, as curl rewinds it:
+    # not an empty body under the first attempt's Content-Length.
+    content = pattern(20_000)
+    (tmp_path / "up.bin").write_bytes(content)
+    upload = str(tmp_path / "up.bin") if flag == "-T" else f"@{tmp_path / 'up.bin'}"
+    url = f"{redirect_server.url}/flaky-upload/{uuid.uuid4().hex}"
+    ours = await run_cli("-s", "--retry", "1", "--retry-delay", "0.01", flag, upload, url)
+    expected = b"503 got 20000 bytes: %s\n200 got 20000 bytes: %s\n" % (content, content)
+    assert (ours.status, ours.stdout, ours.stderr) == (0, expected, "")
+    theirs = await run_curl("-s", "--retry", "1", flag, upload, f"{url}-curl")
+    if theirs is not None:
+        assert (theirs.status, theirs.stdout) == (0, expected)
+
+
 async def test_retry_delay_and_no_retry(redirect_server: Server) -> None:
     url = f"{redirect_server.url}/flaky/{uuid.uuid4().hex}"
     result = await run_cli("-s", "--retry", "2", "--retry-delay", "0.01", url)
@@ -468,6 +510,40 @@ async def test_no_url(tmp_path: Path) -> None:
 async def test_unresolvable_host(tmp_path: Path) -> None:
     ours, theirs = await both(tmp_path, "http://name.invalid/")
     assert our_words(ours) == "Could not resolve host: name.invalid"
+    if theirs is not None:
+        assert curl_words(theirs) == our_words(ours)
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [
+        (b"HELLO THERE\r\n\r\n", 1),  # not HTTP: curl's "Received HTTP/0.9 when not allowed"
+        (b"\x16\x03\x01\x00\x05hello", 1),  # a TLS record, as from an https port
+        (b"HTTP/1.1 abc OK\r\n\r\n", 1),  # no status code: curl's "Unsupported HTTP version"
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", 8),  # curl's "Header without colon"
+    ],
+)
+async def test_reply_that_is_not_http(
+    nursery: trio.Nursery, tmp_path: Path, reply: bytes, status: int
+) -> None:
+    async def answer(conn: RawConn) -> None:
+        await conn.read_request_head()
+        await conn.send(reply)
+
+    server = await serve_raw(nursery, answer)
+    ours, _ = await both(tmp_path, "-sS", f"{server.url}/")
+    assert ours.status == status
+    assert str(server.port) in ours.error_line  # the line names the server
+    if status == 1:
+        assert our_words(ours) == (
+            f"No valid HTTP status line from 127.0.0.1 port {server.port} (HTTP/0.9 is not allowed)"
+        )
+
+
+async def test_proxy_refuses_connect(stand_in_proxy: Server, tmp_path: Path) -> None:
+    # An HTTP proxy's refusal of CONNECT is curl's 56 (a receive error), not 97.
+    ours, theirs = await both(tmp_path, "-sS", "-x", stand_in_proxy.url, "https://origin.test/")
+    assert (ours.status, our_words(ours)) == (56, "CONNECT tunnel failed, response 403")
     if theirs is not None:
         assert curl_words(theirs) == our_words(ours)
 

@@ -9,11 +9,13 @@ import sys
 
 import pytest
 import trio
+import trio.testing
 
-from trio_httpcore._cli import _arguments, _bodies, _exits, _output, _render, _run
+from trio_httpcore._cli import _arguments, _bodies, _exits, _output, _render, _run, _timings
 from trio_httpcore._cli._arguments import Options, Resolve, parse_args
 from trio_httpcore._cli._exits import CLIError, Exit
 from trio_httpcore._cli._timings import Transfer
+from trio_httpcore._cli._verbose import Verbose
 from trio_httpcore._cli._writeout import write_out
 from trio_httpcore._exceptions import (
     ConnectError,
@@ -324,7 +326,12 @@ def _status(exc: BaseException, where: object = None) -> tuple[int, str | None]:
         (TooManyRedirects("many"), 47, "Maximum (50) redirects followed"),
         (InvalidURL("bad"), 3, "URL using bad/illegal format or missing URL (bad)"),
         (UnsupportedProtocol("no ftp"), 1, "no ftp"),
-        (ProxyError("proxy said 403", status_code=403, reason="Forbidden"), 97, "proxy said 403"),
+        (
+            ProxyError("proxy said 403", status_code=403, reason="Forbidden"),
+            56,
+            "CONNECT tunnel failed, response 403",
+        ),
+        (ProxyError("SOCKS5 refused"), 97, "SOCKS5 refused"),
         (DecodingError("gzip"), 61, "Error while processing content unencoding: gzip"),
         (RemoteProtocolError("bad"), 8, "Weird server reply: bad"),
         (WriteError("x"), 55, "Failed sending data to the peer"),
@@ -512,3 +519,20 @@ def test_main_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 def test_main_reads_closed_stdin_as_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", None)
     assert _output.Terminal.from_sys().stdin.read() == b""
+
+
+async def test_peer_address_when_there_is_none() -> None:
+    # The -v "Connected to" line leaves the address out rather than fail.
+    unconnected = trio.SocketStream(trio.socket.socket())
+    with unconnected.socket:
+        assert _timings._peer_address(unconnected) == ""  # getpeername: not connected
+    memory, _ = trio.testing.memory_stream_pair()
+    assert _timings._peer_address(memory) == ""
+
+
+def test_verbose_connect_line_without_an_address() -> None:
+    transfer = Transfer(host="x.test", port=8080)
+    transfer.connect = transfer.started + 0.002
+    shown = io.StringIO()
+    Verbose(shown, transfer).phase("connect")
+    assert shown.getvalue() == "* Connected to x.test port 8080 after 2.0 ms\n"

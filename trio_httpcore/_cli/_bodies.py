@@ -82,12 +82,20 @@ FormPart = tuple[str, tuple[str | None, BinaryIO | bytes, str | None]]
 
 
 class FileChunks:
-    """An open file's bytes as the client streams a body: read in a thread, chunk by chunk."""
+    """An open file's bytes as the client streams a body: read in a thread, chunk by chunk.
+
+    Each iteration starts from where the file was first found, as curl rewinds
+    an upload for ``--retry``: a second attempt sends the whole file again
+    under the same ``Content-Length``. A pipe (``-T -``) can't be rewound.
+    """
 
     def __init__(self, file: BinaryIO) -> None:
         self._file = file
+        self._start = file.tell() if file.seekable() else None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._start is not None:
+            self._file.seek(self._start)
         return self
 
     async def __anext__(self) -> bytes:

@@ -51,7 +51,7 @@ class Exit(enum.IntEnum):
         return member
 
     OK = 0, "a response arrived (any status, unless --fail)"
-    ERROR = 1, "unsupported protocol (URL scheme), or another library error"
+    ERROR = 1, "unsupported protocol (URL scheme), a reply that is not HTTP, or another error"
     USAGE = 2, "bad usage: unknown flag, missing or malformed argument"
     NOT_BUILT_IN = 4, "a feature needs an extra that is not installed (socks)"
     BAD_URL = 3, "malformed URL"
@@ -71,12 +71,12 @@ class Exit(enum.IntEnum):
     TLS = 35, "TLS handshake failed"
     REDIRECTS = 47, "too many redirects (-L)"
     SEND = 55, "sending the request failed"
-    RECEIVE = 56, "receiving the response failed (connection reset, ...)"
+    RECEIVE = 56, "receiving the response failed (connection reset, proxy refused CONNECT)"
     CLIENT_CERT = 58, "the client certificate (--cert, --key) could not be loaded"
     CERT_VERIFY = 60, "the server's certificate could not be verified (see -k, --cacert)"
     DECODING = 61, "--compressed and the body could not be decoded (Content-Encoding)"
     CA_BUNDLE = 77, "the CA bundle (--cacert) could not be loaded"
-    PROXY = 97, "the proxy refused or failed (CONNECT status, SOCKS reply)"
+    PROXY = 97, "the proxy failed (a SOCKS refusal, no answer to CONNECT)"
     INTERRUPTED = 130, "interrupted (Ctrl-C)"
 
 
@@ -199,6 +199,20 @@ def _detail(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+# How h11 words a reply whose first line is no HTTP/1.x status line (or no line at all).
+_STATUS_LINE_PROBLEMS = ("illegal status line", "illegal request line", "no response line")
+
+
+def _no_status_line(exc: ProtocolError) -> bool:
+    """Whether the reply had no valid status line: curl's exit 1, not 8.
+
+    curl takes a reply not starting with ``HTTP/`` for HTTP/0.9, which it
+    refuses with status 1, as it does a status line with a bad version or code;
+    a broken header field after a good status line is its 8.
+    """
+    return any(str(cause).startswith(_STATUS_LINE_PROBLEMS) for cause in _causes(exc))
+
+
 def _library_failure(exc: HTTPError, transfer: Transfer) -> tuple[int, str]:
     """The status and curl's line for one of the library's errors."""
     if isinstance(exc, ConnectError):
@@ -212,10 +226,18 @@ def _library_failure(exc: HTTPError, transfer: Transfer) -> tuple[int, str]:
     if isinstance(exc, UnsupportedProtocol):
         return Exit.ERROR, _detail(exc)
     if isinstance(exc, ProxyError):
+        if exc.status_code is not None:
+            # curl counts an HTTP proxy's refusal as a receive error, not a proxy one.
+            return Exit.RECEIVE, f"CONNECT tunnel failed, response {exc.status_code}"
         return Exit.PROXY, _detail(exc)
     if isinstance(exc, DecodingError):
         return Exit.DECODING, f"Error while processing content unencoding: {_detail(exc)}"
     if isinstance(exc, ProtocolError):
+        if _no_status_line(exc):
+            return Exit.ERROR, (
+                f"No valid HTTP status line from {transfer.host} port {transfer.port} "
+                "(HTTP/0.9 is not allowed)"
+            )
         return Exit.PROTOCOL, f"Weird server reply: {_detail(exc)}"
     reason = _system_reason(exc)
     if isinstance(exc, WriteError):

@@ -34,7 +34,7 @@ from ._bodies import Body, merge_headers, read_local, request_body, request_url
 from ._cookies import cookie_field, cookie_jar, save_cookies
 from ._exits import PROG, CLIError, Exit, exit_status, report
 from ._output import Output, Terminal, remote_name
-from ._timings import Resolver, Transfer, observe_tls
+from ._timings import PhaseTrace, Resolver, Transfer
 from ._verbose import Verbose
 from ._writeout import write_out
 
@@ -54,7 +54,7 @@ def build_ssl_context(options: Options) -> ssl.SSLContext:
 
     The CLI builds it (rather than passing ``verify=``/``cert=`` to the client)
     so that a bad CA bundle and a bad client certificate get their own exit
-    statuses, and so that the handshake can be timed.
+    statuses.
     """
     verify: bool | str = not options.insecure
     if options.cacert is not None and not options.insecure:
@@ -107,6 +107,7 @@ class Exchange:
         self._transfer = transfer
         self.output = output
         self._verbose = verbose
+        self.trace = PhaseTrace(transfer, verbose.phase if verbose is not None else None)
         self.retries_left = 0
 
     def hooks(self) -> dict[str, list[Any]]:
@@ -138,8 +139,11 @@ class Exchange:
             self.output.head(response)
 
 
-def _request(client: AsyncClient, options: Options, body: Body, url: str) -> Request:
-    """The request, with curl's header rules: ``-H`` wins, ``-H 'Name:'`` removes a field."""
+def _request(
+    client: AsyncClient, options: Options, body: Body, url: str, trace: PhaseTrace
+) -> Request:
+    """The request, with curl's header rules: ``-H`` wins, ``-H 'Name:'`` removes a field;
+    ``trace`` dates its connection's phases (the transport's trace extension)."""
     given = [(name, value) for name, value in options.headers if value is not None]
     defaults = [*body.headers, ("User-Agent", options.user_agent or f"{PROG}/{__version__}")]
     if options.referer is not None:
@@ -153,6 +157,7 @@ def _request(client: AsyncClient, options: Options, body: Body, url: str) -> Req
         headers=merge_headers(given, defaults),
         content=body.content,
         files=body.parts or None,
+        extensions={"trace": trace},
     )
     removed = {name.lower() for name, value in options.headers if value is None}
     if not options.compressed and "accept-encoding" not in {n.lower() for n, _ in given}:
@@ -171,7 +176,7 @@ async def _attempt(
     (a file is started afresh by the next attempt; stdout can't be).
     """
     response = await client.send(
-        _request(client, options, body, url),
+        _request(client, options, body, url, exchange.trace),
         stream=True,
         auth=_auth(options),
         follow_redirects=options.location,
@@ -246,7 +251,6 @@ async def send(options: Options, terminal: Terminal, transfer: Transfer) -> int:
     transfer.max_redirs = options.max_redirs
     trio.socket.set_custom_hostname_resolver(Resolver(transfer, options.resolve))
     context = build_ssl_context(options)
-    observe_tls(context, transfer)
     verbose = Verbose(terminal.stderr, transfer) if options.verbose else None
     jar = cookie_jar(options)
     with request_body(options, terminal.stdin) as body:

@@ -1,19 +1,19 @@
 """What a run learns about its transfer: times, counts, the protocol, for ``-v``, ``-w`` and errors.
 
-The transport reports no phases, so they are observed through documented
-hooks the CLI owns: trio's hostname resolver (which also serves ``--resolve``)
-dates the name lookup, the ``SSLContext``'s handshake dates the connect and
-TLS. A plain ``http://`` connect can't be seen from here: it reads 0.
+The connection phases come from the transport's trace hook (the request's
+``trace`` extension): the TCP connect, the TLS handshake and, over HTTP/1.1,
+the start of the request. The name lookup, which the hook does not report
+apart from the connect, is dated by trio's hostname resolver (which also
+serves ``--resolve``). Only the first connection of a run is recorded.
 """
 
 from __future__ import annotations
 
 import socket
-import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import trio
 
@@ -43,9 +43,13 @@ class Transfer:
     namelookup: float | None = None
     connect: float | None = None
     appconnect: float | None = None
+    pretransfer: float | None = None
     starttransfer: float | None = None
     finished: float | None = None
+    handshaking: bool = False
+    remote_ip: str = ""
     tls_version: str | None = None
+    tls_cipher: str | None = None
     http_code: int = 0
     http_version: str = ""
     content_type: str = ""
@@ -65,9 +69,20 @@ class Transfer:
         return 0.0 if mark is None else mark - self.started
 
     @property
+    def ready(self) -> float | None:
+        """When the request could start: curl's pre-transfer time.
+
+        Over HTTP/1.1 the trace reports the request head going out; HTTP/2
+        reports no such step, so there it is the end of the connect (and TLS).
+        """
+        if self.pretransfer is not None:
+            return self.pretransfer
+        return self.appconnect if self.appconnect is not None else self.connect
+
+    @property
     def in_tls_handshake(self) -> bool:
         """Whether a TLS handshake began and has not ended (what a connect timeout cut)."""
-        return self.connect is not None and self.appconnect is None
+        return self.handshaking
 
     @property
     def elapsed_ms(self) -> int:
@@ -122,22 +137,44 @@ def _address_info(address: str, port: int) -> AddressInfo:
     return (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))
 
 
-def observe_tls(context: ssl.SSLContext, transfer: Transfer) -> None:
-    """Have ``context``'s TLS handshakes date the connect and TLS phases in ``transfer``.
+class PhaseTrace:
+    """The request's ``trace`` callback: dates the phases in ``transfer`` as they end.
 
-    ``SSLContext.sslobject_class`` is the documented way to customise what
-    ``wrap_bio`` (which ``trio.SSLStream`` uses) returns; the handshake starts
-    right after the TCP connect, which dates the connect too. Only the first
-    connection of the run is recorded: the one that made the first request.
+    ``shown`` is called with ``"connect"`` or ``"tls"`` once that phase is
+    recorded (``-v`` prints it then). Steps the CLI does not time are ignored.
     """
 
-    class ObservedSSLObject(ssl.SSLObject):
-        def do_handshake(self) -> None:
-            if transfer.connect is None:
-                transfer.connect = time.perf_counter()
-            super().do_handshake()  # raises SSLWantReadError until the handshake is done
-            if transfer.appconnect is None:
-                transfer.appconnect = time.perf_counter()
-                transfer.tls_version = self.version()
+    def __init__(self, transfer: Transfer, shown: Callable[[str], None] | None = None) -> None:
+        self._transfer = transfer
+        self._shown = shown
 
-    context.sslobject_class = ObservedSSLObject
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        transfer = self._transfer
+        now = time.perf_counter()
+        if event == "connection.connect_tcp.complete" and transfer.connect is None:
+            transfer.connect = now
+            transfer.remote_ip = _peer_address(info["return_value"])
+            self._show("connect")
+        elif event == "connection.start_tls.started" and transfer.appconnect is None:
+            transfer.handshaking = True
+        elif event == "connection.start_tls.complete" and transfer.appconnect is None:
+            transfer.appconnect = now
+            transfer.handshaking = False
+            stream = info["return_value"]  # a trio.SSLStream, which forwards to its SSLObject
+            transfer.tls_version = stream.version()
+            transfer.tls_cipher = stream.cipher()[0]
+            self._show("tls")
+        elif event == "http11.send_request_headers.started" and transfer.pretransfer is None:
+            transfer.pretransfer = now
+
+    def _show(self, phase: str) -> None:
+        if self._shown is not None:
+            self._shown(phase)
+
+
+def _peer_address(stream: trio.abc.Stream) -> str:
+    """The IP address ``stream`` is connected to ("" if the peer is already gone)."""
+    try:
+        return str(stream.socket.getpeername()[0]) if isinstance(stream, trio.SocketStream) else ""
+    except OSError:
+        return ""

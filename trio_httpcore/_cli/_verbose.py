@@ -1,6 +1,7 @@
-"""``-v``: the heads of each exchange as it happens, the protocol, TLS and timings, on stderr.
+"""``-v``: the connect, TLS and heads of each exchange as they happen, and timings, on stderr.
 
-The heads come from the client's event hooks, so an auth retry or a
+The connect and TLS lines come from the transport's trace hook as each
+phase ends; the heads from the client's event hooks, so an auth retry or a
 redirect shows the fields really sent each time, and a failure still shows
 what came before it; the body on stdout stays as it was.
 """
@@ -22,6 +23,21 @@ class Verbose:
         self._transfer = transfer
         self._sent: tuple[str, list[tuple[str, str]]] | None = None
         self._exchanges = 0
+
+    def phase(self, name: str) -> None:
+        """A connection phase ended (``"connect"`` or ``"tls"``): say so, with its time."""
+        transfer = self._transfer
+        if name == "connect":
+            address = f" ({transfer.remote_ip})" if transfer.remote_ip else ""
+            self._info(
+                f"Connected to {transfer.host}{address} port {transfer.port} "
+                f"after {transfer.since_start(transfer.connect) * 1000:.1f} ms"
+            )
+        else:
+            self._info(
+                f"SSL connection using {transfer.tls_version} / {transfer.tls_cipher} "
+                f"after {transfer.since_start(transfer.appconnect) * 1000:.1f} ms"
+            )
 
     def request_sent(self, request: Request) -> None:
         # Its protocol is known only once the response is: keep the head until then.

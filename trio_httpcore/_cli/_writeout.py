@@ -26,9 +26,11 @@ _VARIABLES: dict[str, Callable[[Transfer], str]] = {
     "content_type": lambda t: t.content_type,
     "url_effective": lambda t: t.url_effective,
     "num_redirects": lambda t: str(t.num_redirects),
+    "remote_ip": lambda t: t.remote_ip,
     "time_namelookup": lambda t: _seconds(t.since_start(t.namelookup)),
     "time_connect": lambda t: _seconds(t.since_start(t.connect)),
     "time_appconnect": lambda t: _seconds(t.since_start(t.appconnect)),
+    "time_pretransfer": lambda t: _seconds(t.since_start(t.ready)),
     "time_starttransfer": lambda t: _seconds(t.since_start(t.starttransfer)),
     "time_total": lambda t: _seconds(t.since_start(t.finished)),
 }
