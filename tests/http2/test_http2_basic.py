@@ -246,7 +246,8 @@ def test_hyperframe_data_repr_unchanged(size: int) -> None:
     import hyperframe.frame
     from hyperframe.frame import DataFrame
 
-    from trio_httpcore._http2._frames import Payload, hex_preview
+    from trio_httpcore._http2._frames import Payload
+    from trio_httpcore._http2._h2compat import hex_preview
 
     assert hyperframe.frame._raw_data_repr is hex_preview
     frame = DataFrame(1, pattern(size))

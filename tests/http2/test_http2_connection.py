@@ -273,7 +273,7 @@ async def test_stream_ids_running_out_means_a_new_connection(
             assert await read_all(response) == b"/ok/1"
             if len(server.requests) == 1:
                 (connection,) = pool._connections
-                connection.protocol._h2.highest_outbound_stream_id = 2**31 - 3
+                connection.protocol.state.h2.highest_outbound_stream_id = 2**31 - 3
     assert [conn.stream_ids for conn in server.connections] == [[1, 2**31 - 1], [1]]
 
 

@@ -16,7 +16,7 @@ from h2.settings import SettingCodes
 from tests._servers import pattern, read_all
 from tests.transport.helpers import TIMEOUTS
 from trio_httpcore import AsyncIteratorByteStream, PlainByteStream, RemoteProtocolError
-from trio_httpcore._http2._connection import CONNECTION_RECEIVE_WINDOW
+from trio_httpcore._http2._state import CONNECTION_RECEIVE_WINDOW
 
 from ._h2server import H2Server, H2ServerStream, default_handler
 
@@ -27,11 +27,11 @@ CHUNK = 16 * 1024
 def h2_open_streams(pool: Any) -> list[int]:
     """h2's own count of open streams, for each HTTP/2 connection of ``pool``.
 
-    Counted by h2's scan of its streams (``_open_streams``), not by the
-    ``open_outbound_streams`` the connection gives h2 (the size of its own table).
+    Counted from h2's streams' own states, not from the connection's table of
+    open streams (which it gives h2 as its count).
     """
     return [
-        c.protocol._h2._open_streams(1)
+        c.protocol.state.h2_open_streams()
         for c in pool._connections
         if c.protocol is not None and c.protocol.http_version == "HTTP/2"
     ]

@@ -1,23 +1,39 @@
-"""The rules a received HTTP/2 header block must meet (RFC 9113 sections 8.2 and 8.3).
+"""HTTP/2 header blocks (RFC 9113 sections 8.2, 8.3): the requests we send, the responses we take.
 
-h2 checks them (``validate_inbound_headers``) with a pipeline of generators
-and a Python loop over every byte of every name and value: more CPU time
-than the rest of a small response. :func:`check_response_fields` checks the
-same rules with a regular expression per field and set look-ups, and
-refuses exactly the blocks h2 refuses (a property test in tests/http2 holds
-it to that), with h2's ``ProtocolError``: the connection then ends as h2
-ends it for a malformed block. :class:`ResponseFieldsChecker` remembers the
-blocks it passed, as servers repeat them.
+A request block is built to meet every rule h2's outbound checks enforce, so
+those are off (:func:`request_headers`). A received block is checked here
+instead of by h2's per-byte pipeline, refusing exactly what h2 refuses, with
+h2's ``ProtocolError`` (:func:`check_response_fields`, a property test holds
+it to that); :class:`ResponseFieldsChecker` remembers the blocks it passed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import h2.exceptions
+from hpack import NeverIndexedHeaderTuple
 
+from .._exceptions import LocalProtocolError, RemoteProtocolError
+from .._http import authority, header_value
+from .._types import URL4, RawHeaders
 from ._hpack import remember
+
+if TYPE_CHECKING:
+    from hpack.struct import Header
+
+# Request fields that would make a stream malformed (RFC 9113 section 8.2.2).
+CONNECTION_SPECIFIC_HEADERS = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
+)
+
+# Fields kept out of the HPACK dynamic table (RFC 7541 section 7.1.3), as
+# h2's outbound normalisation marks them: credentials always, cookies below
+# this length (short enough to guess from the compressed size).
+NEVER_INDEXED_HEADERS = frozenset({b"authorization", b"proxy-authorization"})
+NEVER_INDEXED_COOKIE_BELOW = 20
 
 # A regular field name: not empty, and no byte in 0x00-0x20, 0x41-0x5A (upper
 # case), 0x7F-0xFF, nor a colon (RFC 9113 section 8.2.1).
@@ -86,3 +102,58 @@ class ResponseFieldsChecker:
             return
         check_response_fields(fields, trailers=trailers)
         remember(self._accepted, key, None)
+
+
+def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[Header]:
+    """The header block of a request (RFC 9113 section 8.3.1), for h2 to send as it is.
+
+    The request passed ``check_request``: method and names are tokens, values
+    field values without whitespace at either end, the target is not empty.
+    Pseudo-header fields come first, each once; ``:authority`` is the
+    caller's ``Host`` if given, else the URL's authority. Names are lower
+    case, and connection-specific fields are dropped (section 8.2.2): HTTP/2
+    has its own framing and connection management. ``TE`` may only say
+    ``trailers``. Credentials and short cookies are never indexed (RFC 7541
+    section 7.1.3). That is the block h2's outbound normalisation and
+    validation would give, and pass, which are therefore turned off.
+
+    CONNECT is refused (:class:`LocalProtocolError`): over HTTP/2 it carries
+    no ``:scheme`` nor ``:path`` (section 8.5), and tunnels are not offered.
+    """
+    if method == b"CONNECT":
+        raise LocalProtocolError("CONNECT is not supported over HTTP/2")
+    scheme, _, _, target = url
+    block: list[Header] = [
+        (b":method", method),
+        (b":authority", header_value(headers, b"host") or authority(url)),
+        (b":scheme", scheme),
+        (b":path", target),
+    ]
+    for name, value in headers:
+        name = name.lower()
+        if name in CONNECTION_SPECIFIC_HEADERS:
+            continue
+        if name == b"te" and value.lower() != b"trailers":
+            continue
+        if name in NEVER_INDEXED_HEADERS or (
+            name == b"cookie" and len(value) < NEVER_INDEXED_COOKIE_BELOW
+        ):
+            block.append(NeverIndexedHeaderTuple(name, value))
+        else:
+            block.append((name, value))
+    return block
+
+
+def response_head(headers: list[tuple[bytes, bytes]]) -> tuple[int, RawHeaders]:
+    """``(status, headers)`` from a response header block, pseudo-header fields removed.
+
+    The status code is three digits (RFC 9110 section 15, RFC 9113 section
+    8.3.2), as HTTP/1.1 responses must have it; anything else (which h2 lets
+    through, and ``int`` would read as ``-1`` or ``2_00``, or fail with a
+    ``ValueError``) is :class:`RemoteProtocolError`.
+    """
+    # The block was checked: exactly one :status, first.
+    status = next(value for name, value in headers if name == b":status")
+    if len(status) != 3 or not status.isdigit():
+        raise RemoteProtocolError(f"malformed :status {status!r} in an HTTP/2 response")
+    return int(status), [(name, value) for name, value in headers if not name.startswith(b":")]
