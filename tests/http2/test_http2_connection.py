@@ -20,6 +20,7 @@ from trio_httpcore import (
     WriteError,
 )
 
+from ._compat import needs_frame_hooks
 from ._h2server import H2Server, H2ServerStream
 
 H2C = {"http1": False, "http2": True}
@@ -111,6 +112,7 @@ async def test_server_breaking_the_protocol_fails_streams_in_flight(
     assert server.connections[0].goaway_received == ErrorCodes.PROTOCOL_ERROR
 
 
+@needs_frame_hooks
 @pytest.mark.parametrize("long", [False, True], ids=["short", "long"])
 async def test_a_body_not_matching_its_content_length_fails_only_its_stream(
     make_pool: Any, start_h2_server: Any, long: bool
