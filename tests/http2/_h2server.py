@@ -19,6 +19,7 @@ PING ACKs, a GOAWAY, and protocol errors its h2 raised.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ import hyperframe.frame
 import trio
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
+from hpack import Encoder, NeverIndexedHeaderTuple
 
 from tests._servers import RawConn, Server, pattern, serve_raw
 
@@ -327,3 +329,23 @@ async def default_handler(stream: H2ServerStream) -> None:
         await stream.respond(200, path.encode())
     else:
         await stream.respond(200, b"hello")
+
+
+def raw_frame(frame_type: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+    """One frame's bytes as given, for frames h2 and hyperframe refuse to build."""
+    return (
+        struct.pack(">I", len(payload))[1:]
+        + bytes([frame_type, flags])
+        + struct.pack(">I", stream_id)
+        + payload
+    )
+
+
+def raw_headers_frame(stream_id: int, fields: list[tuple[bytes, bytes]], end: bool = True) -> bytes:
+    """A HEADERS frame with END_HEADERS (and END_STREAM if ``end``), for fields h2 would
+    refuse to send.
+
+    Never indexed, so that the server's HPACK table stays as the client's decoder has it.
+    """
+    block = Encoder().encode([NeverIndexedHeaderTuple(k, v) for k, v in fields])
+    return raw_frame(0x1, 0x5 if end else 0x4, stream_id, block)

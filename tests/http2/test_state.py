@@ -57,10 +57,7 @@ class Peers:
     def to_client(self, data: bytes | None = None) -> int:
         """What the server queued (or ``data``) reaches the client; the flags of routing it."""
         received = self.server.data_to_send() if data is None else data
-        actions = 0
-        for event in self.state.h2.receive_data(received):
-            actions |= self.state.route(event)
-        return actions
+        return self.state.receive(self.state.h2.receive_data(received))
 
     def request(self) -> Stream:
         """A reservation, then a GET on it, received by the server."""

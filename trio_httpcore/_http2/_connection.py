@@ -281,13 +281,12 @@ class HTTP2Connection:
                         continue
                     data = b""
                 try:
-                    events = self._h2.receive_data(data)
+                    actions = state.receive(self._h2.receive_data(data))
                 except h2.exceptions.ProtocolError:
-                    await self._send_goodbye()  # h2 queued a GOAWAY saying why
+                    # A connection error (RFC 9113 section 5.4.1): h2 or the
+                    # state queued a GOAWAY saying why.
+                    await self._send_goodbye()
                     raise
-            actions = 0
-            for event in events:
-                actions |= state.route(event)
             if actions:
                 self._act(actions)
             await self._send_pending()

@@ -107,7 +107,10 @@ class FrameBuffer(h2.frame_buffer.FrameBuffer):
                 self._next_header = hyperframe.frame.Frame.parse_frame_header(
                     memoryview(self._peek(9))
                 )
-            except hyperframe.exceptions.InvalidFrameError as err:
+            except (
+                hyperframe.exceptions.InvalidFrameError,
+                hyperframe.exceptions.InvalidDataError,  # a stream id its type forbids
+            ) as err:
                 raise h2.exceptions.ProtocolError(
                     f"Received frame with invalid header: {err}"
                 ) from err

@@ -15,6 +15,7 @@ from typing import Any
 
 import h2.config
 import h2.connection
+import h2.exceptions
 import h2.frame_buffer
 import hpack.table
 import hyperframe.frame
@@ -200,6 +201,17 @@ def hook_frames(
     """
     table = conn._frame_dispatch_table
     table[frame_type] = wrap(table[frame_type])
+
+
+def is_content_length_error(exc: h2.exceptions.ProtocolError) -> bool:
+    """Whether h2 raised ``exc`` for a response's invalid or conflicting content-length.
+
+    Told by h2's messages (``H2Stream._initialize_content_length``): should
+    they change, such a response fails its connection, as in stock h2.
+    """
+    return type(exc) is h2.exceptions.ProtocolError and str(exc).startswith(
+        ("Invalid content-length header", "Conflicting content-length headers")
+    )
 
 
 del _PROBE

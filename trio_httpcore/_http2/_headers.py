@@ -2,15 +2,15 @@
 
 A request block is built to meet every rule h2's outbound checks enforce, so
 those are off (:func:`request_headers`). A received block is checked here
-instead of by h2's per-byte pipeline, refusing exactly what h2 refuses, with
-h2's ``ProtocolError`` (:func:`check_response_fields`, a property test holds
-it to that); :class:`ResponseFieldsChecker` remembers the blocks it passed.
+instead of by h2's per-byte pipeline: it refuses what h2 refuses, with h2's
+``ProtocolError``, but drops connection-specific fields h2 would refuse
+(:func:`check_response_fields`; a property test holds it to h2's rules).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import h2.exceptions
@@ -43,24 +43,35 @@ _FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x40\x5b-\x7e]+")
 # either end (RFC 9113 section 8.2.1). An empty value is allowed.
 _BAD_FIELD_VALUE = re.compile(rb"[\x00\n\r]|\A[ \t]|[ \t]\Z")
 
-# Connection-specific fields (RFC 9113 section 8.2.2), as h2 refuses them in
-# a received block: ``host`` is allowed (it means nothing in a response).
+# Connection-specific fields (RFC 9113 section 8.2.2) in a received block:
+# dropped, not refused (``host`` means nothing in a response; it stays).
 _CONNECTION_SPECIFIC = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
 
+Fields = Sequence[tuple[bytes, bytes]]
 
-def check_response_fields(fields: Iterable[tuple[bytes, bytes]], *, trailers: bool) -> None:
-    """Raise ``h2.exceptions.ProtocolError`` unless ``fields`` is a well-formed response block.
+
+def _dropped(name: bytes, value: bytes) -> bool:
+    """Whether a received field is connection-specific: ``TE`` other than ``trailers`` too."""
+    return name in _CONNECTION_SPECIFIC or (name == b"te" and value.lower() != b"trailers")
+
+
+def check_response_fields(fields: Fields, *, trailers: bool) -> list[tuple[bytes, bytes]] | None:
+    """Check a received response block; ``None`` if it stands as it is, else what is kept.
 
     A response head (interim or final) carries one pseudo-header field,
     ``:status``, exactly once and before every regular field; trailers carry
-    none (RFC 9113 section 8.3). Names and values follow section 8.2.1, no
-    connection-specific field appears, and ``te`` may only say ``trailers``
-    (section 8.2.2).
+    none (RFC 9113 section 8.3). Names and values follow section 8.2.1, else
+    ``h2.exceptions.ProtocolError`` (the block is malformed). Connection-specific
+    fields and a ``te`` other than ``trailers`` (section 8.2.2) are dropped,
+    as browsers and curl drop them (a gateway may pass on an HTTP/1.1 ``Upgrade``):
+    the rest of the block is returned without them, and is checked as if they
+    were not there.
     """
     status_allowed = not trailers  # until :status or a regular field is seen
     status_missing = not trailers
+    dropping = False
     for name, value in fields:
         if name[:1] == b":":
             if name != b":status" or not status_allowed:
@@ -69,39 +80,43 @@ def check_response_fields(fields: Iterable[tuple[bytes, bytes]], *, trailers: bo
                 )
             status_allowed = status_missing = False
         else:
-            status_allowed = False
             if _FIELD_NAME.fullmatch(name) is None:
                 raise h2.exceptions.ProtocolError(f"Received malformed header name {name!r}")
-            if name in _CONNECTION_SPECIFIC:
-                raise h2.exceptions.ProtocolError(
-                    f"Connection-specific header field present: {name!r}"
-                )
-            if name == b"te" and value.lower() != b"trailers":
-                raise h2.exceptions.ProtocolError(f"Invalid value for TE header: {value!r}")
+            if _dropped(name, value):
+                dropping = True
+                continue
+            status_allowed = False
         if _BAD_FIELD_VALUE.search(value) is not None:
             raise h2.exceptions.ProtocolError(f"Received malformed header value {value!r}")
     if status_missing:
         raise h2.exceptions.ProtocolError("Header block missing mandatory b':status' header")
+    if not dropping:
+        return None
+    return [
+        (name, value) for name, value in fields if name[:1] == b":" or not _dropped(name, value)
+    ]
 
 
 class ResponseFieldsChecker:
     """:func:`check_response_fields` for one connection, remembering the blocks it passed.
 
     The check depends on nothing but the fields and the kind of block, so a
-    block equal to one that passed passes: one look-up instead of a pass
-    over its fields. Failures are not remembered (the connection ends).
+    block equal to one that passed passes, with the same fields kept: one
+    look-up instead of a pass over its fields. Failures are not remembered.
     """
 
     def __init__(self) -> None:
-        self._accepted: dict[tuple[bool, tuple[tuple[bytes, bytes], ...]], None] = {}
+        self._accepted: dict[tuple[bool, Fields], list[tuple[bytes, bytes]] | None] = {}
 
-    def check(self, fields: Sequence[tuple[bytes, bytes]], *, trailers: bool) -> None:
-        """Raise ``h2.exceptions.ProtocolError`` unless ``fields`` is well formed."""
+    def check(self, fields: Fields, *, trailers: bool) -> list[tuple[bytes, bytes]] | None:
+        """``None`` if ``fields`` is well formed as it is, else the fields kept; or raise."""
         key = (trailers, tuple(fields))
-        if key in self._accepted:
-            return
-        check_response_fields(fields, trailers=trailers)
-        remember(self._accepted, key, None)
+        try:
+            return self._accepted[key]
+        except KeyError:
+            kept = check_response_fields(fields, trailers=trailers)
+            remember(self._accepted, key, kept)
+            return kept
 
 
 def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[Header]:

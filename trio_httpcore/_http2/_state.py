@@ -3,14 +3,17 @@
 :class:`H2State` owns h2's connection object: the driver feeds it h2's events
 (:meth:`H2State.route`) and calls its other methods as requests come and go;
 each answers with the flags of what the driver must do (:data:`FREED`,
-:data:`RELEASED`, :data:`CLOSED`). It never reads, writes, sleeps or raises on
-its own account; a stream's task is woken through its :class:`Stream`.
+:data:`RELEASED`, :data:`CLOSED`). It never reads, writes or sleeps; a
+malformed response fails its stream, a connection-level violation raises h2's
+``ProtocolError`` with a GOAWAY queued (RFC 9113 section 5.4).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -44,6 +47,9 @@ MAX_INBOUND_FRAME_SIZE = 1024 * 1024
 
 # The last client stream id there is (RFC 9113 section 5.1.1).
 MAX_STREAM_ID = 2**31 - 1
+
+# Fields dropped from received blocks are logged here, at DEBUG.
+logger = logging.getLogger("trio_httpcore.http2")
 
 # What the driver must do after a call: flags, or'ed together (0: nothing).
 FREED = 1  # a stream or reservation ended: tell the pool; if idle, start the keep-alive clock
@@ -152,13 +158,13 @@ class H2State:
         # Outbound header blocks are neither normalised nor validated by h2:
         # every request passed the pool's check_request, and request_headers
         # builds a block that meets each rule h2 would check. Received blocks
-        # are checked by ResponseFieldsChecker instead of h2 (RFC 9113
-        # section 8.2), where h2 would have, if h2 lets us hook its frames.
+        # are checked as they are routed (RFC 9113 section 8.2), so that a
+        # malformed one fails its stream only (section 8.1.1).
         self.h2 = conn = _h2compat.new_connection(
             h2.config.H2Configuration(
                 client_side=True,
                 header_encoding=None,
-                validate_inbound_headers=not _h2compat.FRAME_HOOKS,
+                validate_inbound_headers=False,
                 validate_outbound_headers=False,
                 normalize_outbound_headers=False,
             ),
@@ -184,9 +190,13 @@ class H2State:
         self.incoming: FrameBuffer | None = None
         if _h2compat.FRAME_BUFFER:
             self.incoming = conn.incoming_buffer = FrameBuffer()
+        self._checker = ResponseFieldsChecker()
+        # Flags of events routed while h2 handled the frames (see _route_now).
+        self._pending = 0
         if _h2compat.FRAME_HOOKS:
-            _h2compat.hook_frames(conn, hyperframe.frame.DataFrame, self._reset_on_body_length)
-            _h2compat.hook_frames(conn, hyperframe.frame.HeadersFrame, self._check_fields)
+            _h2compat.hook_frames(conn, hyperframe.frame.DataFrame, self._data_frames)
+            _h2compat.hook_frames(conn, hyperframe.frame.HeadersFrame, self._headers_frames)
+            _h2compat.hook_frames(conn, hyperframe.frame.RstStreamFrame, self._rst_stream_frames)
         if _h2compat.HPACK_CACHES:
             conn.encoder = CachingEncoder()
             decoder = CachingDecoder()
@@ -211,7 +221,19 @@ class H2State:
 
     # -- h2's handling of received frames, hooked (_h2compat.hook_frames).
 
-    def _reset_on_body_length(self, receive: _h2compat.FrameHandler) -> _h2compat.FrameHandler:
+    def _route_now(self, result: tuple[list[Any], list[h2.events.Event]]) -> Any:
+        """Route a stream frame's events as h2 makes them, not after the whole read.
+
+        A frame later in the same read that breaks the connection then finds
+        the responses before it complete and forgotten, so they stand (RFC
+        9113 section 6.8: what was processed stays processed).
+        """
+        frames, events = result
+        for event in events:
+            self._pending |= self.route(event)
+        return frames, []
+
+    def _data_frames(self, receive: _h2compat.FrameHandler) -> _h2compat.FrameHandler:
         """h2's DATA handling, with a body that breaks its content-length a stream error.
 
         h2 raises it out of ``receive_data`` as a connection error; it is a
@@ -220,51 +242,66 @@ class H2State:
 
         def receive_data_frame(frame: hyperframe.frame.DataFrame) -> Any:
             try:
-                return receive(frame)
+                result = receive(frame)
             except h2.exceptions.InvalidBodyLengthError as exc:
-                return [], [self.reset_malformed(frame, exc)]
+                # h2 counted the frame against both windows, and its stream
+                # refused it before taking END_STREAM: the stream is still open.
+                malformed = self.reset_malformed(frame.stream_id, exc)
+                # Nobody will read the frame: the connection gets it back now.
+                self.h2.acknowledge_received_data(frame.flow_controlled_length, frame.stream_id)
+                result = [], [malformed]
+            return self._route_now(result)
 
         return receive_data_frame
 
-    @staticmethod
-    def _check_fields(receive: _h2compat.FrameHandler) -> _h2compat.FrameHandler:
-        """h2's HEADERS handling, then our check of each block it turned into an event.
+    def _headers_frames(self, receive: _h2compat.FrameHandler) -> _h2compat.FrameHandler:
+        """h2's HEADERS handling, with an invalid or conflicting content-length a stream error.
 
-        Last thing in the frame's handling, where h2's own check (turned off)
-        would have been: a malformed block raises h2's ProtocolError out of
-        ``receive_data``, and h2 ends the connection as its check would have.
+        h2 refuses one as a connection error, after decoding the block and
+        moving the stream's state; it is a stream error (RFC 9113 section 8.1.1).
         """
-        checker = ResponseFieldsChecker()
 
         def receive_headers_frame(frame: hyperframe.frame.HeadersFrame) -> Any:
-            frames, events = receive(frame)
-            for event in events:
-                if isinstance(
-                    event, h2.events.ResponseReceived | h2.events.InformationalResponseReceived
-                ):
-                    checker.check(event.headers or [], trailers=False)
-                elif isinstance(event, h2.events.TrailersReceived):
-                    checker.check(event.headers or [], trailers=True)
-            return frames, events
+            try:
+                result = receive(frame)
+            except h2.exceptions.ProtocolError as exc:
+                if not (_h2compat.is_content_length_error(exc) and frame.stream_id in self.streams):
+                    raise
+                result = [], [self.reset_malformed(frame.stream_id, exc)]
+            return self._route_now(result)
 
         return receive_headers_frame
 
-    def reset_malformed(
-        self, frame: hyperframe.frame.DataFrame, error: h2.exceptions.ProtocolError
-    ) -> MalformedResponse:
-        """Reset the stream of a DATA frame that breaks its content-length; its event.
+    def _rst_stream_frames(self, receive: _h2compat.FrameHandler) -> _h2compat.FrameHandler:
+        """h2's RST_STREAM handling, refusing one on an idle stream (RFC 9113 section 6.4).
 
-        Called inside ``receive_data``: h2 counted the frame against both
-        windows, and its stream refused it before taking END_STREAM, so the
-        stream is still open. RST_STREAM(PROTOCOL_ERROR) goes out with the
-        reader's next write (RFC 9113 section 8.1.1). Nobody will read the
-        frame: the connection window gets it back now (h2 credits only the
-        connection for a reset stream); data routed before is credited as it
-        is read or released.
+        h2 ignores it; it is a connection error of type PROTOCOL_ERROR. Idle:
+        an even id (the server opens none, push being off), or above every id we used.
         """
-        self.h2.reset_stream(frame.stream_id, ErrorCodes.PROTOCOL_ERROR)
-        self.h2.acknowledge_received_data(frame.flow_controlled_length, frame.stream_id)
-        return MalformedResponse(frame.stream_id, error)
+
+        def receive_rst_stream_frame(frame: hyperframe.frame.RstStreamFrame) -> Any:
+            stream_id = frame.stream_id
+            if not stream_id % 2 or stream_id > self.h2.highest_outbound_stream_id:
+                raise h2.exceptions.ProtocolError(f"RST_STREAM on idle stream {stream_id}")
+            return receive(frame)
+
+        return receive_rst_stream_frame
+
+    def reset_malformed(
+        self, stream_id: int, error: h2.exceptions.ProtocolError
+    ) -> MalformedResponse:
+        """Reset a stream whose response is malformed; the event that fails it.
+
+        RST_STREAM(PROTOCOL_ERROR) goes out with the reader's next write (RFC
+        9113 section 8.1.1), unless the stream is closed already (its END_STREAM
+        came with the malformed block, and ours went before). A DATA frame
+        that broke its content-length is credited to the connection by the
+        caller (h2 credits only the connection for a reset stream); data routed
+        before is credited as it is read or released.
+        """
+        with suppress(h2.exceptions.StreamClosedError):
+            self.h2.reset_stream(stream_id, ErrorCodes.PROTOCOL_ERROR)
+        return MalformedResponse(stream_id, error)
 
     # -- Capacity.
 
@@ -395,31 +432,50 @@ class H2State:
 
     # -- Routing h2's events.
 
+    def receive(self, events: list[h2.events.Event]) -> int:
+        """Route the events ``h2.receive_data`` returned; the flags of all routed since the last.
+
+        A connection-level violation raises h2's ``ProtocolError`` with a
+        GOAWAY(PROTOCOL_ERROR) queued (RFC 9113 section 5.4.1).
+        """
+        actions = self._pending
+        self._pending = 0
+        try:
+            for event in events:
+                actions |= self.route(event)
+        except h2.exceptions.ProtocolError as exc:
+            self.h2.close_connection(exc.error_code)
+            raise
+        return actions
+
     def route(self, event: h2.events.Event) -> int:
         """Give one of h2's events to the stream it is for, or act on it for the connection."""
         if isinstance(
             event,
-            h2.events.ResponseReceived
+            h2.events.DataReceived
+            | h2.events.ResponseReceived
             | h2.events.InformationalResponseReceived
-            | h2.events.DataReceived
             | h2.events.TrailersReceived
             | h2.events.StreamEnded,
         ):
             stream_id = event.stream_id
             assert stream_id is not None
-            # Every stream h2 routes to is ours: we forget a stream only once
-            # h2 has closed it too, and h2 itself credits the connection window
-            # for DATA that arrives on a closed stream (RFC 9113 section 6.9).
-            stream = self.streams[stream_id]
-            if isinstance(event, h2.events.DataReceived) and isinstance(event.data, Payload):
-                self._deliver_pieces(stream, event, event.data)
-            else:
+            stream = self.streams.get(stream_id)
+            if stream is None:
+                return self._not_routed(event, stream_id)
+            if isinstance(event, h2.events.DataReceived):
+                if isinstance(event.data, Payload):
+                    self._deliver_pieces(stream, event, event.data)
+                else:
+                    stream.deliver(event)
+            elif isinstance(event, h2.events.StreamEnded):
                 stream.deliver(event)
-            if isinstance(event, h2.events.StreamEnded):
                 stream.remote_ended = True
                 stream.end()
                 stream.window_open.set()
                 return self.forget(stream)
+            else:
+                return self._receive_fields(stream, event)
         elif isinstance(event, h2.events.StreamReset):
             return self._stream_reset(event)
         elif isinstance(event, MalformedResponse):
@@ -435,8 +491,55 @@ class H2State:
             return self._settings_changed(event)
         elif isinstance(event, h2.events.ConnectionTerminated):
             return self._goaway(event)
+        elif isinstance(event, h2.events.RequestReceived):
+            raise h2.exceptions.ProtocolError(
+                f"HEADERS on stream {event.stream_id}: a server opens no stream of its own"
+            )
         # PING and SETTINGS were answered by h2 (the driver sends its answers
         # after routing); PRIORITY, ALTSVC and unknown frames need nothing from us.
+        return 0
+
+    def _not_routed(self, event: h2.events.Event, stream_id: int) -> int:
+        """An event for a stream we forgot earlier in the same read (we reset it): dropped.
+
+        h2 routes to us only streams it holds open, ours (odd ids) all; DATA
+        that h2 counted against the connection window is credited back.
+        """
+        if isinstance(event, h2.events.DataReceived) and not self.closed:
+            self.h2.acknowledge_received_data(event.flow_controlled_length, stream_id)
+        return 0
+
+    def _receive_fields(
+        self,
+        stream: Stream,
+        event: h2.events.ResponseReceived
+        | h2.events.InformationalResponseReceived
+        | h2.events.TrailersReceived,
+    ) -> int:
+        """A response head or trailers: checked (RFC 9113 section 8.2), then delivered.
+
+        A malformed block fails its stream only (section 8.1.1); connection-specific
+        fields are dropped, and logged at DEBUG.
+        """
+        fields = event.headers or []
+        try:
+            kept = self._checker.check(
+                fields, trailers=isinstance(event, h2.events.TrailersReceived)
+            )
+        except h2.exceptions.ProtocolError as exc:
+            return self._stream_malformed(self.reset_malformed(stream.stream_id, exc))
+        if kept is not None:
+            event.headers = kept
+            logger.debug(
+                "dropped connection-specific fields (%s) of the response on stream %d from %s "
+                "(RFC 9113 section 8.2.2)",
+                ", ".join(
+                    name.decode("ascii") for name, value in fields if (name, value) not in kept
+                ),
+                stream.stream_id,
+                self.origin,
+            )
+        stream.deliver(event)
         return 0
 
     @staticmethod
