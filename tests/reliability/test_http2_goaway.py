@@ -17,6 +17,7 @@ import struct
 import pytest
 import trio
 import trio.testing
+from h2.errors import ErrorCodes
 
 import trio_httpcore
 from tests._servers import RawConn, read_all, serve_raw
@@ -150,3 +151,55 @@ async def test_goaway_then_headers_in_one_read_replays_the_streams_above_last_st
     assert held_result == [(200, b"")]
     kinds = sorted({e.split(":")[0] for e in errors})
     assert errors == [], (len(errors), kinds, sorted(set(errors))[:3])
+
+
+async def test_goaway_after_every_10_streams_with_50_requests_in_flight(
+    nursery: trio.Nursery,
+) -> None:
+    """A server that sends GOAWAY after every 10 streams (node's ``session.goaway``), with
+    50 requests in flight: each connection answers 10 and refuses the streams above, which
+    are replayed on the next. All 50 succeed. (The last 10, refused 4 times, used to fail
+    with "refused the request 4 times": a refusal counted against the replay budget even
+    when the connection it came from answered other requests, that is, made progress.)"""
+
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.read_body()
+        conn = stream.conn
+        position = conn.stream_ids.index(stream.stream_id)
+        if position >= 10:
+            return  # above the GOAWAY's last stream: not processed
+        if position == 9:
+            await conn.goaway(stream.stream_id)
+        await stream.respond(200, b"hello")
+
+    server = await serve_h2(nursery, handler)
+    results: list[object] = []
+    async with trio_httpcore.AsyncConnectionPool(http1=False, http2=True) as pool:
+
+        async def one() -> None:
+            try:
+                _, _, stream, _ = await pool.arequest(b"GET", server.url4("/"))
+                results.append(await read_all(stream))
+            except trio_httpcore.HTTPError as exc:
+                results.append(exc)
+
+        async with trio.open_nursery() as inner:
+            for _ in range(50):
+                inner.start_soon(one)
+    assert results == [b"hello"] * 50
+    assert len(server.connections) >= 5  # each answered at most 10
+
+
+async def test_refusals_without_progress_are_bounded(nursery: trio.Nursery) -> None:
+    """A server that refuses every stream (REFUSED_STREAM) and answers none: the request
+    is sent 4 times, then fails: the budget bounds refusals without progress."""
+
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.read_body()
+        await stream.reset(ErrorCodes.REFUSED_STREAM)
+
+    server = await serve_h2(nursery, handler)
+    async with trio_httpcore.AsyncConnectionPool(http1=False, http2=True) as pool:
+        with pytest.raises(trio_httpcore.RemoteProtocolError, match="refused the request 4 times"):
+            await pool.arequest(b"GET", server.url4("/"))
+    assert len(server.requests) == 4

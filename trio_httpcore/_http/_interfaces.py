@@ -29,8 +29,9 @@ class RetryOnNewConnection(Exception):
     catches it and queues the request again. It never reaches a user.
 
     ``refused_by_server`` tells a refusal by the server (GOAWAY, REFUSED_STREAM)
-    from a request that found its connection full before sending anything:
-    the pool bounds how often the former may repeat.
+    on a connection that answered no request from a request that found its
+    connection full before sending anything, or was refused by a server that
+    made progress (answered others): the pool bounds how often the former may repeat.
     """
 
     def __init__(self, message: str, *, refused_by_server: bool = False) -> None:

@@ -375,7 +375,9 @@ class HTTP2Connection:
                 and failure.unprocessed
                 and replayable
             ):
-                raise RetryOnNewConnection(failure.message, refused_by_server=True) from exc
+                raise RetryOnNewConnection(
+                    failure.message, refused_by_server=self.state.refusal_counts
+                ) from exc
             raise
         response_ext: Extensions = {"http_version": "HTTP/2", "reason": ""}
         return (

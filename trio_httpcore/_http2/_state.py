@@ -209,6 +209,8 @@ class H2State:
 
         self.reserved = 1  # the connection is made for a first request
         self.opened_any = False
+        # A final response arrived: the connection made progress (see refusal_counts).
+        self.answered_any = False
         self.settings_received = trio.Event()
         # The peer's SETTINGS_MAX_CONCURRENT_STREAMS once known; until then
         # reservations are not limited (see the class docstring).
@@ -539,8 +541,21 @@ class H2State:
                 stream.stream_id,
                 self.origin,
             )
+        if isinstance(event, h2.events.ResponseReceived):
+            self.answered_any = True
         stream.deliver(event)
         return 0
+
+    @property
+    def refusal_counts(self) -> bool:
+        """Whether a stream refused here (GOAWAY, REFUSED_STREAM) counts against the replay budget.
+
+        Only when the connection answered no request: a server that ends each
+        connection after some requests (node's ``session.goaway`` every N
+        streams) refuses the rest while making progress, and they are replayed
+        freely; the budget bounds refusals that make none.
+        """
+        return not self.answered_any
 
     @staticmethod
     def _deliver_pieces(stream: Stream, event: h2.events.DataReceived, payload: Payload) -> None:
