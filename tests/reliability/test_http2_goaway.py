@@ -190,16 +190,26 @@ async def test_goaway_after_every_10_streams_with_50_requests_in_flight(
     assert len(server.connections) >= 5  # each answered at most 10
 
 
-async def test_refusals_without_progress_are_bounded(nursery: trio.Nursery) -> None:
-    """A server that refuses every stream (REFUSED_STREAM) and answers none: the request
-    is sent 4 times, then fails: the budget bounds refusals without progress."""
+async def test_refused_stream_is_bounded_even_on_a_connection_that_answers_others(
+    nursery: trio.Nursery,
+) -> None:
+    """A server that refuses one request every time (REFUSED_STREAM) while answering
+    the others on the same connection: the refused request is sent 4 times, then fails.
+    Progress by others does not exempt it (only a GOAWAY ending a connection that
+    answered requests does), so the replays end."""
 
     async def handler(stream: H2ServerStream) -> None:
         await stream.read_body()
-        await stream.reset(ErrorCodes.REFUSED_STREAM)
+        if stream.path == "/refused":
+            await stream.reset(ErrorCodes.REFUSED_STREAM)
+        else:
+            await stream.respond(200, b"hello")
 
     server = await serve_h2(nursery, handler)
     async with trio_httpcore.AsyncConnectionPool(http1=False, http2=True) as pool:
+        _, _, stream, _ = await pool.arequest(b"GET", server.url4("/"))
+        assert await read_all(stream) == b"hello"
         with pytest.raises(trio_httpcore.RemoteProtocolError, match="refused the request 4 times"):
-            await pool.arequest(b"GET", server.url4("/"))
-    assert len(server.requests) == 4
+            await pool.arequest(b"GET", server.url4("/refused"))
+    assert [s.path for s in server.requests] == ["/", *["/refused"] * 4]
+    assert len(server.connections) == 1

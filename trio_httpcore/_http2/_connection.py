@@ -376,7 +376,7 @@ class HTTP2Connection:
                 and replayable
             ):
                 raise RetryOnNewConnection(
-                    failure.message, refused_by_server=self.state.refusal_counts
+                    failure.message, refused_by_server=self.state.refusal_counts(failure)
                 ) from exc
             raise
         response_ext: Extensions = {"http_version": "HTTP/2", "reason": ""}

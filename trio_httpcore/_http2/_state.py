@@ -74,6 +74,8 @@ class Failure:
     cause: BaseException | None = None
     # The server did not process the stream (RFC 9113 section 8.7), so it may be sent again.
     unprocessed: bool = False
+    # Unprocessed because a GOAWAY ended the connection (not a REFUSED_STREAM of its own).
+    by_goaway: bool = False
 
     @classmethod
     def repeating(cls, exc: TransportError) -> Failure:
@@ -546,16 +548,16 @@ class H2State:
         stream.deliver(event)
         return 0
 
-    @property
-    def refusal_counts(self) -> bool:
-        """Whether a stream refused here (GOAWAY, REFUSED_STREAM) counts against the replay budget.
+    def refusal_counts(self, failure: Failure) -> bool:
+        """Whether a stream refused here counts against the pool's replay budget.
 
-        Only when the connection answered no request: a server that ends each
-        connection after some requests (node's ``session.goaway`` every N
-        streams) refuses the rest while making progress, and they are replayed
-        freely; the budget bounds refusals that make none.
+        A GOAWAY on a connection that answered requests made progress: a server
+        that ends each connection after some (node's ``session.goaway`` every N
+        streams) refuses the rest, which are replayed freely. The budget bounds
+        the refusals that make none: a GOAWAY before any answer, and every
+        REFUSED_STREAM (a server may refuse one request while answering others).
         """
-        return not self.answered_any
+        return not (failure.by_goaway and self.answered_any)
 
     @staticmethod
     def _deliver_pieces(stream: Stream, event: h2.events.DataReceived, payload: Payload) -> None:
@@ -664,6 +666,7 @@ class H2State:
                         f"server {self.origin} sent GOAWAY ({name}, last stream "
                         f"{last_stream_id}) before processing stream {stream_id}",
                         unprocessed=True,
+                        by_goaway=True,
                     )
                 )
                 actions |= self.forget(stream)
