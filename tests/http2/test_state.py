@@ -25,10 +25,9 @@ from trio_httpcore._http2._state import (
     FREED,
     MAX_STREAM_ID,
     RELEASED,
-    Failure,
     H2State,
-    Stream,
 )
+from trio_httpcore._http2._stream import Failure, Stream
 
 URL = (b"http", b"test", 80, b"/")
 SHORTCUTS = [

@@ -38,7 +38,8 @@ from .._http import (
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._headers import response_head
-from ._state import CLOSED, FREED, Failure, H2State, Stream
+from ._state import CLOSED, FREED, H2State
+from ._stream import Failure, Stream
 
 if TYPE_CHECKING:
     from typing_extensions import Self

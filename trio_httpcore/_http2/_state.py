@@ -1,7 +1,7 @@
 """The bookkeeping of one HTTP/2 connection (RFC 9113), without I/O: streams, routing, capacity.
 
 :class:`H2State` owns h2's connection object: the driver feeds it h2's events
-(:meth:`H2State.route`) and calls its other methods as requests come and go;
+(:meth:`H2State.receive`) and calls its other methods as requests come and go;
 each answers with the flags of what the driver must do (:data:`FREED`,
 :data:`RELEASED`, :data:`CLOSED`). It never reads, writes or sleeps; a
 malformed response fails its stream, a connection-level violation raises h2's
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
 from contextlib import suppress
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import h2.config
 import h2.connection
@@ -26,13 +24,14 @@ import hyperframe.frame
 import trio
 from h2.errors import ErrorCodes
 
-from .._exceptions import RemoteProtocolError, TransportError
+from .._exceptions import RemoteProtocolError
 from .._http import RetryOnNewConnection
 from .._types import URL4, RawHeaders
 from . import _h2compat
 from ._frames import FrameBuffer, Payload
 from ._headers import ResponseFieldsChecker, request_headers
 from ._hpack import CachingDecoder, CachingEncoder
+from ._stream import Failure, MalformedResponse, Stream
 
 # Our receive windows (RFC 9113 section 6.9). The default of 65,535 bytes caps
 # a download at one window per round trip; megabytes do not. The connection's
@@ -55,85 +54,6 @@ logger = logging.getLogger("trio_httpcore.http2")
 FREED = 1  # a stream or reservation ended: tell the pool; if idle, start the keep-alive clock
 RELEASED = 2  # the peer's stream limit changed: tell the pool
 CLOSED = 4  # the connection just closed: close the socket, tell the pool
-
-
-class MalformedResponse(h2.events.Event):
-    """Ours, not h2's: the response on ``stream_id`` is malformed and its stream was reset."""
-
-    def __init__(self, stream_id: int, error: h2.exceptions.ProtocolError) -> None:
-        self.stream_id = stream_id
-        self.error = error
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why a stream ended without a complete response."""
-
-    error: type[TransportError]
-    message: str
-    cause: BaseException | None = None
-    # The server did not process the stream (RFC 9113 section 8.7), so it may be sent again.
-    unprocessed: bool = False
-    # Unprocessed because a GOAWAY ended the connection (not a REFUSED_STREAM of its own).
-    by_goaway: bool = False
-
-    @classmethod
-    def repeating(cls, exc: TransportError) -> Failure:
-        """The failure of every stream a connection-wide ``exc`` ends: same type, message, cause."""
-        return cls(type(exc), str(exc), exc.__cause__)
-
-    def raise_error(self) -> NoReturn:
-        raise self.error(self.message) from self.cause
-
-
-class Stream:
-    """Our side of one HTTP/2 stream (RFC 9113 section 5.1).
-
-    The reader task appends h2's events for the stream to ``events``; the
-    request's task takes them in order, parked in ``arrival`` while there are
-    none. The stream ``ended`` once its last event is in (END_STREAM routed),
-    or with a failure, recorded in ``failure``: the reading side raises it
-    once it has taken everything that arrived before. A deque and a parking
-    lot, not a memory channel: nothing is ever refused or waited for on the
-    sending side, so a channel's machinery (and its cost on every request)
-    buys nothing.
-    """
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
-        self.events: deque[h2.events.Event] = deque()
-        self.arrival = trio.lowlevel.ParkingLot()
-        self.ended = False  # no event will be added any more
-        # Set by the reader when the peer's windows may have grown; replaced by
-        # the sender each time before it waits.
-        self.window_open = trio.Event()
-        self.local_ended = False  # we sent END_STREAM
-        self.remote_ended = False  # the reader routed the peer's END_STREAM
-        self.reset = False  # RST_STREAM sent or received
-        self.failure: Failure | None = None
-
-    @property
-    def closed(self) -> bool:
-        """Whether the stream is closed on the wire (RFC 9113 section 5.1, "closed")."""
-        return self.reset or (self.local_ended and self.remote_ended)
-
-    def deliver(self, event: h2.events.Event) -> None:
-        self.events.append(event)
-        if self.arrival:
-            self.arrival.unpark_all()
-
-    def end(self) -> None:
-        """No more events: whoever waits for one wakes, takes what is left, then sees the end."""
-        self.ended = True
-        if self.arrival:
-            self.arrival.unpark_all()
-
-    def fail(self, failure: Failure) -> None:
-        """End the stream with ``failure`` (the first one wins); wake whoever waits on it."""
-        if self.failure is None and not self.remote_ended:
-            self.failure = failure
-        self.end()
-        self.window_open.set()
 
 
 def _error_name(code: ErrorCodes | int | None) -> str:
