@@ -10,7 +10,15 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 # Branch coverage of the package below which the test session fails. It only rises.
 COVERAGE_THRESHOLD = 96
 
-nox.options.sessions = ["lint", "typecheck", "tests", "docs", "examples"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "tests_h2_stock",
+    "tests_h2_newest",
+    "docs",
+    "examples",
+]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -33,6 +41,30 @@ def tests(session: nox.Session) -> None:
         f"--cov-fail-under={COVERAGE_THRESHOLD}",
         *session.posargs,
     )
+
+
+@nox.session(python="3.11")
+def tests_h2_stock(session: nox.Session) -> None:
+    """The HTTP/2 tests on stock h2: every shortcut of _http2/_h2compat.py off.
+
+    As if an h2 release had dropped each internal the shortcuts rely on:
+    the fallbacks must give the same results.
+    """
+    session.install("-e", ".[test]")
+    session.env["TRIO_HTTPCORE_H2_STOCK"] = "1"
+    session.run("pytest", "-n", "2", "tests/http2", *session.posargs)
+
+
+@nox.session(python="3.11")
+def tests_h2_newest(session: nox.Session) -> None:
+    """The HTTP/2 tests against the newest h2, hpack and hyperframe, past the pin in pyproject.
+
+    pip warns that the pin is not met; the run says whether the next release can be allowed.
+    """
+    session.install("-e", ".[test]")
+    session.install("-U", "h2", "hpack", "hyperframe")
+    session.run("python", "-c", "import h2; print('h2', h2.__version__)")
+    session.run("pytest", "-n", "2", "tests/http2", *session.posargs)
 
 
 @nox.session(python="3.11")

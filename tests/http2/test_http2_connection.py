@@ -21,6 +21,8 @@ from trio_httpcore import (
     WriteError,
 )
 
+from ._compat import needs_frame_hooks
+
 H2C = {"http1": False, "http2": True}
 TIMEOUT_5 = {"timeout": {"connect": None, "read": 5, "write": None}}
 
@@ -110,6 +112,7 @@ async def test_server_breaking_the_protocol_fails_streams_in_flight(
     assert server.connections[0].goaway_received == ErrorCodes.PROTOCOL_ERROR
 
 
+@needs_frame_hooks
 @pytest.mark.parametrize("long", [False, True], ids=["short", "long"])
 async def test_a_body_not_matching_its_content_length_fails_only_its_stream(
     make_pool: Any, start_h2_server: Any, long: bool
@@ -272,7 +275,7 @@ async def test_stream_ids_running_out_means_a_new_connection(
             assert await read_all(response) == b"/ok/1"
             if len(server.requests) == 1:
                 (connection,) = pool._connections
-                connection.protocol._h2.highest_outbound_stream_id = 2**31 - 3
+                connection.protocol.state.h2.highest_outbound_stream_id = 2**31 - 3
     assert [conn.stream_ids for conn in server.connections] == [[1, 2**31 - 1], [1]]
 
 

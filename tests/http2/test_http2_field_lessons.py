@@ -17,7 +17,7 @@ from tests.support.h2server import H2Server, H2ServerStream, default_handler
 from tests.support.pool import TIMEOUTS, read_all
 from tests.support.servers import pattern
 from trio_httpcore import AsyncIteratorByteStream, PlainByteStream, RemoteProtocolError
-from trio_httpcore._http2._connection import CONNECTION_RECEIVE_WINDOW
+from trio_httpcore._http2._state import CONNECTION_RECEIVE_WINDOW
 
 H2C = {"http1": False, "http2": True}
 CHUNK = 16 * 1024
@@ -26,11 +26,11 @@ CHUNK = 16 * 1024
 def h2_open_streams(pool: Any) -> list[int]:
     """h2's own count of open streams, for each HTTP/2 connection of ``pool``.
 
-    Counted by h2's scan of its streams (``_open_streams``), not by the
-    ``open_outbound_streams`` the connection gives h2 (the size of its own table).
+    Counted from h2's streams' own states, not from the connection's table of
+    open streams (which it gives h2 as its count).
     """
     return [
-        c.protocol._h2._open_streams(1)
+        c.protocol.state.h2_open_streams()
         for c in pool._connections
         if c.protocol is not None and c.protocol.http_version == "HTTP/2"
     ]

@@ -17,6 +17,7 @@ import struct
 import pytest
 import trio
 import trio.testing
+from h2.errors import ErrorCodes
 
 import trio_httpcore
 from tests.support.h2server import H2ServerStream, serve_h2
@@ -151,3 +152,65 @@ async def test_goaway_then_headers_in_one_read_replays_the_streams_above_last_st
     assert held_result == [(200, b"")]
     kinds = sorted({e.split(":")[0] for e in errors})
     assert errors == [], (len(errors), kinds, sorted(set(errors))[:3])
+
+
+async def test_goaway_after_every_10_streams_with_50_requests_in_flight(
+    nursery: trio.Nursery,
+) -> None:
+    """A server that sends GOAWAY after every 10 streams (node's ``session.goaway``), with
+    50 requests in flight: each connection answers 10 and refuses the streams above, which
+    are replayed on the next. All 50 succeed. (The last 10, refused 4 times, used to fail
+    with "refused the request 4 times": a refusal counted against the replay budget even
+    when the connection it came from answered other requests, that is, made progress.)"""
+
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.read_body()
+        conn = stream.conn
+        position = conn.stream_ids.index(stream.stream_id)
+        if position >= 10:
+            return  # above the GOAWAY's last stream: not processed
+        if position == 9:
+            await conn.goaway(stream.stream_id)
+        await stream.respond(200, b"hello")
+
+    server = await serve_h2(nursery, handler)
+    results: list[object] = []
+    async with trio_httpcore.AsyncConnectionPool(http1=False, http2=True) as pool:
+
+        async def one() -> None:
+            try:
+                _, _, stream, _ = await pool.arequest(b"GET", server.url4("/"))
+                results.append(await read_all(stream))
+            except trio_httpcore.HTTPError as exc:
+                results.append(exc)
+
+        async with trio.open_nursery() as inner:
+            for _ in range(50):
+                inner.start_soon(one)
+    assert results == [b"hello"] * 50
+    assert len(server.connections) >= 5  # each answered at most 10
+
+
+async def test_refused_stream_is_bounded_even_on_a_connection_that_answers_others(
+    nursery: trio.Nursery,
+) -> None:
+    """A server that refuses one request every time (REFUSED_STREAM) while answering
+    the others on the same connection: the refused request is sent 4 times, then fails.
+    Progress by others does not exempt it (only a GOAWAY ending a connection that
+    answered requests does), so the replays end."""
+
+    async def handler(stream: H2ServerStream) -> None:
+        await stream.read_body()
+        if stream.path == "/refused":
+            await stream.reset(ErrorCodes.REFUSED_STREAM)
+        else:
+            await stream.respond(200, b"hello")
+
+    server = await serve_h2(nursery, handler)
+    async with trio_httpcore.AsyncConnectionPool(http1=False, http2=True) as pool:
+        _, _, stream, _ = await pool.arequest(b"GET", server.url4("/"))
+        assert await read_all(stream) == b"hello"
+        with pytest.raises(trio_httpcore.RemoteProtocolError, match="refused the request 4 times"):
+            await pool.arequest(b"GET", server.url4("/refused"))
+    assert [s.path for s in server.requests] == ["/", *["/refused"] * 4]
+    assert len(server.connections) == 1

@@ -22,7 +22,7 @@ from tests.support.pool import request
 from tests.support.servers import Server
 from trio_httpcore import LocalProtocolError, UnsupportedProtocol
 from trio_httpcore._http._request import check_request
-from trio_httpcore._http2._connection import request_headers
+from trio_httpcore._http2._headers import request_headers
 
 H2C = {"http1": False, "http2": True}
 
@@ -117,6 +117,6 @@ async def test_connect_is_refused_before_h2_hears_of_it(make_pool: Any, h2c_serv
         with pytest.raises(LocalProtocolError, match="CONNECT"):
             await request(pool, h2c_server, method=b"CONNECT")
         (connection,) = pool._connections
-        assert connection.protocol._h2.open_outbound_streams == 0
+        assert connection.protocol.state.h2_open_streams() == 0
         status, *_ = await request(pool, h2c_server)
         assert status == 200

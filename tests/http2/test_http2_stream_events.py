@@ -20,6 +20,8 @@ from tests.support.h2server import H2Server, H2ServerStream
 from tests.support.pool import TIMEOUTS
 from tests.support.servers import pattern
 from trio_httpcore import ReadError, RemoteProtocolError
+from trio_httpcore._http2 import _h2compat
+from trio_httpcore._http2._h2compat import receive_window
 
 from .test_http2_cancel import assert_connection_still_good
 
@@ -89,8 +91,8 @@ def _connection_credit_is_exact(pool: Any) -> bool:
     back as WINDOW_UPDATE is the whole window, when nothing is unread.
     """
     (connection,) = pool._connections
-    manager = connection.protocol._h2._inbound_flow_control_window_manager
-    return bool(manager.current_window_size + manager._bytes_processed == manager.max_window_size)
+    left, consumed, size = receive_window(connection.protocol.state.h2)
+    return left + consumed == size
 
 
 @pytest.mark.parametrize("read", ["all", "one chunk, then close"])
@@ -159,11 +161,13 @@ async def test_h2_counts_the_open_streams_we_count_and_drops_the_closed(
                 nursery.start_soon(held)
             await server.wait_for(lambda: len(server.requests) == 20)
             (connection,) = pool._connections
-            h2_connection = connection.protocol._h2
+            state = connection.protocol.state
             if end != "closed early":
-                assert h2_connection.open_outbound_streams == 20
-                assert h2_connection._open_streams(1) == 20
+                assert len(state.streams) == 20
+                assert state.h2_open_streams() == 20
             release.set()
-        assert h2_connection.open_outbound_streams == 0
-        assert h2_connection.streams == {}  # before anything scans them
+        assert len(state.streams) == 0
+        assert state.h2_open_streams() == 0
+        if _h2compat.OPEN_STREAM_COUNT:
+            assert state.h2.streams == {}  # dropped, before anything scans them
         await assert_connection_still_good(pool, server)

@@ -22,6 +22,7 @@ every request ``hello`` and records the stream ids in wire order.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ import hyperframe.frame
 import trio
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
+from hpack import Encoder, NeverIndexedHeaderTuple
 
 from .raw import RawConn, serve_raw
 from .servers import ConnectionCounter, CountedConn, Server, open_listener, pattern, serve_listener
@@ -370,3 +372,23 @@ async def serve_h2_hello_tls(nursery: trio.Nursery, tls: TLSMaterial) -> Server:
     await nursery.start(serve_listener, listener, handle, counter, stop)
     port = listener.socket.getsockname()[1]
     return Server("https", "127.0.0.1", port, counter, stop, {"stream_ids": stream_ids})
+
+
+def raw_frame(frame_type: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+    """One frame's bytes as given, for frames h2 and hyperframe refuse to build."""
+    return (
+        struct.pack(">I", len(payload))[1:]
+        + bytes([frame_type, flags])
+        + struct.pack(">I", stream_id)
+        + payload
+    )
+
+
+def raw_headers_frame(stream_id: int, fields: list[tuple[bytes, bytes]], end: bool = True) -> bytes:
+    """A HEADERS frame with END_HEADERS (and END_STREAM if ``end``), for fields h2 would
+    refuse to send.
+
+    Never indexed, so that the server's HPACK table stays as the client's decoder has it.
+    """
+    block = Encoder().encode([NeverIndexedHeaderTuple(k, v) for k, v in fields])
+    return raw_frame(0x1, 0x5 if end else 0x4, stream_id, block)

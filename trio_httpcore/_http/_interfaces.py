@@ -28,9 +28,11 @@ class RetryOnNewConnection(Exception):
     refused with REFUSED_STREAM (RFC 9113 sections 6.8 and 8.7); the pool
     catches it and queues the request again. It never reaches a user.
 
-    ``refused_by_server`` tells a refusal by the server (GOAWAY, REFUSED_STREAM)
-    from a request that found its connection full before sending anything:
-    the pool bounds how often the former may repeat.
+    ``refused_by_server`` tells a refusal by the server that made no progress
+    (REFUSED_STREAM, or a GOAWAY on a connection that answered no request) from
+    a request that found its connection full before sending anything or whose
+    connection was ended by a GOAWAY after answering others: the pool bounds
+    how often the former may repeat.
     """
 
     def __init__(self, message: str, *, refused_by_server: bool = False) -> None:

@@ -1,10 +1,9 @@
 """Received HTTP/2 frames for a client: h2's frame buffer, copying each DATA payload once.
 
-:class:`FrameBuffer` replaces h2's ``incoming_buffer``; a DATA payload that
-spans reads is a :class:`Payload` of the pieces it came in. hyperframe's
-trace-log formatting of DATA frames (``repr``, computed by h2 for every frame
-it receives) is replaced at import by versions with the same output that
-copy only what they show.
+:class:`FrameBuffer` replaces h2's ``incoming_buffer`` (when ``_h2compat.FRAME_BUFFER``
+says h2's steps it reuses are there); a DATA payload that spans reads is a
+:class:`Payload` of the pieces it came in, which h2 and hyperframe see as a
+bytes-like of its length.
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ import h2.frame_buffer
 import hyperframe.exceptions
 import hyperframe.frame
 
+from ._h2compat import update_header_buffer, validate_frame_length
+
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
@@ -24,35 +25,6 @@ if TYPE_CHECKING:
 # smaller ones (TLS gives 16 KiB records) are joined with their neighbours, a
 # copy that costs less than handing on each as a chunk of its own.
 UNCOPIED_READ_MIN = 64 * 1024
-
-
-def hex_preview(data: bytes | memoryview | None) -> str:
-    """hyperframe's ``_raw_data_repr``, with the same output, hexlifying only what it shows.
-
-    h2 formats every frame it receives for its trace log whether anyone logs
-    or not (``repr(frame)`` in ``H2Connection._receive_frame``), and hyperframe
-    hexlifies a DATA frame's whole payload to keep 20 hex digits of it: a
-    third of the CPU time of a download. Installed in hyperframe at import.
-    """
-    if not data:
-        return "None"
-    shown = bytes(data[:11]).hex()
-    return f"<hex:{shown[:20]}...>" if len(shown) > 20 else f"<hex:{shown}>"
-
-
-def _data_frame_body_repr(self: hyperframe.frame.DataFrame) -> str:
-    """hyperframe's ``DataFrame._body_repr``, with the same output, serializing only what it shows.
-
-    hyperframe's serializes the whole frame body (a copy of the payload) to
-    show its first bytes, for the same trace log as above; and a
-    :class:`Payload` cannot be joined into it. Installed in hyperframe at import.
-    """
-    head = self.serialize_padding_data() + bytes(self.data[:11]) + b"\0" * min(self.pad_length, 11)
-    return hex_preview(head[:11])
-
-
-hyperframe.frame._raw_data_repr = hex_preview
-hyperframe.frame.DataFrame._body_repr = _data_frame_body_repr  # type: ignore[method-assign, assignment]
 
 
 class Payload:
@@ -103,7 +75,7 @@ class FrameBuffer(h2.frame_buffer.FrameBuffer):
     sliced from its read, or, spanning reads, one piece per read, whole reads
     not copied at all (:class:`Payload`). Every other frame (and a
     padded DATA frame) is parsed by hyperframe as in h2, and header blocks are
-    reassembled from CONTINUATION frames by h2 (``_update_header_buffer``).
+    reassembled from CONTINUATION frames by h2.
     """
 
     def __init__(self) -> None:
@@ -135,7 +107,10 @@ class FrameBuffer(h2.frame_buffer.FrameBuffer):
                 self._next_header = hyperframe.frame.Frame.parse_frame_header(
                     memoryview(self._peek(9))
                 )
-            except hyperframe.exceptions.InvalidFrameError as err:
+            except (
+                hyperframe.exceptions.InvalidFrameError,
+                hyperframe.exceptions.InvalidDataError,  # a stream id its type forbids
+            ) as err:
                 raise h2.exceptions.ProtocolError(
                     f"Received frame with invalid header: {err}"
                 ) from err
@@ -220,7 +195,7 @@ class FrameBuffer(h2.frame_buffer.FrameBuffer):
 
     def __next__(self) -> hyperframe.frame.Frame:
         # A HEADERS or CONTINUATION frame that leaves its block unfinished
-        # yields nothing (_update_header_buffer): go on to the next frame.
+        # yields nothing: go on to the next frame.
         while True:
             header = self._header()
             if header is None or self._buffered < 9 + header[1]:
@@ -228,7 +203,7 @@ class FrameBuffer(h2.frame_buffer.FrameBuffer):
             frame, length = header
             self._next_header = None
             # Checked once the frame is complete, as h2 does (RFC 9113 section 4.2).
-            self._validate_frame_length(length)
+            validate_frame_length(self, length)
             self._take(9)
             if type(frame) is hyperframe.frame.DataFrame and "PADDED" not in frame.flags:
                 # What hyperframe's parse_body sets for an unpadded frame, without its copy.
@@ -245,6 +220,6 @@ class FrameBuffer(h2.frame_buffer.FrameBuffer):
                     raise h2.exceptions.FrameDataMissingError(
                         "Frame data missing or invalid"
                     ) from err
-            complete = self._update_header_buffer(frame)
+            complete = update_header_buffer(self, frame)
             if complete is not None:
                 return complete
