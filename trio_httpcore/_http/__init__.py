@@ -3,27 +3,44 @@ contract, network-stream helpers and the connection-bound response body."""
 
 from ._base import AsyncHTTPTransport, AsyncResponse, SyncHTTPTransport, SyncResponse
 from ._interfaces import ConnectionListener, ConnectionProtocol, RetryOnNewConnection
-from ._network import READ_SIZE, close_now, open_stream, raw_socket, readable_now, start_tls
+from ._network import (
+    BODY_BUFFER_SIZE,
+    READ_SIZE,
+    ReceiveInto,
+    close_now,
+    give_back,
+    open_stream,
+    raw_socket,
+    readable_now,
+    receive_into,
+    start_tls,
+    take_buffer,
+)
 from ._request import authority, check_request, has_header, header_value
 from ._response import ConnectionBoundStream
 
 __all__ = [
     "AsyncHTTPTransport",
     "AsyncResponse",
+    "BODY_BUFFER_SIZE",
     "ConnectionBoundStream",
     "ConnectionListener",
     "ConnectionProtocol",
     "READ_SIZE",
+    "ReceiveInto",
     "RetryOnNewConnection",
     "SyncHTTPTransport",
     "SyncResponse",
     "authority",
     "check_request",
     "close_now",
+    "give_back",
     "has_header",
     "header_value",
     "open_stream",
     "raw_socket",
     "readable_now",
+    "receive_into",
     "start_tls",
+    "take_buffer",
 ]

@@ -1,15 +1,62 @@
-"""Opening and closing the byte streams connections run over."""
+"""Opening and closing the byte streams connections run over, and reading them into buffers.
+
+A body is read into buffers that are reused, not allocated per read: through ``recv_into`` where
+the stream is a plain socket, else through ``receive_some``."""
 
 from __future__ import annotations
 
 import select
 import ssl
+from collections.abc import Awaitable, Callable
 
 import trio
 
-# Large enough that a body arrives in few reads, below glibc's default mmap
-# threshold (128 KiB) so each read is not an mmap/munmap pair.
+# Large enough that a response head arrives in few reads, below glibc's
+# default mmap threshold (128 KiB) so each read is not an mmap/munmap pair.
 READ_SIZE = 65536
+
+# The reused buffers bodies are read into. Larger reads mean fewer trips
+# through trio per megabyte: 256 KiB measured 15-30% faster than 64 KiB on a
+# 64 MiB download over loopback, and 1 MiB no faster.
+BODY_BUFFER_SIZE = 4 * READ_SIZE
+
+# Buffers kept for reuse: one per body being read at the same time, up to
+# this many; more concurrent readers allocate theirs and drop them after.
+_SPARE_BUFFERS_KEPT = 16
+_spare_buffers: list[bytearray] = []
+
+
+def take_buffer() -> bytearray:
+    """A buffer of :data:`BODY_BUFFER_SIZE` bytes to read into; :func:`give_back` it after.
+
+    Shared by every trio run in the process: ``list.pop`` and ``append`` are
+    atomic, and a buffer belongs to one read from take to give-back.
+    """
+    try:
+        return _spare_buffers.pop()
+    except IndexError:
+        return bytearray(BODY_BUFFER_SIZE)
+
+
+def give_back(buffer: bytearray) -> None:
+    """Return a buffer from :func:`take_buffer`, once nothing refers to its bytes."""
+    if len(_spare_buffers) < _SPARE_BUFFERS_KEPT:
+        _spare_buffers.append(buffer)
+
+
+ReceiveInto = Callable[[bytearray], Awaitable[int]]
+"""Reads what has arrived (at least one byte; 0 at end of file) into a buffer; returns the count."""
+
+
+def receive_into(stream: trio.abc.Stream) -> ReceiveInto | None:
+    """How to read ``stream`` into a buffer, where it can be: ``None`` for ``receive_some`` only.
+
+    A plain ``trio.SocketStream`` is read with its socket's ``recv_into``
+    (trio's checkpoints and waits included). Others allocate each read.
+    """
+    if type(stream) is trio.SocketStream:
+        return stream.socket.recv_into
+    return None
 
 
 def raw_socket(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
