@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -667,20 +668,30 @@ def observe_tls(context: ssl.SSLContext, timings: Timings) -> None:
     """Have ``context``'s TLS handshakes record their start, end and version in ``timings``.
 
     ``SSLContext.sslobject_class`` is the documented way to customise what
-    ``wrap_bio`` (which ``trio.SSLStream`` uses) returns. Only the first
-    connection of the run is recorded: the one that made the first request.
+    ``wrap_bio`` (which ``trio.SSLStream`` uses) returns, and
+    ``SSLContext.sslsocket_class`` what ``wrap_socket`` (TLS on a connection's
+    own socket) returns. Only the first connection of the run is recorded:
+    the one that made the first request.
     """
+
+    def observed(handshake: Callable[[], None], version: Callable[[], str | None]) -> None:
+        if timings.tls_started is None:
+            timings.tls_started = time.perf_counter()
+        handshake()  # raises SSLWantReadError until the handshake is done
+        if timings.tls_done is None:
+            timings.tls_done = time.perf_counter()
+            timings.tls_version = version()
 
     class ObservedSSLObject(ssl.SSLObject):
         def do_handshake(self) -> None:
-            if timings.tls_started is None:
-                timings.tls_started = time.perf_counter()
-            super().do_handshake()  # raises SSLWantReadError until the handshake is done
-            if timings.tls_done is None:
-                timings.tls_done = time.perf_counter()
-                timings.tls_version = self.version()
+            observed(super().do_handshake, self.version)
+
+    class ObservedSSLSocket(ssl.SSLSocket):
+        def do_handshake(self, block: bool = False) -> None:
+            observed(functools.partial(super().do_handshake, block), self.version)
 
     context.sslobject_class = ObservedSSLObject
+    context.sslsocket_class = ObservedSSLSocket
 
 
 def build_ssl_context(options: Options) -> ssl.SSLContext:

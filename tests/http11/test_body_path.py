@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trio_httpcore
-from tests._servers import RawConn, read_all, serve_raw
+from tests._servers import RawConn, TLSMaterial, read_all, serve_raw
 from tests.conftest import assert_empty, assert_quiescent, socket_fds
 from trio_httpcore._http11 import _connection, _h11compat
 
@@ -100,15 +100,20 @@ def cut(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
-async def exchange(framed: Framed, pieces: list[bytes]) -> tuple[Any, ...]:
+async def exchange(
+    framed: Framed, pieces: list[bytes], tls: TLSMaterial | None = None
+) -> tuple[Any, ...]:
     """Serve ``pieces`` as one response, then SECOND on the same connection if it is reused.
 
-    Returns the status, the body, the chunks' sizes summed, and the number of
-    connections the two requests took.
+    Over TLS with ``tls`` (each piece then goes in its own records). Returns
+    the status, the body, and the number of connections the two requests took.
     """
 
     async def handler(conn: RawConn) -> None:
         conn.stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            stream = trio.SSLStream(conn.stream, tls.server_context(), server_side=True)
+            conn = RawConn(stream, conn.counted)  # type: ignore[arg-type]
         await conn.read_request_head()
         if conn.index > 0:  # the second request, on a new connection
             await conn.send(SECOND)
@@ -127,12 +132,12 @@ async def exchange(framed: Framed, pieces: list[bytes]) -> tuple[Any, ...]:
 
     async with trio.open_nursery() as nursery:
         server = await serve_raw(nursery, handler)
-        async with trio_httpcore.AsyncConnectionPool() as pool:
-            status, _, stream, _ = await pool.arequest(
-                framed.method, server.url4("/"), ext=TIMEOUTS
-            )
+        url = (b"https", b"127.0.0.1", server.port, b"/") if tls else server.url4("/")
+        options = {} if tls is None else {"ssl_context": tls.client_context()}
+        async with trio_httpcore.AsyncConnectionPool(**options) as pool:
+            status, _, stream, _ = await pool.arequest(framed.method, url, ext=TIMEOUTS)
             body = await read_all(stream)
-            _, _, stream, _ = await pool.arequest(b"GET", server.url4("/"), ext=TIMEOUTS)
+            _, _, stream, _ = await pool.arequest(b"GET", url, ext=TIMEOUTS)
             assert await read_all(stream) == b"second"
             connections = len(server.connections)
             await trio.testing.wait_all_tasks_blocked()

@@ -2,22 +2,22 @@
 contract, network-stream helpers and the connection-bound response body."""
 
 from ._base import AsyncHTTPTransport, AsyncResponse, SyncHTTPTransport, SyncResponse
+from ._buffers import BODY_BUFFER_SIZE, READ_SIZE, give_back, take_buffer
 from ._interfaces import ConnectionListener, ConnectionProtocol, RetryOnNewConnection
 from ._network import (
-    BODY_BUFFER_SIZE,
-    READ_SIZE,
     ReceiveInto,
+    TLSStream,
+    alpn_protocol,
     close_now,
-    give_back,
     open_stream,
     raw_socket,
     readable_now,
     receive_into,
     start_tls,
-    take_buffer,
 )
 from ._request import authority, check_request, has_header, header_value
 from ._response import ConnectionBoundStream
+from ._tlssocket import TLSSocketStream
 
 __all__ = [
     "AsyncHTTPTransport",
@@ -31,6 +31,9 @@ __all__ = [
     "RetryOnNewConnection",
     "SyncHTTPTransport",
     "SyncResponse",
+    "TLSSocketStream",
+    "TLSStream",
+    "alpn_protocol",
     "authority",
     "check_request",
     "close_now",

@@ -8,40 +8,22 @@ from __future__ import annotations
 import select
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import trio
 
-# Large enough that a response head arrives in few reads, below glibc's
-# default mmap threshold (128 KiB) so each read is not an mmap/munmap pair.
-READ_SIZE = 65536
+from ._tlssocket import TLSSocketStream
 
-# The reused buffers bodies are read into. Larger reads mean fewer trips
-# through trio per megabyte: 256 KiB measured 15-30% faster than 64 KiB on a
-# 64 MiB download over loopback, and 1 MiB no faster.
-BODY_BUFFER_SIZE = 4 * READ_SIZE
-
-# Buffers kept for reuse: one per body being read at the same time, up to
-# this many; more concurrent readers allocate theirs and drop them after.
-_SPARE_BUFFERS_KEPT = 16
-_spare_buffers: list[bytearray] = []
+TLSStream = TLSSocketStream | trio.SSLStream[trio.abc.Stream]
+"""A TLS connection: on its own socket, or over another stream (through a TLS proxy)."""
 
 
-def take_buffer() -> bytearray:
-    """A buffer of :data:`BODY_BUFFER_SIZE` bytes to read into; :func:`give_back` it after.
+class RawSocket(Protocol):
+    """The socket under a stream, as far as polling and closing it go."""
 
-    Shared by every trio run in the process: ``list.pop`` and ``append`` are
-    atomic, and a buffer belongs to one read from take to give-back.
-    """
-    try:
-        return _spare_buffers.pop()
-    except IndexError:
-        return bytearray(BODY_BUFFER_SIZE)
+    def fileno(self) -> int: ...
 
-
-def give_back(buffer: bytearray) -> None:
-    """Return a buffer from :func:`take_buffer`, once nothing refers to its bytes."""
-    if len(_spare_buffers) < _SPARE_BUFFERS_KEPT:
-        _spare_buffers.append(buffer)
+    def close(self) -> None: ...
 
 
 ReceiveInto = Callable[[bytearray], Awaitable[int]]
@@ -52,20 +34,26 @@ def receive_into(stream: trio.abc.Stream) -> ReceiveInto | None:
     """How to read ``stream`` into a buffer, where it can be: ``None`` for ``receive_some`` only.
 
     A plain ``trio.SocketStream`` is read with its socket's ``recv_into``
-    (trio's checkpoints and waits included). Others allocate each read.
+    (trio's checkpoints and waits included), TLS on its own socket with
+    OpenSSL's. Others allocate each read.
     """
     if type(stream) is trio.SocketStream:
         return stream.socket.recv_into
+    if type(stream) is TLSSocketStream:
+        return stream.receive_into
     return None
 
 
-def raw_socket(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
+def raw_socket(stream: trio.abc.Stream) -> RawSocket | None:
     """The socket under ``stream``, reached through any wrapping layers, or ``None``.
 
-    TLS (``trio.SSLStream``) and our own wrappers expose what they wrap as
-    ``transport_stream``; a stream with neither that nor a socket has none.
+    TLS on its own socket is its own; ``trio.SSLStream`` and our other
+    wrappers expose what they wrap as ``transport_stream``; a stream with
+    none of these has none.
     """
     while not isinstance(stream, trio.SocketStream):
+        if isinstance(stream, TLSSocketStream):
+            return stream
         inner = getattr(stream, "transport_stream", None)
         if not isinstance(inner, trio.abc.Stream):
             return None
@@ -73,7 +61,7 @@ def raw_socket(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
     return stream.socket
 
 
-def readable_now(sock: trio.socket.SocketType) -> bool:
+def readable_now(sock: RawSocket) -> bool:
     """Whether bytes, or an end of file, are waiting on ``sock`` right now (no waiting).
 
     One zero-timeout ``poll`` of one socket: cheap enough to do before each
@@ -115,14 +103,26 @@ async def open_stream(
 
 async def start_tls(
     stream: trio.abc.Stream, ssl_context: ssl.SSLContext, server_hostname: str
-) -> trio.SSLStream[trio.abc.Stream]:
+) -> TLSStream:
     """Wrap ``stream`` in TLS and complete the handshake, for ``server_hostname``.
 
-    ``https_compatible``: servers often close without a TLS close_notify, and
-    HTTP framing already tells where a message ends (RFC 9112 section 9.8).
+    A plain socket stream gets TLS on the socket itself (:class:`TLSSocketStream`,
+    which takes the socket over); any other stream (a TLS proxy's) gets
+    ``trio.SSLStream``. Either way a server's close without close_notify
+    reads as the end of the stream: servers often close so, and HTTP
+    framing already tells where a message ends (RFC 9112 section 9.8).
     """
+    if type(stream) is trio.SocketStream:
+        return await TLSSocketStream.connect(stream, ssl_context, server_hostname)
     tls = trio.SSLStream(
         stream, ssl_context, server_hostname=server_hostname, https_compatible=True
     )
     await tls.do_handshake()
     return tls
+
+
+def alpn_protocol(stream: trio.abc.Stream) -> str | None:
+    """The protocol ALPN chose on ``stream``, or ``None`` (no TLS, or no choice)."""
+    if isinstance(stream, (TLSSocketStream, trio.SSLStream)):
+        return stream.selected_alpn_protocol()
+    return None
