@@ -104,6 +104,7 @@ class TLSSocketStream(trio.abc.Stream):
         if self._tls.fileno() != -1:
             trio.lowlevel.notify_closing(self._tls)
         self._tls.close()
+        self._woken.unpark_all()  # a send parked for the receive: it finds the stream closed
 
     # -- trio.abc.Stream.
 

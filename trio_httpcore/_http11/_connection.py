@@ -589,9 +589,10 @@ class HTTP11ResponseStream(ConnectionBoundStream):
             raise ReadError(f"the connection to {connection._origin} was closed")
         try:
             # What h11 already holds needs no coroutine (a small body, and the
-            # end of most bodies, come with the read before).
+            # end of most bodies, come with the read before). In the middle of
+            # a large body h11 holds nothing: no need to ask it.
             event: bytes | h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]
-            event = connection._held_event()
+            event = h11.NEED_DATA if body_room(connection._h11) else connection._held_event()
             if event is h11.NEED_DATA:
                 timeouts = self._timeouts
                 scope = UNBOUNDED if timeouts is None else timeouts.reading()

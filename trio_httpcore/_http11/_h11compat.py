@@ -64,9 +64,14 @@ UNBOUNDED_BODY = sys.maxsize
 def _body_room(connection: h11.Connection) -> int:
     """How many of the next bytes from the server are body h11 need not see (0: none).
 
-    None while h11 holds unread bytes: those come first, through h11.
+    None while h11 holds unread bytes (those come first, through h11) or has
+    seen the end of file.
     """
-    if connection.their_state is not h11.SEND_BODY or connection._receive_buffer:
+    if (
+        connection.their_state is not h11.SEND_BODY
+        or connection._receive_buffer
+        or connection._receive_buffer_closed
+    ):
         return 0
     reader: Any = connection._reader
     kind = type(reader)
@@ -133,7 +138,8 @@ def body_room(connection: h11.Connection) -> int:
     """How many of the next bytes from the server are body that need not go through h11.
 
     0 while h11 must see them (it holds unread bytes; between chunks;
-    trailers), or when this h11 release cannot be bypassed;
+    trailers; after the end of file), or when this h11 release cannot be
+    bypassed; while it is not 0, h11 could make no event without a read;
     :data:`UNBOUNDED_BODY` for a body that ends when the server closes.
     """
     return _body_room(connection) if H11_BODY_BYPASS else 0
