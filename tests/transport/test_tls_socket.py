@@ -284,3 +284,46 @@ def test_the_socket_is_nodelay(tls: TLSMaterial) -> None:
             await stream.aclose()
 
     trio.run(main)
+
+
+async def test_sends_that_fill_the_socket_edge_cases_and_bad_arguments(tls: TLSMaterial) -> None:
+    """A send larger than the socket's buffers waits for the peer; misuse is refused."""
+    big = body_bytes(32 * 1024 * 1024, 11)  # more than loopback buffers hold
+    received = bytearray()
+    start_reading = trio.Event()
+
+    async def script(server: trio.SSLStream[Any]) -> None:
+        await server.do_handshake()
+        await start_reading.wait()
+        while len(received) < len(big):
+            received.extend(await server.receive_some(1 << 20))
+
+    listener, serve_one = await _accept_tls(tls, script)
+    async with trio.open_nursery() as nursery, listener:
+        nursery.start_soon(serve_one)
+        port = listener.socket.getsockname()[1]
+        stream = await _connected(tls, port)
+        await stream.send_all(b"")  # nothing to send: a checkpoint, no error
+        await stream.wait_send_all_might_not_block()
+        with pytest.raises(ValueError):
+            await stream.receive_some(0)
+
+        async def send_big() -> None:
+            await stream.send_all(big)
+
+        nursery.start_soon(send_big)
+        await trio.testing.wait_all_tasks_blocked()  # the socket's buffers are full
+        with pytest.raises(trio.BusyResourceError):
+            await stream.send_all(b"x")
+        with pytest.raises(trio.BusyResourceError):
+            await stream.wait_send_all_might_not_block()
+        start_reading.set()
+
+        tcp = await trio.open_tcp_stream("127.0.0.1", port)
+        fd = tcp.socket.fileno()
+        inode = socket_fds()[fd]
+        with pytest.raises(ValueError):  # refused by ssl before any byte is sent
+            await TLSSocketStream.connect(tcp, tls.client_context(), "")
+        assert socket_fds().get(fd) != inode
+    assert bytes(received) == big
+    await stream.aclose()
