@@ -107,12 +107,16 @@ def examples(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Benchmarks beside httpx, httpcore, aiohttp, urllib3 (not a default session).
+    """Benchmarks beside httpx, httpcore, aiohttp, urllib3 and peers (not a default session).
 
     nginx should be installed first: see benchmarks/README.md. ``-- --quick`` for a short run.
     """
     clients = ["httpx[http2]", "httpcore", "anyio", "aiohttp", "urllib3"]
     session.install("-e", ".", *clients, "trustme", "hypercorn", "pyinstrument")
+    # The peers, each on its own: one that does not install (no wheel for this
+    # platform, say) is a column printed as n/a, not a failed session.
+    for peer in ("httpx2", "niquests", "pyreqwest", "pycurl"):
+        session.install(peer, success_codes=[0, 1])
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
 

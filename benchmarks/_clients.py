@@ -12,7 +12,6 @@ connections), so no client pays for connection churn the others do not.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import socket
 import ssl
@@ -134,14 +133,18 @@ class _ClientSession:
 
 
 class _SyncClientSession:
-    """A blocking client whose ``get`` returns a response with ``.content``."""
+    """An httpx-style blocking client (httpx's, httpx2's, or trio_httpcore's Client)."""
 
-    def __init__(self, get: Any, cfg: ConnCfg) -> None:
-        self._get = get
+    def __init__(self, client: Any, cfg: ConnCfg) -> None:
+        self._client = client
         self._cfg = cfg
 
     def get(self, path: str) -> int:
-        return len(self._get(self._cfg.url(path)).content)
+        return len(self._client.get(self._cfg.url(path)).content)
+
+    def download(self, path: str) -> int:
+        with self._client.stream("GET", self._cfg.url(path)) as response:
+            return sum(len(chunk) for chunk in response.iter_bytes())
 
 
 # -- Async clients, under trio.
@@ -327,6 +330,13 @@ def th_sync_pool(cfg: ConnCfg, server: Server) -> Iterator[Any]:
                     stream.close()
                 return len(body)
 
+            def download(self, path: str) -> int:
+                _, _, stream, _ = pool.request(b"GET", cfg.url4(path))
+                try:
+                    return sum(len(chunk) for chunk in stream)
+                finally:
+                    stream.close()
+
         yield Session()
 
 
@@ -336,7 +346,7 @@ def th_sync_client(cfg: ConnCfg, server: Server) -> Iterator[Any]:
     Limits = _th_attr("Limits")
     _th_check(cfg)
     with Client(**_client_options(cfg, server, Limits)) as client:
-        yield _SyncClientSession(client.get, cfg)
+        yield _SyncClientSession(client, cfg)
 
 
 @contextmanager
@@ -344,7 +354,16 @@ def httpcore_sync_pool(cfg: ConnCfg, server: Server) -> Iterator[Any]:
     import httpcore
 
     with httpcore.ConnectionPool(**_pool_options(cfg, server)) as pool:
-        yield _SyncClientSession(functools.partial(pool.request, "GET"), cfg)
+
+        class Session:
+            def get(self, path: str) -> int:
+                return len(pool.request("GET", cfg.url(path)).content)
+
+            def download(self, path: str) -> int:
+                with pool.stream("GET", cfg.url(path)) as response:
+                    return sum(len(chunk) for chunk in response.iter_stream())
+
+        yield Session()
 
 
 @contextmanager
@@ -352,7 +371,7 @@ def httpx_sync_client(cfg: ConnCfg, server: Server) -> Iterator[Any]:
     import httpx
 
     with httpx.Client(**_client_options(cfg, server, httpx.Limits)) as client:
-        yield _SyncClientSession(client.get, cfg)
+        yield _SyncClientSession(client, cfg)
 
 
 @contextmanager
@@ -372,6 +391,13 @@ def urllib3_pool(cfg: ConnCfg, server: Server) -> Iterator[Any]:
             def get(self, path: str) -> int:
                 return len(pool.request("GET", path).data)
 
+            def download(self, path: str) -> int:
+                response = pool.request("GET", path, preload_content=False)
+                try:
+                    return sum(len(chunk) for chunk in response.stream(256 * 1024))
+                finally:
+                    response.release_conn()
+
         yield Session()
 
 
@@ -382,8 +408,11 @@ def raw_sync(cfg: ConnCfg, server: Server) -> Iterator[Any]:
     sock = socket.create_connection((HOST, cfg.port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     buffer = bytearray()
+    reads = bytearray(1 << 18)
 
     class Session:
+        single_threaded = True  # one socket: threads cannot share it
+
         def get(self, path: str) -> int:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{cfg.port}\r\n\r\n".encode())
             while (end := buffer.find(b"\r\n\r\n")) < 0:
@@ -392,10 +421,14 @@ def raw_sync(cfg: ConnCfg, server: Server) -> Iterator[Any]:
             del buffer[: end + 4]
             start = head.find(b"content-length:")
             length = int(head[start + 15 : head.index(b"\r\n", start)].strip())
-            while len(buffer) < length:
-                buffer.extend(sock.recv(65536))
-            del buffer[:length]
+            got = len(buffer)
+            buffer.clear()
+            while got < length:
+                got += sock.recv_into(reads)
             return length
+
+        def download(self, path: str) -> int:
+            return self.get(path)
 
     try:
         yield Session()

@@ -17,154 +17,21 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import trio
-from _clients import ASYNC_CLIENTS, SYNC_CLIENTS, Client, ConnCfg, NotApplicable
+from _clients import Client, ConnCfg, NotApplicable
+from _peers import ASYNC_CLIENTS, SYNC_CLIENTS
+from _scenarios import SCENARIOS, Cell, Scenario
 from _server import BIG_SIZE, Server, start_server
 
 SERVER_CORE = 0
 CLIENT_CORE = 1
 TIME_LIMIT = 120.0  # seconds for one measurement before it counts as failed
-
-
-@dataclass(frozen=True)
-class Scenario:
-    key: str
-    title: str
-    kind: str  # "seq", "conc", "download"
-    proto: str  # ConnCfg.proto
-    port: str  # Server attribute
-    path: str
-    n: int  # requests (seq/conc) or downloads
-    quick_n: int
-    concurrency: int = 1
-    max_connections: int = 100
-    sync: bool = False
-    latency: bool = False  # report seconds, lower is better
-    reps: int | None = None  # override of the run's repetitions
-
-    def title_for(self, n: int) -> str:
-        return self.title.format(n=n, ideal=n * 0.01 / self.concurrency)
-
-
-SCENARIOS = [
-    Scenario(
-        "seq",
-        "HTTP/1.1 sequential keep-alive GETs ({n:,} per repetition)",
-        "seq",
-        "h1",
-        "http_port",
-        "/",
-        2000,
-        300,
-    ),
-    Scenario(
-        "c50",
-        "HTTP/1.1, {n:,} GETs, 50 in flight",
-        "conc",
-        "h1",
-        "http_port",
-        "/",
-        1000,
-        1000,
-        concurrency=50,
-    ),
-    Scenario(
-        "h2",
-        "HTTP/2 (TLS), {n:,} GETs, 100 streams on one connection",
-        "conc",
-        "h2",
-        "tls_port",
-        "/",
-        1000,
-        1000,
-        concurrency=100,
-        max_connections=1,
-    ),
-    Scenario(
-        "dl",
-        "64 MiB download, HTTP/1.1",
-        "download",
-        "h1",
-        "http_port",
-        "/64MiB",
-        1,
-        1,
-    ),
-    Scenario(
-        "dl_tls",
-        "64 MiB download, HTTP/1.1 over TLS",
-        "download",
-        "h1-tls",
-        "tls_port",
-        "/64MiB",
-        1,
-        1,
-    ),
-    Scenario(
-        "dl_h2",
-        "64 MiB download, HTTP/2 (TLS)",
-        "download",
-        "h2",
-        "tls_port",
-        "/64MiB",
-        1,
-        1,
-    ),
-    Scenario(
-        "dl_h2c",
-        "64 MiB download, HTTP/2 prior knowledge (h2c)",
-        "download",
-        "h2c",
-        "h2c_port",
-        "/64MiB",
-        1,
-        1,
-    ),
-    Scenario(
-        "sync",
-        "sync sequential keep-alive GETs, HTTP/1.1 ({n:,} per repetition)",
-        "seq",
-        "h1",
-        "http_port",
-        "/",
-        2000,
-        300,
-        sync=True,
-    ),
-    Scenario(
-        "latency",
-        "latency-bound: {n:,} GETs, 20 in flight, server waits 10 ms (ideal {ideal:g} s)",
-        "conc",
-        "h1",
-        "delay_port",
-        "/delay",
-        5000,
-        1000,
-        concurrency=20,
-        latency=True,
-        reps=3,
-    ),
-]
-
-
-@dataclass
-class Cell:
-    """All repetitions of one client on one scenario."""
-
-    rates: list[float] = field(default_factory=list)  # req/s or MB/s
-    seconds: list[float] = field(default_factory=list)
-    cpu_us: list[float] = field(default_factory=list)  # process CPU per request
-    na: str | None = None
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.rates) if self.rates else float("nan")
 
 
 # -- Workloads.
@@ -226,15 +93,65 @@ async def _async_workload(
         return time.perf_counter() - t0, time.process_time() - c0, units
 
 
+def _threads(n: int, c: int, fn: Callable[[], Any]) -> None:
+    """``n`` calls of ``fn`` from ``c`` threads (each takes the next call when it is free)."""
+    remaining = n
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        nonlocal remaining
+        try:
+            while True:
+                with lock:
+                    if remaining <= 0:
+                        return
+                    remaining -= 1
+                fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(min(c, n))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 def _sync_workload(
     client: Client, scenario: Scenario, cfg: ConnCfg, server: Server, n: int
 ) -> tuple[float, float, float]:
+    """What _async_workload does, for a blocking client (threads for concurrency)."""
     with client.open(cfg, server) as session:
+        path = scenario.path
+        if scenario.kind == "download":
+            session.get("/")
+            c0, t0 = time.process_time(), time.perf_counter()
+            total = sum(session.download(path) for _ in range(n))
+            if total != n * BIG_SIZE:
+                raise RuntimeError(f"downloaded {total} bytes, expected {n * BIG_SIZE}")
+            return time.perf_counter() - t0, time.process_time() - c0, total / 1e6
+        if scenario.kind == "conc" and hasattr(session, "many"):
+            # The raw HTTP/2 loop: its own batches of streams on one connection.
+            session.many(scenario.concurrency, scenario.concurrency)
+            c0, t0 = time.process_time(), time.perf_counter()
+            session.many(n, scenario.concurrency)
+            return time.perf_counter() - t0, time.process_time() - c0, float(n)
+        if scenario.kind == "conc":
+            if getattr(session, "single_threaded", False):
+                raise NotApplicable("one socket: threads cannot share it")
+            c = scenario.concurrency
+            _threads(c, c, lambda: session.get(path))
+            c0, t0 = time.process_time(), time.perf_counter()
+            _threads(n, c, lambda: session.get(path))
+            return time.perf_counter() - t0, time.process_time() - c0, float(n)
         for _ in range(20):
-            session.get(scenario.path)
+            session.get(path)
         c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(n):
-            session.get(scenario.path)
+            session.get(path)
         return time.perf_counter() - t0, time.process_time() - c0, float(n)
 
 
@@ -274,7 +191,7 @@ def fmt(value: float, latency: bool = False) -> str:
 
 
 def baseline_key(scenario: Scenario) -> str:
-    return "httpx_sync" if scenario.sync else "httpx"
+    return "urllib3" if scenario.sync else "httpx"
 
 
 def ratio(cells: dict[str, Cell], key: str, base: str) -> float | None:
@@ -312,6 +229,10 @@ def versions_text() -> str:
         "anyio",
         "aiohttp",
         "urllib3",
+        "httpx2",
+        "niquests",
+        "pyreqwest",
+        "pycurl",
     ):
         try:
             parts.append(f"{name} {version(name)}")
@@ -360,75 +281,65 @@ def print_table(header: list[str], rows: list[list[str]], right: set[int] | None
         print("  " + line(row))
 
 
+# Issue 18's targets: (title, scenario, client, scenario of the reference, reference, goal).
+# The client's median over the reference's must reach the goal; for the
+# latency-bound and CPU rows, lower is better.
 TARGETS = [
-    ("seq", "HTTP/1.1 sequential", 2.0),
-    ("c50", "50 in flight", 10.0),
-    ("h2", "HTTP/2, 100 streams on one connection", 2.5),
-    ("dl", "64 MiB download (HTTP/1.1)", 2.0),
-    ("sync", "sync sequential", 2.0),
+    ("64 MiB HTTP/1.1 download vs raw trio loop", "dl", "th_pool", "dl", "raw", 0.8),
+    ("64 MiB HTTP/1.1 download vs aiohttp", "dl", "th_pool", "dl", "aiohttp", 1.0),
+    ("64 MiB HTTPS download vs raw blocking ssl", "dl_tls", "th_pool", "dl_tls", "raw_ssl", 0.8),
+    ("64 MiB HTTPS download vs aiohttp", "dl_tls", "th_pool", "dl_tls", "aiohttp", 1.0),
+    ("HTTP/2 download vs HTTPS/1.1 (pool)", "dl_h2", "th_pool", "dl_tls", "th_pool", 0.8),
+    ("100 streams on one connection vs raw HTTP/2 loop", "h2", "th_pool", "h2", "raw_h2", 0.5),
+    ("sequential: pool vs aiohttp", "seq", "th_pool", "seq", "aiohttp", 1.2),
+    ("sequential: pool vs pyreqwest", "seq", "th_pool", "seq", "pyreqwest", 1.0),
+    ("sequential: client vs aiohttp", "seq", "th_client", "seq", "aiohttp", 1.0),
+    ("blocking 64 MiB download vs urllib3", "sync_dl", "th_sync_pool", "sync_dl", "urllib3", 1.0),
+    (
+        "blocking HTTPS download vs urllib3",
+        "sync_dl_tls",
+        "th_sync_pool",
+        "sync_dl_tls",
+        "urllib3",
+        1.0,
+    ),
+    (
+        "8 threads sharing one client vs urllib3",
+        "sync_t8",
+        "th_sync_client",
+        "sync_t8",
+        "urllib3",
+        1.2,
+    ),
+    ("blocking sequential vs urllib3", "sync", "th_sync_pool", "sync", "urllib3", 0.7),
 ]
+CPU_TARGETS = [("th_pool", 150.0), ("th_client", 200.0)]
 
 
 def targets_lines(results: dict[str, dict[str, Cell]]) -> list[str]:
     lines = []
-
-    def r(scenario: str, key: str, base: str) -> float | None:
-        return ratio(results.get(scenario, {}), key, base)
-
-    def show(x: float | None) -> str:
-        return "n/a" if x is None else f"{x:.2f}x"
-
-    def verdict(x: float | None, goal: float) -> str:
-        return "not measured" if x is None else ("met" if x >= goal else "NOT met")
-
-    for scenario, title, goal in TARGETS:
-        if scenario == "sync":
-            tp, tc, hc, hx = "th_sync_pool", "th_sync_client", "httpcore_sync", "httpx_sync"
-        else:
-            tp, tc, hc, hx = "th_pool", "th_client", "httpcore", "httpx"
-        transport = r(scenario, tp, hc)
-        client = r(scenario, tc, hx)
+    for title, scenario, key, base_scenario, base, goal in TARGETS:
+        a = results.get(scenario, {}).get(key)
+        b = results.get(base_scenario, {}).get(base)
+        if not (a and b and a.rates and b.rates):
+            lines.append(f"{title} >= {goal:g}x ({key}): not measured")
+            continue
+        x = a.median / b.median
         lines.append(
-            f"{title} >= {goal:g}x: transport (pool vs httpcore pool) {show(transport)} "
-            f"[{verdict(transport, goal)}; vs httpx {show(r(scenario, tp, hx))}], "
-            f"client (vs httpx) {show(client)} [{verdict(client, goal)}]"
+            f"{title} >= {goal:g}x ({key}): {x:.2f}x "
+            f"({fmt(a.median)} vs {fmt(b.median)}) [{'met' if x >= goal else 'NOT met'}]"
         )
-    for key in ("th_pool", "th_client"):
-        a = results.get("dl_h2", {}).get(key)
-        b = results.get("dl_tls", {}).get(key)
-        c = results.get("dl_h2c", {}).get(key)
-        d = results.get("dl", {}).get(key)
-        tls = a.median / b.median if a and b and a.rates and b.rates else None
-        plain = c.median / d.median if c and d and c.rates and d.rates else None
-        lines.append(
-            f"HTTP/2 download >= 0.8x HTTP/1.1 ({key}): TLS h2/h1 {show(tls)} "
-            f"[{verdict(tls, 0.8)}], cleartext h2c/h1 {show(plain)} [{verdict(plain, 0.8)}]"
-        )
-    latency = results.get("latency", {})
-    for key in ("th_pool", "th_client"):
-        cell = latency.get(key)
-        if cell and cell.seconds:
-            sec = statistics.median(cell.seconds)
+    seq = results.get("seq", {})
+    for key, limit in CPU_TARGETS:
+        cell = seq.get(key)
+        if cell and cell.cpu_us:
+            cpu = statistics.median(cell.cpu_us)
             lines.append(
-                f"latency-bound <= 3.0 s ({key}): {sec:.2f} s "
-                f"[{'met' if sec <= 3.0 else 'NOT met'}]"
+                f"CPU per keep-alive request <= {limit:.0f} us ({key}): {cpu:.0f} us "
+                f"[{'met' if cpu <= limit else 'NOT met'}]"
             )
         else:
-            lines.append(f"latency-bound <= 3.0 s ({key}): not measured")
-    seq = results.get("seq", {}).get("th_pool")
-    if seq and seq.cpu_us:
-        cpu = statistics.median(seq.cpu_us)
-        lines.append(
-            f"CPU per keep-alive HTTP/1.1 request <= 100 us (th_pool): {cpu:.0f} us "
-            f"[{'met' if cpu <= 100 else 'NOT met'}]"
-        )
-    seq_c = results.get("seq", {}).get("th_client")
-    if seq_c and seq_c.cpu_us:
-        cpu = statistics.median(seq_c.cpu_us)
-        lines.append(
-            f"CPU per keep-alive HTTP/1.1 request <= 100 us (th_client): {cpu:.0f} us "
-            f"[{'met' if cpu <= 100 else 'NOT met'}]"
-        )
+            lines.append(f"CPU per keep-alive request <= {limit:.0f} us ({key}): not measured")
     return lines
 
 
@@ -451,6 +362,10 @@ SUMMARY_HEADS = {
     "dl_h2c": "64 MiB h2c MB/s",
     "latency": "latency-bound s",
     "sync": "sync seq req/s",
+    "sync_dl": "sync 64 MiB MB/s",
+    "sync_dl_tls": "sync 64 MiB TLS MB/s",
+    "sync_t8": "sync 8 threads req/s",
+    "sync_latency": "sync latency-bound s",
 }
 
 
@@ -556,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
             unit = "MB/s" if scenario.kind == "download" else "req/s"
             if scenario.latency:
                 unit = "time"
-            header = ["client", "layer", unit, "min-max", "vs httpx", "CPU us/req"]
+            base = baseline_key(scenario)
+            header = ["client", "layer", unit, "min-max", f"vs {base}", "CPU us/req"]
             rows = block_rows(scenario, clients, results[scenario.key])
             print()
             print(f"{scenario.title_for(n)} [{scenario.key}]")
@@ -567,11 +483,11 @@ def main(argv: list[str] | None = None) -> int:
 
     load_after = os.getloadavg()
     print()
-    print("Summary: medians (ratio to httpx; sync rows to httpx.Client)")
+    print("Summary: medians (ratio to httpx; blocking rows to urllib3)")
     for header, rows in summary_tables(scenarios, results, wanted):
         print_table(header, rows, right=set(range(1, len(header))))
         print()
-    print("Targets (issue 10), like for like:")
+    print("Targets (issue 18), ratios within this run:")
     for line in targets_lines(results):
         print(f"  {line}")
     print()

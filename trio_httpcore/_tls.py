@@ -4,8 +4,10 @@ than its context does."""
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
+from collections.abc import Iterator
 
 import certifi
 import trio
@@ -32,8 +34,34 @@ def alpn_protocols(http1: bool, http2: bool) -> list[str]:
     return protocols
 
 
-# Held while a TLS connection is made: see client_tls_stream.
+# Held while a TLS connection object is made: see making_tls.
 _MAKING_TLS = threading.Lock()
+
+
+@contextlib.contextmanager
+def making_tls(context: ssl.SSLContext, alpn: tuple[list[str], list[str]] | None) -> Iterator[None]:
+    """Hold while a TLS connection object is made from ``context`` (no await inside).
+
+    ``alpn=(offer, usual)``: this connection offers ``offer`` by ALPN (RFC 7301)
+    where ``context``, shared with other connections, offers ``usual`` (a TLS
+    proxy is offered only ``http/1.1`` from the context that offers origins
+    ``h2`` too). Python's ``ssl`` sets ALPN on a context only, and OpenSSL
+    copies a context's offer into a connection when the connection is made,
+    so the context offers ``offer`` for that instant alone and ``usual`` again
+    after: the context is left as it was. Every TLS connection the library
+    makes is made under one lock, so no other one (in any task or thread)
+    sees the passing offer.
+    """
+    with _MAKING_TLS:
+        if alpn is None:
+            yield
+            return
+        offer, usual = alpn
+        context.set_alpn_protocols(offer)
+        try:
+            yield
+        finally:
+            context.set_alpn_protocols(usual)
 
 
 def client_tls_stream(
@@ -44,29 +72,11 @@ def client_tls_stream(
 ) -> trio.SSLStream[trio.abc.Stream]:
     """A client TLS stream over ``stream`` for ``server_hostname``, before its handshake.
 
-    ``alpn=(offer, usual)``: this connection offers ``offer`` by ALPN (RFC 7301)
-    where ``context``, shared with other connections, offers ``usual`` (a TLS
-    proxy is offered only ``http/1.1`` from the context that offers origins
-    ``h2`` too). Python's ``ssl`` sets ALPN on a context only, and OpenSSL
-    copies a context's offer into a connection when the connection is made,
-    so the context offers ``offer`` for that instant alone and ``usual`` again
-    after: the context is left as it was. Every TLS connection the library
-    makes is made under one lock, with no await inside, so no other one (in
-    any task or thread) sees the passing offer.
-
-    ``https_compatible``: servers often close without a TLS close_notify, and
-    HTTP framing already tells where a message ends (RFC 9112 section 9.8).
+    ``alpn``: as :func:`making_tls`. ``https_compatible``: servers often close
+    without a TLS close_notify, and HTTP framing already tells where a message
+    ends (RFC 9112 section 9.8).
     """
-    with _MAKING_TLS:
-        if alpn is None:
-            return trio.SSLStream(
-                stream, context, server_hostname=server_hostname, https_compatible=True
-            )
-        offer, usual = alpn
-        context.set_alpn_protocols(offer)
-        try:
-            return trio.SSLStream(
-                stream, context, server_hostname=server_hostname, https_compatible=True
-            )
-        finally:
-            context.set_alpn_protocols(usual)
+    with making_tls(context, alpn):
+        return trio.SSLStream(
+            stream, context, server_hostname=server_hostname, https_compatible=True
+        )

@@ -1,0 +1,1 @@
+"""Tests of the HTTP/1.1 driver (trio_httpcore._http11)."""

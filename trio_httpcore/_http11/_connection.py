@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -15,45 +14,40 @@ import trio
 from .._exceptions import (
     READ_ERRORS,
     WRITE_ERRORS,
-    ReadError,
     ReadTimeout,
     RemoteProtocolError,
     TransportError,
     WriteError,
 )
 from .._http import (
+    BODY_BUFFER_SIZE,
     READ_SIZE,
     AsyncResponse,
-    ConnectionBoundStream,
     ConnectionListener,
     RetryOnNewConnection,
     authority,
     close_now,
+    give_back,
     has_header,
     header_value,
     raw_socket,
     readable_now,
+    receive_into,
+    take_buffer,
     tracer_for,
 )
 from .._streams import AsyncByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders
-from ._h11compat import request_event
+from ._body import HTTP11ResponseStream
+from ._h11compat import body_room, request_event, skip_body
 from ._prefixed import PrefixedStream
+from ._state import ConnectionState
 from ._timeouts import UNBOUNDED, Timeouts, raise_mapped
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from .._http import Tracer
 
 LOGGER = logging.getLogger("trio_httpcore.http11")
-
-# Reads while a response body streams in are larger than READ_SIZE (which the
-# head is read with): fewer trips through trio and h11 per megabyte. 256 KiB
-# measured 15-30% faster than 64 KiB on a 64 MiB download over loopback, at
-# no cost to small responses (their body usually comes with the head); 1 MiB
-# was slower, h11 copying more per read.
-BODY_READ_SIZE = 4 * READ_SIZE
 
 # The largest response head accepted (h11's default is 16 KiB). Heads of tens
 # of KiB (cookies, content-security policies) are real; httpcore takes 100 KiB.
@@ -84,12 +78,6 @@ EXPECT_CONTINUE_DEFAULT_WAIT = 1.0
 
 # Events are immutable: one serves every request.
 _END_OF_MESSAGE = h11.EndOfMessage()
-
-
-class _State(enum.Enum):
-    IDLE = "idle"  # no request; the watcher looks after the socket
-    BUSY = "busy"  # reserved for, or carrying, one request
-    CLOSED = "closed"  # closed, or its stream handed over to the caller
 
 
 class HTTP11Connection:
@@ -128,7 +116,8 @@ class HTTP11Connection:
         self._checked_requests = checked_requests
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_RESPONSE_HEAD_SIZE)
         self._socket = raw_socket(stream)
-        self._state = _State.BUSY  # the connection is made for a first request
+        self._receive_into = receive_into(stream)
+        self._state = ConnectionState.BUSY  # the connection is made for a first request
         self._reused = False
         self._eof = False
         # When the connection last turned idle (trio's clock), and how long it
@@ -153,9 +142,9 @@ class HTTP11Connection:
     # -- Capacity, as the pool sees it.
 
     def try_reserve(self) -> bool:
-        if self._state is not _State.IDLE:
+        if self._state is not ConnectionState.IDLE:
             return False
-        self._state = _State.BUSY
+        self._state = ConnectionState.BUSY
         watch = self._watch_scope
         if watch is not None:
             # The watcher is waiting on the socket, which the request will
@@ -169,17 +158,17 @@ class HTTP11Connection:
         self._become_idle()
 
     def is_idle(self) -> bool:
-        return self._state is _State.IDLE
+        return self._state is ConnectionState.IDLE
 
     def open_streams(self) -> int:
-        return 1 if self._state is _State.BUSY else 0
+        return 1 if self._state is ConnectionState.BUSY else 0
 
     def _become_idle(self) -> None:
         if self._keepalive_expiry == 0:
             # Kept alive for no time at all: closed now, never offered to the pool.
             self.close_now()
             return
-        self._state = _State.IDLE
+        self._state = ConnectionState.IDLE
         self._reused = True
         self._idle_since = trio.current_time()
         self._listener.released()
@@ -192,8 +181,8 @@ class HTTP11Connection:
         watches the socket only if it has been idle that long.
         """
         with self._serve_scope:
-            while self._state is not _State.CLOSED:
-                if self._state is _State.IDLE:
+            while self._state is not ConnectionState.CLOSED:
+                if self._state is ConnectionState.IDLE:
                     watch_at = self._idle_since + self._watch_after
                     if trio.current_time() >= watch_at:
                         await self._watch_idle()
@@ -227,7 +216,7 @@ class HTTP11Connection:
             self.close_now()
 
     def close_now(self) -> None:
-        if self._state is _State.CLOSED:
+        if self._state is ConnectionState.CLOSED:
             return
         # The watcher's wait is cancelled before the socket closes under it.
         self._let_go()
@@ -235,7 +224,7 @@ class HTTP11Connection:
 
     def _let_go(self) -> None:
         """Take no more requests (closed, or handed over), end the watcher, tell the pool."""
-        self._state = _State.CLOSED
+        self._state = ConnectionState.CLOSED
         self._watch_scope = None
         self._serve_scope.cancel()
         self._listener.closed()
@@ -505,7 +494,7 @@ class HTTP11Connection:
             raise_mapped(exc, WRITE_ERRORS, self._origin, "sending the request to")
 
     async def _next_event(
-        self, timeouts: Timeouts | None, read_size: int = READ_SIZE, *, need_data: bool = False
+        self, timeouts: Timeouts | None, *, need_data: bool = False
     ) -> h11.Event | type[h11.PAUSED]:
         """The next event from the server, reading from the socket as h11 needs.
 
@@ -531,11 +520,58 @@ class HTTP11Connection:
                 timeouts.arm_read()
             rearm = True
             try:
-                data = await self._stream.receive_some(read_size)
+                data = await self._stream.receive_some(READ_SIZE)
                 self._eof = not data
                 self._h11.receive_data(bytes(data))
             except Exception as exc:
                 raise_mapped(exc, READ_ERRORS, self._origin, "reading the response from")
+
+    async def _receive_body(
+        self, timeouts: Timeouts | None
+    ) -> bytes | h11.Event | type[h11.PAUSED]:
+        """The next piece of a response body, once h11 can make no event of what it holds.
+
+        Bytes that h11's framing says are body and nothing else are read into
+        a reused buffer and returned, copied once, without passing through
+        h11 (:func:`body_room`); the rest (chunk framing, the end of file,
+        bytes past the body) go to h11, and its next event is returned.
+        Reads are bounded as in :meth:`_next_event`.
+        """
+        rearm = False
+        while True:
+            if rearm and timeouts is not None:
+                timeouts.arm_read()
+            rearm = True
+            buffer = None if self._receive_into is None else take_buffer()
+            try:
+                try:
+                    if buffer is None:
+                        data: bytes | bytearray | memoryview = await self._stream.receive_some(
+                            BODY_BUFFER_SIZE
+                        )
+                        size = len(data)
+                    else:
+                        assert self._receive_into is not None
+                        size = await self._receive_into(buffer)
+                        data = memoryview(buffer)[:size]
+                except Exception as exc:
+                    raise_mapped(exc, READ_ERRORS, self._origin, "reading the response from")
+                self._eof = not size
+                room = body_room(self._h11) if size else 0
+                if room >= size > 0:
+                    skip_body(self._h11, size)
+                    return bytes(data)
+                if room:
+                    skip_body(self._h11, room)
+                    self._h11.receive_data(bytes(data[room:]))
+                    return bytes(data[:room])
+                self._h11.receive_data(bytes(data))
+            finally:
+                if buffer is not None:
+                    give_back(buffer)
+            event = self._held_event()
+            if event is not h11.NEED_DATA:
+                return cast("h11.Event | type[h11.PAUSED]", event)
 
     def _held_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
         """The next event from the bytes h11 holds, or NEED_DATA; its errors raised as ours."""
@@ -575,7 +611,7 @@ class HTTP11Connection:
         one whose end of file has been read: a close-delimited body ends with
         the server's close, and h11 still reports both sides DONE after it.
         """
-        if self._state is not _State.BUSY:
+        if self._state is not ConnectionState.BUSY:
             return
         excess, server_closed = self._h11.trailing_data
         if (
@@ -588,79 +624,3 @@ class HTTP11Connection:
             self._become_idle()
         else:
             self.close_now()
-
-
-class HTTP11ResponseStream(ConnectionBoundStream):
-    """The body of one HTTP/1.1 response; holds its connection until read or closed."""
-
-    def __init__(
-        self, connection: HTTP11Connection, timeouts: Timeouts | None, trace: Tracer | None
-    ) -> None:
-        super().__init__(connection._origin)
-        self._connection = connection
-        self._timeouts = timeouts
-        self._trace = trace
-
-    def _abandon(self) -> None:
-        self._connection.close_now()
-
-    def _holds_connection(self) -> bool:
-        return self._connection._state is _State.BUSY
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._done:
-            raise StopAsyncIteration
-        connection = self._connection
-        if connection._state is not _State.BUSY:
-            self._done = True
-            raise ReadError(f"the connection to {connection._origin} was closed")
-        try:
-            # What h11 already holds needs no coroutine (a small body, and the
-            # end of most bodies, come with the read before).
-            event = connection._held_event()
-            if event is h11.NEED_DATA:
-                timeouts = self._timeouts
-                scope = UNBOUNDED if timeouts is None else timeouts.reading()
-                with scope:
-                    event = await connection._next_event(timeouts, BODY_READ_SIZE, need_data=True)
-                if scope.cancelled_caught:
-                    assert timeouts is not None
-                    timeouts.expired(connection._origin)
-        except BaseException:
-            self._done = True
-            connection.close_now()
-            raise
-        if isinstance(event, h11.Data):
-            return bytes(event.data)
-        # EndOfMessage; a close-delimited body ends with it too (h11 turns the
-        # EOF into EndOfMessage, then ConnectionClosed).
-        self._done = True
-        connection._response_complete()
-        raise StopAsyncIteration
-
-    async def aclose(self) -> None:
-        """Release the connection: kept if the rest of the body is already here, else closed."""
-        if self._trace is not None:
-            trace, self._trace = self._trace, None  # reported once
-            await trace("response_closed.started")
-            await self.aclose()
-            await trace("response_closed.complete")
-            return
-        if self._done:
-            await trio.lowlevel.checkpoint()
-            return
-        self._done = True
-        connection = self._connection
-        if connection._state is _State.BUSY:
-            while True:
-                event = connection._next_buffered_event()
-                if isinstance(event, h11.EndOfMessage):
-                    connection._response_complete()
-                    break
-                if not isinstance(event, h11.Data):
-                    connection.close_now()
-                    break
-        await trio.lowlevel.checkpoint()

@@ -1,10 +1,15 @@
 """The one place that leans on h11's internals: building request events without h11's second
-check. Checked at import; should an h11 release drop the private flag, the public constructor is
-used (slower, the same bytes)."""
+check, and letting a response body bypass h11's receive buffer once h11 has chosen its framing.
+Both are probed at import; should an h11 release change what they lean on, the public API is used
+instead (slower, the same bytes)."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import h11
+from h11._readers import ChunkedReader, ContentLengthReader, Http10Reader
 
 from .._types import RawHeaders
 
@@ -36,3 +41,108 @@ def request_event(
     if checked and H11_PARSED_REQUESTS:
         return h11.Request(method=method, target=target, headers=headers, _parsed=True)
     return h11.Request(method=method, target=target, headers=headers)
+
+
+# -- The body bypass.
+#
+# h11 reads a body by copying every byte into its receive buffer and out
+# again as a Data event: two copies of a 64 MiB download, and most of the
+# time it takes. Once h11 has parsed the response head it has chosen the
+# body's framing (RFC 9112 section 6.3), as a reader object: Content-Length,
+# chunked, or read until the server closes. From the reader's state the
+# driver knows how many of the next bytes are body and nothing else (the
+# rest of the Content-Length, the rest of the current chunk, or all of them
+# until the close): those it reads into its own buffer and hands to the
+# caller without h11, and it moves the reader's count on as if h11 had read
+# them. Everything else (chunk sizes, the CRLF after a chunk, trailers, the
+# end of file, bytes past the body) still goes through h11, which so decides
+# where the body ends and what state the connection is in.
+
+UNBOUNDED_BODY = sys.maxsize
+
+
+def _body_room(connection: h11.Connection) -> int:
+    """How many of the next bytes from the server are body h11 need not see (0: none).
+
+    None while h11 holds unread bytes (those come first, through h11) or has
+    seen the end of file.
+    """
+    if (
+        connection.their_state is not h11.SEND_BODY
+        or connection._receive_buffer
+        or connection._receive_buffer_closed
+    ):
+        return 0
+    reader: Any = connection._reader
+    kind = type(reader)
+    if kind is ContentLengthReader:
+        remaining: int = reader._remaining
+        return remaining
+    if kind is ChunkedReader:
+        if reader._reading_trailer or reader._bytes_to_discard:
+            return 0
+        in_chunk: int = reader._bytes_in_chunk
+        return in_chunk
+    if kind is Http10Reader:
+        return UNBOUNDED_BODY
+    return 0  # pragma: no cover - no other reader reads a response body in h11 0.16
+
+
+def _skip_body(connection: h11.Connection, size: int) -> None:
+    """Count ``size`` body bytes (at most :func:`body_room`'s) as read by h11's reader."""
+    reader: Any = connection._reader
+    kind = type(reader)
+    if kind is ContentLengthReader:
+        reader._remaining -= size
+    elif kind is ChunkedReader:
+        reader._bytes_in_chunk -= size
+        if not reader._bytes_in_chunk:
+            # What h11's reader expects after a chunk's data (RFC 9112 section 7.1).
+            reader._bytes_to_discard = b"\r\n"
+
+
+def _probe(field: bytes, before: bytes, body: bytes, after: bytes) -> bool:
+    """Whether bypassing h11 for ``body`` leaves h11 where reading ``body`` through it would.
+
+    ``before`` and ``after`` are the framing around ``body`` on the wire.
+    """
+    connection = h11.Connection(h11.CLIENT)
+    connection.send(h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"h")]))
+    connection.send(h11.EndOfMessage())
+    connection.receive_data(b"HTTP/1.1 200 OK\r\n" + field + b"\r\n\r\n" + before)
+    if not isinstance(connection.next_event(), h11.Response):
+        return False  # pragma: no cover - depends on the h11 release
+    if connection.next_event() is not h11.NEED_DATA or _body_room(connection) != len(body):
+        return False  # pragma: no cover - depends on the h11 release
+    _skip_body(connection, len(body))
+    connection.receive_data(after)
+    return (
+        isinstance(connection.next_event(), h11.EndOfMessage) and connection.their_state is h11.DONE
+    )
+
+
+def _h11_body_bypass_works() -> bool:
+    """Whether h11's readers have the shape :func:`body_room` and :func:`skip_body` expect."""
+    try:
+        return _probe(b"Content-Length: 3", b"", b"abc", b"") and _probe(
+            b"Transfer-Encoding: chunked", b"3\r\n", b"abc", b"\r\n0\r\n\r\n"
+        )
+    except (AttributeError, TypeError, h11.ProtocolError):  # pragma: no cover - h11 release
+        return False
+
+
+H11_BODY_BYPASS = _h11_body_bypass_works()
+
+
+def body_room(connection: h11.Connection) -> int:
+    """How many of the next bytes from the server are body that need not go through h11.
+
+    0 while h11 must see them (it holds unread bytes; between chunks;
+    trailers; after the end of file), or when this h11 release cannot be
+    bypassed; while it is not 0, h11 could make no event without a read;
+    :data:`UNBOUNDED_BODY` for a body that ends when the server closes.
+    """
+    return _body_room(connection) if H11_BODY_BYPASS else 0
+
+
+skip_body = _skip_body

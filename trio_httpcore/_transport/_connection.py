@@ -11,7 +11,15 @@ from typing import Protocol
 import trio
 
 from .._exceptions import CONNECT_ERRORS, ConnectError, ConnectTimeout, map_exceptions
-from .._http import ConnectionProtocol, close_now, open_stream, start_tls, traced, tracer_for
+from .._http import (
+    ConnectionProtocol,
+    alpn_protocol,
+    close_now,
+    open_stream,
+    start_tls,
+    traced,
+    tracer_for,
+)
 from .._http3 import HTTP3Policy
 from .._http11 import HTTP11Connection
 from .._types import Extensions, Origin, fail_after, get_timeout, origin_text
@@ -281,8 +289,8 @@ class AsyncHTTPConnection:
 
     def _start_protocol(self, stream: trio.abc.Stream) -> ConnectionProtocol:
         """HTTP/2 if ALPN chose it, or by prior knowledge on http:// with http1=False."""
-        if isinstance(stream, trio.SSLStream):
-            speaks_h2 = stream.selected_alpn_protocol() == "h2"
+        if self.origin[0] == b"https":
+            speaks_h2 = alpn_protocol(stream) == "h2"
         else:
             speaks_h2 = self._options.http2 and not self._options.http1
         if speaks_h2:
