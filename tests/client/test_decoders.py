@@ -96,10 +96,11 @@ def test_text_decoder_any_split(text: str, encoding: str, data: st.DataObject) -
         encoded = text.encode(encoding)
     except UnicodeEncodeError:
         return
+    whole = encoded.decode(encoding)  # not always ``text``: "¥" is b"\\" in shift_jis
     cuts = sorted(data.draw(st.lists(st.integers(0, len(encoded)), max_size=5)))
     pieces = [encoded[a:b] for a, b in zip([0, *cuts], [*cuts, len(encoded)], strict=True)]
     decoder = TextDecoder(encoding)
-    assert "".join(decoder.decode(piece) for piece in pieces) + decoder.flush() == text
+    assert "".join(decoder.decode(piece) for piece in pieces) + decoder.flush() == whole
 
 
 def test_text_decoder_detects_the_encoding() -> None:
