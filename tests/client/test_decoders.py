@@ -71,6 +71,7 @@ def test_gzip_members_and_trailing_data() -> None:
     assert decode_in_chunks(content_decoder(["zstd"]), zstd_frames, 5) == b"one two"
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 # brotli may overshoot its output limit by up to a block.
 @pytest.mark.parametrize(("coding", "bound"), [("gzip", CHUNK_LIMIT), ("br", 2 * CHUNK_LIMIT)])
 def test_output_pieces_are_bounded(coding: str, bound: int) -> None:

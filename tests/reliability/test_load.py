@@ -152,12 +152,14 @@ def check(figures: Figures, total: int) -> None:
     assert figures.rss_growth_mib < 20, figures
 
 
+# The light runs take 10-15 s on a loaded CI machine; the full ones many minutes.
 SIZES = [
-    pytest.param(LIGHT, id="light"),
+    pytest.param(LIGHT, id="light", marks=pytest.mark.timeout(180)),
     pytest.param(
         FULL,
         id="full",
         marks=[
+            pytest.mark.timeout(3600),
             pytest.mark.soak,
             pytest.mark.skipif(not SOAK, reason="the full load runs with TRIO_HTTPCORE_SOAK=1"),
         ],
@@ -269,11 +271,16 @@ async def test_load_nginx(size: dict[str, int], protocol: str) -> None:
 # -- The sync facade: threads through one SyncConnectionPool
 
 SYNC_SIZES = [
-    pytest.param({"threads": 16, "per_thread": 125, "max_connections": 8}, id="light"),
+    pytest.param(
+        {"threads": 16, "per_thread": 125, "max_connections": 8},
+        id="light",
+        marks=pytest.mark.timeout(180),
+    ),
     pytest.param(
         {"threads": 64, "per_thread": 312, "max_connections": 32},
         id="full",
         marks=[
+            pytest.mark.timeout(3600),
             pytest.mark.soak,
             pytest.mark.skipif(not SOAK, reason="the full load runs with TRIO_HTTPCORE_SOAK=1"),
         ],
