@@ -144,12 +144,15 @@ class RecordingProxy:
     requested ``host:port`` (any host name goes to 127.0.0.1, so a test can
     use names the certificate has), anything else is sent as is and the
     connection closed. A forwarded request is answered 200 ``forwarded``.
+    ``port_map`` sends a tunnel asked for one port to another (a test's servers
+    can then stand for origins on default ports, which they cannot bind).
     """
 
     server: Server
     tls: bool
     connect_status: bytes = b"200 Connection established"
     heads: list[bytes] = field(default_factory=list)
+    port_map: dict[int, int] = field(default_factory=dict)
 
     @property
     def url4(self) -> URL4:
@@ -224,7 +227,8 @@ def start_recording_proxy(nursery: trio.Nursery, tls: TLSMaterial) -> Callable[.
                     await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nforwarded")
                 await stream.send_all(b"HTTP/1.1 %s\r\n\r\n" % proxy.connect_status)
                 if proxy.connect_status.startswith(b"200"):
-                    await _tunnel(stream, int(target.rsplit(b":", 1)[1]), rest)
+                    port = int(target.rsplit(b":", 1)[1])
+                    await _tunnel(stream, proxy.port_map.get(port, port), rest)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return
 

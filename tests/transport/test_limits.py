@@ -4,6 +4,7 @@ and connect retries with backoff."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from typing import Any
 
@@ -170,6 +171,35 @@ async def test_retries_exhausted_raise_connect_error_after_backoff(
         waited = trio.current_time() - start
         assert waited > 0  # it backed off between attempts
         assert math.isfinite(waited)
+
+
+def test_retry_delays_start_at_once_then_double_from_half_a_second() -> None:
+    from trio_httpcore._transport._connection import retry_delay
+
+    assert [retry_delay(attempt) for attempt in range(1, 7)] == [0, 0.5, 1, 2, 4, 8]
+
+
+async def test_retries_follow_the_backoff_schedule_exactly(
+    make_pool: PoolFactory,
+    start_raw_server: Any,
+    tls: TLSMaterial,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Each attempt reaches a server that hangs up before TLS: a connect error every time.
+    The server notes the virtual time of each attempt; the clock moves only while the
+    pool waits between them, so the gaps are the backoff: at once, then 0.5, 1, 2 s."""
+    attempts: list[float] = []
+
+    async def hang_up(conn: RawConn) -> None:
+        attempts.append(trio.current_time())
+
+    server = await start_raw_server(hang_up)
+    url = (b"https", b"127.0.0.1", server.port, b"/")
+    async with make_pool(retries=4, ssl_context=tls.client_context()) as pool:
+        with pytest.raises(trio_httpcore.ConnectError):
+            await pool.arequest(b"GET", url)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert gaps == [0, 0.5, 1, 2]
 
 
 async def test_no_retries_fail_at_once(
