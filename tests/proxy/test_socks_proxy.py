@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from tests.support.pool import assert_empty
-from tests.support.proxy import PProxy, free_port
-from tests.support.raw import RawConn
+from tests.support.proxy import PProxy
+from tests.support.raw import RawConn, closed_port
 from tests.support.servers import HOST, Server
 from tests.support.tls import TLSMaterial
 from trio_httpcore import (
@@ -249,7 +250,7 @@ def test_missing_socksio_says_which_extra_to_install(monkeypatch: pytest.MonkeyP
 
 
 async def test_connect_timeout_covers_the_socks5_handshake(
-    start_raw_server: Callable[..., Any],
+    start_raw_server: Callable[..., Any], autojump_clock: trio.testing.MockClock
 ) -> None:
     async def silent(conn: RawConn) -> None:
         await conn.wait_closed_by_peer()
@@ -264,7 +265,7 @@ async def test_connect_timeout_covers_the_socks5_handshake(
 
 
 async def test_unreachable_socks_proxy_is_a_connect_error_naming_it() -> None:
-    port = free_port()  # nothing listens there
+    port = closed_port()  # nothing listens there
     async with AsyncSOCKSProxy((b"socks5", HOST.encode(), port, b"")) as pool:
         with pytest.raises(ConnectError, match=f"connecting to proxy socks5://{HOST}:{port}"):
             await fetch(pool, (b"http", b"example.org", None, b"/"))

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from .servers import release_held
+
 KINDS = frozenset({"sockets", "tasks", "threads"})
 
 THREAD_GRACE = 5.0
@@ -116,6 +118,7 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     sockets_before = socket_fds()
     threads_before = set(threading.enumerate())
     yield
+    release_held()
     problems: list[str] = []
     warned = collect_garbage()
     if warned and "sockets" not in allow:

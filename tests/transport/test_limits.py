@@ -22,7 +22,7 @@ from tests.support.pool import (
     start_background,
     wait_closed,
 )
-from tests.support.raw import RawConn, closed_port, serve_blackhole
+from tests.support.raw import RawConn, closed_port, serve_blackhole, unlistened_socket
 from tests.support.servers import Server
 from tests.support.tls import TLSMaterial
 
@@ -138,7 +138,8 @@ async def test_waiters_served_first_come_first_served(
 async def test_retries_connect_until_the_server_listens(
     make_pool: PoolFactory, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
 ) -> None:
-    port = closed_port()
+    sock = unlistened_socket()  # refused until the server listens on it
+    port = sock.getsockname()[1]
     async with make_pool(retries=10) as pool:
         async with trio.open_nursery() as inner:
             job = start_background(
@@ -150,7 +151,7 @@ async def test_retries_connect_until_the_server_listens(
                 assert not job.done.is_set()
                 assert pool.statistics().connecting == 1
                 mock_clock.jump(0.3)
-            server = await serve_http(nursery, port=port)
+            server = await serve_http(nursery, bound=sock)
             while not job.done.is_set():
                 mock_clock.jump(1)
                 await trio.testing.wait_all_tasks_blocked()
