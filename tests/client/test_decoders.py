@@ -11,6 +11,7 @@ from trio_httpcore._client._decoders import (
     ContentDecoder,
     LineDecoder,
     TextDecoder,
+    brotli,
     content_decoder,
     detect_encoding,
 )
@@ -82,7 +83,10 @@ def test_output_pieces_are_bounded(coding: str, bound: int) -> None:
     sizes = [len(piece) for piece in decoder.decode(bomb)]
     sizes += [len(piece) for piece in decoder.flush()]
     assert sum(sizes) == 64 * 1024 * 1024
-    assert max(sizes) <= bound
+    # brotli before 1.2 and brotlicffi before 1.2 cannot bound their output (the
+    # decoder's docstring says so): with those, each chunk's output comes whole.
+    bounded = coding != "br" or hasattr(brotli.Decompressor(), "can_accept_more_data")
+    assert max(sizes) <= bound if bounded else len(sizes) == 1
 
 
 def test_unknown_codings_pass_through() -> None:
