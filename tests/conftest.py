@@ -23,8 +23,15 @@ from tests.support.raw import RawHandler, serve_raw
 from tests.support.servers import Server
 from tests.support.tls import TLSMaterial, make_tls_material
 
-# Fixtures more than one folder uses, kept beside their servers.
-pytest_plugins = ["tests.support.leaks", "tests.support.proxy"]
+# The leak checks and time limits every test runs under, fixtures more than one folder
+# uses (kept beside their servers), and pytester for the tests of those checks.
+pytest_plugins = [
+    "tests.support.leaks",
+    "tests.support.limits",
+    "tests.support.trio_run",
+    "tests.support.proxy",
+    "pytester",
+]
 
 # Hypothesis's per-example deadline (200 ms) measures the machine, not the code:
 # on a loaded CI machine a slow example fails a correct test. No test of ours

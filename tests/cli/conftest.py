@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from tests.support.h11server import H11Request, serve_http
-from tests.support.raw import RawConn, serve_raw
+from tests.support.raw import RawConn, closed_port, serve_raw
 from tests.support.servers import Server
 
 DIGEST_REALM = "cli"
@@ -140,13 +140,9 @@ async def reset_server(nursery: trio.Nursery) -> Server:
 
 
 @pytest.fixture
-async def refused_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on: bound, then closed."""
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    port: int = listeners[0].socket.getsockname()[1]
-    for listener in listeners:
-        await listener.aclose()
-    return port
+def refused_port() -> int:
+    """A port on 127.0.0.1 that refuses connections for the whole test."""
+    return closed_port()
 
 
 async def _answer_as_proxy(conn: RawConn) -> None:

@@ -25,7 +25,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-import brotli
 import pytest
 import trio
 import zstandard
@@ -34,6 +33,7 @@ from tests.support.asgi import serve_hypercorn
 from tests.support.pool import assert_quiescent
 from tests.support.servers import Server
 from trio_httpcore._client import AsyncClient
+from trio_httpcore._client._decoders import brotli  # brotli, or brotlicffi in its place
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

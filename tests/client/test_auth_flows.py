@@ -19,6 +19,10 @@ from trio_httpcore._client._models import Request, Response
 from trio_httpcore._exceptions import ProtocolError
 
 
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
 def _digest_params(header: str) -> dict[str, str]:
     assert header.startswith("Digest ")
     (challenge,) = parse_challenges(header)
@@ -116,7 +120,6 @@ def test_digest_md5_sess_userhash_and_nc_counting() -> None:
     challenge = 'Digest realm="r", nonce="n1", qop=auth, algorithm=MD5-sess, userhash=true'
     answered = flow.send(_challenge_response(first, challenge))
     params = _digest_params(answered.headers["Authorization"])
-    md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731
     assert params["username"] == md5("user:r")
     assert params["userhash"] == "true"
     assert params["algorithm"] == "MD5-sess"
@@ -173,7 +176,6 @@ def test_digest_rfc2069_without_qop() -> None:
             "Authorization"
         ]
     )
-    md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731
     assert "qop" not in params and "nc" not in params
     assert params["response"] == md5(f"{md5('u:r:p')}:n:{md5('GET:/p')}")
 

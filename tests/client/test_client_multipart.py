@@ -158,6 +158,7 @@ def _sha256_of(file: BinaryIO) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 async def test_one_gib_upload_in_bounded_memory(
     server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

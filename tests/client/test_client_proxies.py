@@ -18,8 +18,8 @@ import pytest
 import trio
 
 from tests.support.asgi import serve_hypercorn
-from tests.support.proxy import PProxy, free_port
-from tests.support.raw import RawConn
+from tests.support.proxy import PProxy
+from tests.support.raw import RawConn, closed_port
 from tests.support.servers import HOST, Server
 from tests.support.tls import TLSMaterial
 from trio_httpcore import (
@@ -51,7 +51,7 @@ def proxy_url(proxy: PProxy, credentials: str = "") -> str:
 @pytest.fixture
 def dead_proxy() -> str:
     """An HTTP proxy URL on a port where nothing listens."""
-    return f"http://{HOST}:{free_port()}"
+    return f"http://{HOST}:{closed_port()}"
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ async def test_forward_through_one_proxy_url(server: Server, pproxy_http: PProxy
         response = await client.get(f"{server.url}/echo?q=1")
         assert response.json()["query"] == "q=1"
         assert idle(client, server.url) == ("AsyncHTTPProxy", 1)
-        assert client._transport.statistics().idle == 0  # type: ignore[attr-defined]
+        assert client._transport.statistics().idle == 0  # type: ignore[union-attr]
 
 
 async def test_proxy_credentials_from_the_url(server: Server, pproxy_http_auth: PProxy) -> None:
@@ -161,7 +161,7 @@ async def test_environment_proxies(
         # Both variables name one proxy: one pool, holding a forwarding connection and a tunnel.
         assert client._transport_for_url(URL(https)) is client._transport_for_url(URL(server.url))
         assert idle(client, https) == ("AsyncHTTPProxy", 2)
-        assert client._transport.statistics().idle == 0  # type: ignore[attr-defined]
+        assert client._transport.statistics().idle == 0  # type: ignore[union-attr]
     # trust_env=False, or a transport of one's own: the environment is not read.
     async with AsyncClient(trust_env=False) as client:
         await client.get(f"{server.url}/echo")
@@ -228,7 +228,7 @@ def test_http2_only_client_keeps_its_alpn_offer(pproxy_http: PProxy) -> None:
             http1=http1, http2=True, proxies={"all://proxied": proxy_url(pproxy_http)}
         )
         (pool,) = client._proxy_pools.values()
-        shared = pool._options.ssl_context is client._transport._options.ssl_context  # type: ignore[attr-defined]
+        shared = pool._options.ssl_context is client._transport._options.ssl_context  # type: ignore[attr-defined,union-attr]
         assert shared is http1
 
 

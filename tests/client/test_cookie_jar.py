@@ -55,7 +55,7 @@ def test_path_matching() -> None:
 def test_secure_cookies_go_over_https_only() -> None:
     cookies = Cookies()
     _receive(cookies, "https://example.org/", "s=1; Secure", "plain=2")
-    assert set(_sent(cookies, "https://example.org/").split("; ")) == {"plain=2", "s=1"}
+    assert set((_sent(cookies, "https://example.org/") or "").split("; ")) == {"plain=2", "s=1"}
     assert _sent(cookies, "http://example.org/") == "plain=2"
 
 
@@ -103,6 +103,21 @@ def test_mapping_interface_and_disambiguation() -> None:
     assert "c" not in cookies
     cookies.clear()
     assert len(cookies) == 0
+
+
+def test_get_by_domain_matches_the_domain_exactly() -> None:
+    """``domain=`` names one domain: not its parent, not a subdomain, not a name that
+    merely ends with it or contains it."""
+    cookies = Cookies()
+    cookies.set("c", "parent", domain="example.org")
+    cookies.set("c", "sub", domain="www.example.org")
+    cookies.set("c", "look-alike", domain="badexample.org")
+    assert cookies.get("c", domain="example.org") == "parent"
+    assert cookies.get("c", domain="www.example.org") == "sub"
+    assert cookies.get("c", domain="badexample.org") == "look-alike"
+    assert cookies.get("c", domain="ample.org") is None
+    assert cookies.get("c", domain="org") is None
+    assert cookies.get("c", domain="api.www.example.org") is None
 
 
 def test_wraps_an_existing_jar() -> None:

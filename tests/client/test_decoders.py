@@ -11,6 +11,7 @@ from trio_httpcore._client._decoders import (
     ContentDecoder,
     LineDecoder,
     TextDecoder,
+    brotli,
     content_decoder,
     detect_encoding,
 )
@@ -71,6 +72,7 @@ def test_gzip_members_and_trailing_data() -> None:
     assert decode_in_chunks(content_decoder(["zstd"]), zstd_frames, 5) == b"one two"
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 # brotli may overshoot its output limit by up to a block.
 @pytest.mark.parametrize(
     ("coding", "bound"),
@@ -89,7 +91,10 @@ def test_output_pieces_are_bounded(coding: str, bound: int) -> None:
     sizes = [len(piece) for piece in decoder.decode(bomb)]
     sizes += [len(piece) for piece in decoder.flush()]
     assert sum(sizes) == 64 * 1024 * 1024
-    assert max(sizes) <= bound
+    # brotli before 1.2 and brotlicffi before 1.2 cannot bound their output (the
+    # decoder's docstring says so): with those, each chunk's output comes whole.
+    bounded = coding != "br" or hasattr(brotli.Decompressor(), "can_accept_more_data")
+    assert max(sizes) <= bound if bounded else len(sizes) == 1
 
 
 def test_unknown_codings_pass_through() -> None:
@@ -104,11 +109,10 @@ def test_text_decoder_any_split(text: str, encoding: str, data: st.DataObject) -
         encoded = text.encode(encoding)
     except UnicodeEncodeError:
         return
+    whole = encoded.decode(encoding)  # not always ``text``: "¥" is b"\\" in shift_jis
     cuts = sorted(data.draw(st.lists(st.integers(0, len(encoded)), max_size=5)))
     pieces = [encoded[a:b] for a, b in zip([0, *cuts], [*cuts, len(encoded)], strict=True)]
     decoder = TextDecoder(encoding)
-    # Against the whole decode, not ``text``: shift_jis reads back its own "¥" as "\\".
-    whole = encoded.decode(encoding)
     assert "".join(decoder.decode(piece) for piece in pieces) + decoder.flush() == whole
 
 

@@ -13,6 +13,8 @@ import re
 import zlib
 from collections.abc import Callable
 
+import pytest
+
 from tests.support.servers import Server
 from trio_httpcore import AsyncClient, Client
 
@@ -77,6 +79,7 @@ class Tally:
         assert growth < LIMIT_MIB
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 async def test_aiter_bytes_in_bounded_memory(client: AsyncClient) -> None:
     tally = Tally()
     async with client.stream("GET", f"/gzip-stream/{BODY_MIB}", timeout=120) as response:
@@ -86,6 +89,7 @@ async def test_aiter_bytes_in_bounded_memory(client: AsyncClient) -> None:
     tally.check("aiter_bytes (AsyncClient)")
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 def test_iter_bytes_in_bounded_memory(serve_in_thread: Callable[..., Server]) -> None:
     server = serve_in_thread()
     with Client(base_url=server.url, timeout=120) as client:

@@ -6,6 +6,7 @@ import email.parser
 import email.policy
 import io
 from pathlib import Path
+from typing import IO, cast
 
 import pytest
 
@@ -18,7 +19,8 @@ def _parse(stream: MultipartStream, body: bytes) -> list[tuple[dict[str, str], b
         b"Content-Type: " + stream.content_type.encode() + b"\r\n\r\n" + body
     )
     return [
-        (dict(part.items()), part.get_payload(decode=True) or b"") for part in message.iter_parts()
+        (dict(part.items()), cast(bytes, part.get_payload(decode=True) or b""))
+        for part in message.iter_parts()
     ]
 
 
@@ -81,7 +83,7 @@ def test_unsized_file_means_no_content_length_and_chunked_reads() -> None:
             return b"z" * n
 
     pipe = Pipe(5 * CHUNK_SIZE + 7)
-    stream = MultipartStream(None, {"f": ("p", pipe)})
+    stream = MultipartStream(None, {"f": ("p", cast(IO[bytes], pipe))})  # read() is enough
     assert "Content-Length" not in stream.headers()
     total = sum(len(chunk) for chunk in stream)
     assert pipe.largest_read == CHUNK_SIZE

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import trio
 
+from tests.support.asgi import serve_hypercorn
+from tests.support.proxy import RecordingProxy
 from tests.support.servers import Server
+from tests.support.tls import TLSMaterial
+from trio_httpcore import AsyncHTTPProxy
 from trio_httpcore._client import URL, AsyncClient
 from trio_httpcore._exceptions import (
     RedirectBodyUnavailable,
@@ -17,6 +22,7 @@ from trio_httpcore._exceptions import (
 )
 from trio_httpcore._types import RawHeaders
 
+from .conftest import ClientApp
 from .helpers import MockTransport, Sent
 
 
@@ -179,3 +185,64 @@ async def test_redirect_without_location_is_a_response(client: AsyncClient) -> N
     assert response.status_code == 302
     assert not response.is_redirect
     assert response.history == []
+
+
+# -- Credentials across origins, against real servers
+
+AUTHORIZATION_MATRIX = [
+    # (start, location, Authorization kept)
+    ("http://localhost/", "http://localhost/echo", True),  # same origin
+    ("http://localhost/", "http://localhost:80/echo", True),  # same origin, port spelt out
+    ("http://localhost/", "https://localhost/echo", True),  # upgrade, default ports
+    ("http://localhost/", "https://localhost:443/echo", True),  # the same, port spelt out
+    ("http://localhost/", "https://localhost:8443/echo", False),  # upgrade to another port
+    ("http://localhost:8080/", "https://localhost/echo", False),  # upgrade from another port
+    ("http://localhost:8080/", "https://localhost:8443/echo", False),
+    ("http://localhost/", "http://localhost:8080/echo", False),  # port
+    ("http://localhost/", "http://127.0.0.1/echo", False),  # host
+    ("https://localhost/", "http://localhost/echo", False),  # never down to http
+    ("https://localhost/", "https://localhost:8443/echo", False),  # port
+    ("https://localhost/", "https://127.0.0.1/echo", False),  # host
+    ("https://localhost:8443/", "https://localhost:8443/echo", True),  # same origin
+]
+
+
+@pytest.fixture
+async def origins(
+    nursery: trio.Nursery,
+    client_app: ClientApp,
+    tls: TLSMaterial,
+    start_recording_proxy: Callable[..., Any],
+) -> RecordingProxy:
+    """:class:`ClientApp` on Hypercorn, plain and over TLS, each on a port of its own, behind
+    a tunnelling proxy that stands in for the ports a test cannot bind: tunnels to ports 80
+    and 8080 reach the plain server, to 443 and 8443 the TLS one (any host: 127.0.0.1)."""
+    plain = await serve_hypercorn(nursery, client_app)
+    secure = await serve_hypercorn(nursery, client_app, certfile=tls.certfile, keyfile=tls.keyfile)
+    proxy: RecordingProxy = await start_recording_proxy()
+    proxy.port_map.update({80: plain.port, 8080: plain.port, 443: secure.port, 8443: secure.port})
+    return proxy
+
+
+@pytest.mark.parametrize(("start", "location", "keeps"), AUTHORIZATION_MATRIX)
+async def test_authorization_across_origins_against_real_servers(
+    origins: RecordingProxy, tls: TLSMaterial, start: str, location: str, keeps: bool
+) -> None:
+    """The redirect really goes to the other origin (the proxy opened a tunnel to it, the
+    server there answered), and Authorization goes with it only where it may."""
+    transport = AsyncHTTPProxy(
+        origins.url4, proxy_mode="TUNNEL_ONLY", ssl_context=tls.client_context()
+    )
+    async with AsyncClient(transport=transport) as client:
+        response = await client.get(
+            f"{start}redirect/302",
+            params={"location": location},
+            headers={"Authorization": "Bearer secret"},
+        )
+    assert response.status_code == 200
+    assert response.url == URL(location)
+    echo = response.json()
+    assert header_values(echo, "authorization") == (["Bearer secret"] if keeps else [])
+    target = URL(location)
+    port = target.port or {"http": 80, "https": 443}[target.scheme]
+    assert origins.heads[-1].startswith(b"CONNECT %s:%d " % (target.raw_host, port))

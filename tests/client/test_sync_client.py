@@ -180,7 +180,7 @@ def test_ctrl_c_cancels_the_request(server: Server, client_app: ClientApp) -> No
             client.get("/stall")
         helper.join()
         # The interrupted request released its connection; the client goes on.
-        stats = client._portal.run_sync(client._client._transport.statistics)  # type: ignore[attr-defined]
+        stats = client._portal.run_sync(client._client._transport.statistics)  # type: ignore[union-attr]
         assert (stats.active, stats.waiting) == (0, 0)
         assert client.get("/status/200").content == b"status 200"
 

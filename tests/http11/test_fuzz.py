@@ -90,6 +90,7 @@ HEADS = st.sampled_from(
 )
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 @SETTINGS
 @given(
     head=HEADS,
@@ -106,6 +107,7 @@ def test_random_response_bytes_raise_only_library_errors(
         assert isinstance(body, bytes)
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 @SETTINGS
 @given(
     body=st.binary(max_size=3000),
@@ -141,6 +143,7 @@ def test_valid_response_split_anywhere_is_read_exactly(
     assert result == (200, body)
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 @SETTINGS
 @given(
     cases=st.lists(

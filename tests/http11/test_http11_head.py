@@ -10,6 +10,8 @@ both ways.
 
 from __future__ import annotations
 
+from typing import Any
+
 import h11
 import pytest
 import trio
@@ -30,9 +32,9 @@ URL = (b"http", b"example.org", 8080, b"/")
 
 def _send_both_ways(
     method: bytes, target: bytes, headers: RawHeaders
-) -> tuple[tuple[bytes, dict[object, object], bool] | str, ...]:
+) -> tuple[tuple[bytes, dict[Any, Any], bool] | str, ...]:
     """What h11 writes and its states after, for the public and the fast event (or the error)."""
-    outcomes: list[tuple[bytes, dict[object, object], bool] | str] = []
+    outcomes: list[tuple[bytes, dict[Any, Any], bool] | str] = []
     for build in (h11.Request, request_event):
         connection = h11.Connection(h11.CLIENT)
         try:
@@ -45,7 +47,11 @@ def _send_both_ways(
             outcomes.append("LocalProtocolError")
             continue
         outcomes.append(
-            (data, dict(connection.states), connection.client_is_waiting_for_100_continue)
+            (
+                data,
+                dict[Any, Any](connection.states),
+                connection.client_is_waiting_for_100_continue,
+            )
         )
     return tuple(outcomes)
 

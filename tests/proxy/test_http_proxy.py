@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from tests.support.pool import assert_empty, assert_quiescent
-from tests.support.proxy import PROXY_AUTH_HEADER, PProxy, RecordingProxy, free_port
-from tests.support.raw import RawConn
+from tests.support.proxy import PROXY_AUTH_HEADER, PProxy, RecordingProxy
+from tests.support.raw import RawConn, closed_port
 from tests.support.servers import HOST, Server
 from tests.support.tls import TLSMaterial
 from trio_httpcore import (
@@ -145,7 +146,7 @@ def test_max_keepalive_is_deprecated() -> None:
 
 
 async def test_unreachable_proxy_is_a_connect_error_naming_it() -> None:
-    port = free_port()  # nothing listens there
+    port = closed_port()  # nothing listens there
     async with AsyncHTTPProxy((b"http", HOST.encode(), port, b"/")) as pool:
         with pytest.raises(ConnectError) as info:
             await fetch(pool, (b"https", b"example.org", None, b"/"))
@@ -154,7 +155,7 @@ async def test_unreachable_proxy_is_a_connect_error_naming_it() -> None:
 
 
 async def test_connect_timeout_covers_the_connect_exchange(
-    start_raw_server: Callable[..., Any],
+    start_raw_server: Callable[..., Any], autojump_clock: trio.testing.MockClock
 ) -> None:
     from trio_httpcore import ConnectTimeout
 

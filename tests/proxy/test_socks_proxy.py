@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from tests.support.pool import assert_empty
-from tests.support.proxy import PProxy, free_port
-from tests.support.raw import RawConn
+from tests.support.proxy import PProxy
+from tests.support.raw import RawConn, closed_port
 from tests.support.servers import HOST, Server
 from tests.support.tls import TLSMaterial
 from trio_httpcore import (
@@ -104,8 +105,34 @@ async def test_socks5_wrong_password_raises_proxy_error(
     ) as pool:
         with pytest.raises(ProxyError) as info:
             await fetch(pool, hypercorn_server.url4("/echo"))
+    # pproxy hangs up instead of answering the login (the scripted proxy below answers).
     assert f"proxy socks5://{HOST}:{pproxy_socks5_auth.port}" in str(info.value)
     assert (info.value.status_code, info.value.reason) == (None, None)
+
+
+async def test_a_refused_login_stops_the_handshake(start_raw_server: Callable[..., Any]) -> None:
+    """A proxy that refuses the login (RFC 1929 status 1) but would still serve a CONNECT:
+    the client stops at the refusal and never asks for the tunnel."""
+    connects: list[bytes] = []
+
+    async def lenient(conn: RawConn) -> None:
+        await conn.read_exactly(3)  # version, one method: username/password
+        await conn.send(b"\x05\x02")
+        _, size = await conn.read_exactly(2)  # the subnegotiation's version, the name's size
+        user = await conn.read_exactly(size)
+        await conn.read_exactly((await conn.read_exactly(1))[0])  # the password
+        await conn.send(b"\x01\x01")  # refused
+        if (after := await conn.receive_some()) and user:
+            connects.append(after)
+            await conn.send(b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00")
+            await conn.wait_closed_by_peer()
+
+    server = await start_raw_server(lenient)
+    proxy = (b"socks5", HOST.encode(), server.port, b"")
+    async with AsyncSOCKSProxy(proxy, proxy_auth=(b"user", b"wrong")) as pool:
+        with pytest.raises(ProxyError, match="refused the SOCKS5 login for user b'user'"):
+            await fetch(pool, (b"http", b"example.org", None, b"/"))
+    assert connects == []
 
 
 async def test_socks5_without_credentials_is_refused(
@@ -223,7 +250,7 @@ def test_missing_socksio_says_which_extra_to_install(monkeypatch: pytest.MonkeyP
 
 
 async def test_connect_timeout_covers_the_socks5_handshake(
-    start_raw_server: Callable[..., Any],
+    start_raw_server: Callable[..., Any], autojump_clock: trio.testing.MockClock
 ) -> None:
     async def silent(conn: RawConn) -> None:
         await conn.wait_closed_by_peer()
@@ -238,7 +265,7 @@ async def test_connect_timeout_covers_the_socks5_handshake(
 
 
 async def test_unreachable_socks_proxy_is_a_connect_error_naming_it() -> None:
-    port = free_port()  # nothing listens there
+    port = closed_port()  # nothing listens there
     async with AsyncSOCKSProxy((b"socks5", HOST.encode(), port, b"")) as pool:
         with pytest.raises(ConnectError, match=f"connecting to proxy socks5://{HOST}:{port}"):
             await fetch(pool, (b"http", b"example.org", None, b"/"))

@@ -50,7 +50,9 @@ def _count_tasks() -> int:
     def walk(task: trio.lowlevel.Task) -> int:
         return 1 + sum(walk(child) for n in task.child_nurseries for child in n.child_tasks)
 
-    return walk(trio.lowlevel.current_root_task())
+    root = trio.lowlevel.current_root_task()
+    assert root is not None
+    return walk(root)
 
 
 async def _cancel_after(
@@ -79,7 +81,7 @@ async def _tls_h11_server(nursery: trio.Nursery, tls: TLSMaterial) -> Any:
                     data = await stream.receive_some(65536)
                     if not data:
                         return
-                    server.receive_data(data)
+                    server.receive_data(bytes(data))
                 elif isinstance(event, h11.EndOfMessage):
                     out = server.send(
                         h11.Response(status_code=200, headers=[(b"content-length", b"5")])

@@ -110,7 +110,7 @@ async def test_client_fault(
             assert isinstance(info.value, trio_httpcore.HTTPError)
         # The client still works, and its pool was left clean.
         await trio.testing.wait_all_tasks_blocked()
-        pool = client._transport  # the client's own AsyncConnectionPool
+        pool: Any = client._transport  # the client's own AsyncConnectionPool
         stats = pool.statistics()
         assert (stats.connecting, stats.active, stats.waiting) == (0, 0, 0), stats
 

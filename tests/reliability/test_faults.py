@@ -725,7 +725,7 @@ async def test_oversized_headers_stop_at_h11s_limit_without_memory_growth(
     assert peak < 1024 * 1024, peak
     assert sent[0] < 10_000 * 1000  # the server did not get to send it all
     assert "too long" in str(info.value.__cause__).lower() or "431" in repr(
-        info.value.__cause__.__dict__  # type: ignore[union-attr]
+        info.value.__cause__.__dict__
     )
 
 

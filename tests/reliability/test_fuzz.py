@@ -18,6 +18,7 @@ import itertools
 import socket
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 from hypothesis import HealthCheck, example, given, settings
@@ -227,6 +228,7 @@ def _run(first: bytes | None, pieces: list[bytes]) -> None:
     assert set(socket_fds()) <= before
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 @SLOW
 @given(data=RESPONSES, cuts=st.lists(st.integers(0, 400), max_size=6), second=st.booleans())
 def test_server_bytes_raise_only_library_errors(data: bytes, cuts: list[int], second: bool) -> None:

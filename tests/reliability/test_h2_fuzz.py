@@ -14,6 +14,7 @@ import itertools
 import socket
 import struct
 
+import pytest
 import trio
 import trio.testing
 from hpack import Encoder
@@ -139,6 +140,7 @@ def test_the_valid_response_is_read() -> None:
     assert trio.run(main) == b"hello"
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout
 @SETTINGS
 @given(data=RESPONSES, cuts=st.lists(st.integers(0, 200), max_size=5))
 def test_server_frames_raise_only_library_errors(data: bytes, cuts: list[int]) -> None:

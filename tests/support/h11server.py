@@ -169,7 +169,7 @@ async def serve_http(
     *,
     close_idle: bool = False,
     idle_close_delay: float | None = None,
-    port: int = 0,
+    bound: socket.socket | None = None,
 ) -> Server:
     """An HTTP/1.1 server on h11 calling ``await handler(request)`` per request.
 
@@ -180,11 +180,11 @@ async def serve_http(
     ``idle_close_delay`` seconds if given; a trio sleep, so MockClock applies),
     as a server with a short keep-alive timeout does.
     ``server.extra["requests"]`` lists every :class:`H11Request`, in order.
-    ``port`` picks the port (0: any free one).
+    ``bound`` is a socket bound already, to listen on (by default a new one on port 0).
     """
     counter = ConnectionCounter()
     stop = trio.Event()
-    listener = await open_listener(port=port)
+    listener = await open_listener(bound=bound)
     port = listener.socket.getsockname()[1]
     server = Server("http", HOST, port, counter, stop)
     requests: list[H11Request] = []
@@ -218,7 +218,7 @@ async def serve_http(
                         pass
                 except h11.ProtocolError:
                     return
-            if conn.h11.our_state is h11.MUST_CLOSE or conn.h11.their_state is h11.MUST_CLOSE:
+            if h11.MUST_CLOSE in (conn.h11.our_state, conn.h11.their_state):
                 return
             if close_idle:
                 if idle_close_delay is not None:

@@ -171,7 +171,7 @@ class H2ServerConnection:
         async with self._write_lock:
             await self.raw.stream.send_all(data)
 
-    async def send_settings(self, settings: dict[SettingCodes, int]) -> None:
+    async def send_settings(self, settings: dict[SettingCodes | int, int]) -> None:
         self.h2.update_settings(settings)
         await self.flush()
 

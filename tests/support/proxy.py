@@ -1,7 +1,8 @@
 """Proxies: pproxy in a subprocess, and a small trio proxy of our own.
 
 pproxy (a real HTTP and SOCKS5 proxy) runs once per test session per
-configuration, on a free port; its fixtures wait until it accepts connections.
+configuration; it binds port 0 and prints the port it got, which its fixtures
+wait for.
 :class:`RecordingProxy` is ours, for what pproxy cannot do: show exactly what a
 proxy receives, answer CONNECT with a status of the test's choice, and serve
 over TLS (an ``https`` proxy) with the trustme certificate.
@@ -9,10 +10,9 @@ over TLS (an ``https`` proxy) with the trustme certificate.
 
 from __future__ import annotations
 
-import socket
+import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,26 +43,20 @@ class PProxy:
         return (self.scheme.encode(), HOST.encode(), self.port, b"/")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+_SERVING = re.compile(rb"^Serving on .*:(\d+) by ")
 
 
-def _wait_listening(process: subprocess.Popen[bytes], port: int) -> None:
-    """Poll a connect until pproxy accepts one (or fail if it exited or never does)."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection((HOST, port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"pproxy exited with {process.returncode}") from None
-            if time.monotonic() > deadline:
-                raise RuntimeError("pproxy did not start listening") from None
-            time.sleep(0.01)
+def _read_port(process: subprocess.Popen[bytes]) -> int:
+    """The port pproxy says it serves on (it binds port 0, then prints the port it got)."""
+    assert process.stdout is not None
+    seen = b""
+    for line in process.stdout:
+        seen += line
+        match = _SERVING.match(line)
+        if match:
+            return int(match.group(1))
+    process.wait()
+    raise RuntimeError(f"pproxy exited with {process.returncode}: {seen.decode(errors='replace')}")
 
 
 class PProxies:
@@ -74,16 +68,15 @@ class PProxies:
     def get(self, scheme: str, auth: str | None = None) -> PProxy:
         key = (scheme, auth)
         if key not in self._running:
-            port = free_port()
-            listen = f"{scheme}://{HOST}:{port}" + (f"#{auth}" if auth else "")
+            listen = f"{scheme}://{HOST}:0" + (f"#{auth}" if auth else "")
             # --auth 0: check credentials on every connection, not once per client IP.
             process = subprocess.Popen(
-                [sys.executable, "-m", "pproxy", "-l", listen, "--auth", "0"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                [sys.executable, "-u", "-m", "pproxy", "-l", listen, "--auth", "0"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
             try:
-                _wait_listening(process, port)
+                port = _read_port(process)
             except BaseException:
                 process.kill()
                 process.wait()
@@ -96,6 +89,8 @@ class PProxies:
             proxy.process.terminate()
         for proxy in self._running.values():
             proxy.process.wait()
+            assert proxy.process.stdout is not None
+            proxy.process.stdout.close()
 
 
 @pytest.fixture(scope="session")
@@ -144,6 +139,8 @@ class RecordingProxy:
     requested ``host:port`` (any host name goes to 127.0.0.1, so a test can
     use names the certificate has), anything else is sent as is and the
     connection closed. A forwarded request is answered 200 ``forwarded``.
+    ``port_map`` sends a tunnel asked for one port to another (a test's servers
+    can then stand for origins on default ports, which they cannot bind).
     """
 
     server: Server
@@ -152,6 +149,7 @@ class RecordingProxy:
     heads: list[bytes] = field(default_factory=list)
     # The protocol each TLS connection to the proxy chose by ALPN (None: none).
     alpn_chosen: list[str | None] = field(default_factory=list)
+    port_map: dict[int, int] = field(default_factory=dict)
 
     @property
     def url4(self) -> URL4:
@@ -230,7 +228,8 @@ def start_recording_proxy(nursery: trio.Nursery, tls: TLSMaterial) -> Callable[.
                     await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nforwarded")
                 await stream.send_all(b"HTTP/1.1 %s\r\n\r\n" % proxy.connect_status)
                 if proxy.connect_status.startswith(b"200"):
-                    await _tunnel(stream, int(target.rsplit(b":", 1)[1]), rest)
+                    port = int(target.rsplit(b":", 1)[1])
+                    await _tunnel(stream, proxy.port_map.get(port, port), rest)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return
 

@@ -9,7 +9,15 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from .servers import HOST, ConnectionCounter, CountedConn, Server, open_listener, serve_listener
+from .servers import (
+    HOST,
+    ConnectionCounter,
+    CountedConn,
+    Server,
+    hold_for_the_test,
+    open_listener,
+    serve_listener,
+)
 
 # ---------------------------------------------------------------------------
 # Raw TCP servers
@@ -160,7 +168,20 @@ _TCP_SYN_SENT = 2  # tcpi_state in struct tcp_info (linux/tcp.h)
 
 
 def closed_port() -> int:
-    """A port on 127.0.0.1 nobody listens on (bound then released at once)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    """A port on 127.0.0.1 where a connect is refused, for the rest of the test.
+
+    A socket bound to it without listening holds it until the test ends (a port
+    released at once could be given to another test's server under xdist).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    hold_for_the_test(sock)
+    return int(sock.getsockname()[1])
+
+
+def unlistened_socket() -> socket.socket:
+    """A socket bound to a port of 127.0.0.1 but not listening: connects are refused
+    until a server listens on it (``serve_http(nursery, bound=sock)``)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    return sock

@@ -182,12 +182,33 @@ async def serve_listener(
         nursery.cancel_scope.cancel()
 
 
-async def open_listener(backlog: int = 128, port: int = 0) -> trio.SocketListener:
-    sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    await sock.bind((HOST, port))
+async def open_listener(
+    backlog: int = 128, bound: socket.socket | None = None
+) -> trio.SocketListener:
+    """A listener on 127.0.0.1, port 0 (read it back from ``listener.socket``), or on
+    ``bound``, a socket bound already that starts listening only now."""
+    if bound is not None:
+        sock = trio.socket.from_stdlib_socket(bound)
+    else:
+        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        await sock.bind((HOST, 0))
     sock.listen(backlog)
     return trio.SocketListener(sock)
+
+
+_held: list[socket.socket] = []
+
+
+def hold_for_the_test(sock: socket.socket) -> None:
+    """Keep ``sock`` open until the test ends (the leak checks close it first)."""
+    _held.append(sock)
+
+
+def release_held() -> None:
+    """Close what :func:`hold_for_the_test` kept: the test is over."""
+    while _held:
+        _held.pop().close()
 
 
 def relay_handler(

@@ -106,7 +106,8 @@ async def _raw(start_raw_server: Any, response: bytes, *, reset: bool = False) -
         if reset:
             conn.reset()
 
-    return await start_raw_server(handler)
+    server: Server = await start_raw_server(handler)
+    return server
 
 
 @pytest.mark.parametrize(

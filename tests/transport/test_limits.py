@@ -4,6 +4,7 @@ and connect retries with backoff."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.support.pool import (
     start_background,
     wait_closed,
 )
-from tests.support.raw import RawConn, closed_port, serve_blackhole
+from tests.support.raw import RawConn, closed_port, serve_blackhole, unlistened_socket
 from tests.support.servers import Server
 from tests.support.tls import TLSMaterial
 
@@ -137,7 +138,8 @@ async def test_waiters_served_first_come_first_served(
 async def test_retries_connect_until_the_server_listens(
     make_pool: PoolFactory, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
 ) -> None:
-    port = closed_port()
+    sock = unlistened_socket()  # refused until the server listens on it
+    port = sock.getsockname()[1]
     async with make_pool(retries=10) as pool:
         async with trio.open_nursery() as inner:
             job = start_background(
@@ -149,7 +151,7 @@ async def test_retries_connect_until_the_server_listens(
                 assert not job.done.is_set()
                 assert pool.statistics().connecting == 1
                 mock_clock.jump(0.3)
-            server = await serve_http(nursery, port=port)
+            server = await serve_http(nursery, bound=sock)
             while not job.done.is_set():
                 mock_clock.jump(1)
                 await trio.testing.wait_all_tasks_blocked()
@@ -170,6 +172,35 @@ async def test_retries_exhausted_raise_connect_error_after_backoff(
         waited = trio.current_time() - start
         assert waited > 0  # it backed off between attempts
         assert math.isfinite(waited)
+
+
+def test_retry_delays_start_at_once_then_double_from_half_a_second() -> None:
+    from trio_httpcore._transport._connection import retry_delay
+
+    assert [retry_delay(attempt) for attempt in range(1, 7)] == [0, 0.5, 1, 2, 4, 8]
+
+
+async def test_retries_follow_the_backoff_schedule_exactly(
+    make_pool: PoolFactory,
+    start_raw_server: Any,
+    tls: TLSMaterial,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Each attempt reaches a server that hangs up before TLS: a connect error every time.
+    The server notes the virtual time of each attempt; the clock moves only while the
+    pool waits between them, so the gaps are the backoff: at once, then 0.5, 1, 2 s."""
+    attempts: list[float] = []
+
+    async def hang_up(conn: RawConn) -> None:
+        attempts.append(trio.current_time())
+
+    server = await start_raw_server(hang_up)
+    url = (b"https", b"127.0.0.1", server.port, b"/")
+    async with make_pool(retries=4, ssl_context=tls.client_context()) as pool:
+        with pytest.raises(trio_httpcore.ConnectError):
+            await pool.arequest(b"GET", url)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert gaps == [0, 0.5, 1, 2]
 
 
 async def test_no_retries_fail_at_once(
