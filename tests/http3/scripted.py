@@ -19,7 +19,7 @@ from aioquic.h3 import events as h3_events
 from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, encode_frame
 from aioquic.quic import events as quic_events
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.connection import QuicConnection
+from aioquic.quic.connection import Limit, QuicConnection
 from aioquic.quic.packet import pull_quic_header
 
 from tests.support.servers import HOST, url4
@@ -96,6 +96,32 @@ async def hello(stream: ServerStream) -> None:
     """The default handler: read the request, answer 200 ``hello``."""
     await stream.read_body()
     stream.respond(200, b"hello")
+
+
+class _StreamCap(Limit):
+    """The server's request-stream limit (MAX_STREAMS, RFC 9000 section 4.6), held at the
+    streams the client closed plus ``concurrent``.
+
+    aioquic offers 128 streams and raises the limit its own way (doubling it as
+    streams open before 1.4, one per stream closed since): every raise is capped here.
+    """
+
+    def __init__(self, quic: QuicConnection, concurrent: int) -> None:
+        limit = quic._local_max_streams_bidi
+        self.frame_type, self.name, self.used = limit.frame_type, limit.name, limit.used
+        self.sent = self._value = concurrent
+        self._quic = quic
+        self._concurrent = concurrent
+
+    @property  # type: ignore[override]
+    def value(self) -> int:
+        return self._value
+
+    @value.setter
+    def value(self, value: int) -> None:
+        still_open = sum(1 for stream_id in self._quic._streams if stream_id % 4 == 0)
+        closed = self.used - still_open
+        self._value = max(self.sent, min(value, closed + self._concurrent))
 
 
 class ServerConnection:
@@ -251,8 +277,7 @@ class ScriptedH3Server:
             configuration=self._configuration,
             original_destination_connection_id=header.destination_cid,
         )
-        # aioquic offers 128 request streams and has no setting for it (RFC 9000 section 4.6).
-        quic._local_max_streams_bidi.value = quic._local_max_streams_bidi.sent = self._max_streams
+        quic._local_max_streams_bidi = _StreamCap(quic, self._max_streams)
         connection = ServerConnection(self, quic, addr)
         self._by_addr[addr] = connection
         self.connections.append(connection)
