@@ -6,7 +6,7 @@ only connection, the QUIC handshake (a UDP socket that never answers), sending
 the body, waiting for the head, reading the body, and ``n`` checkpoints after
 the start against a healthy server. Afterwards: the server saw the stream
 stopped (STOP_SENDING, and RESET_STREAM for a body being sent); the pool counts
-nothing connecting, active or waiting and no stream open; the next request
+nothing connecting, active or waiting and no HTTP/3 stream open; the next request
 succeeds, on the same QUIC connection where one was up; the run has exactly the
 tasks it had before; no socket is left open.
 """
@@ -125,7 +125,8 @@ async def _example(phase: str, checkpoints: int, tls: TLSMaterial) -> None:
 
                 await trio.testing.wait_all_tasks_blocked()
                 stats = pool.statistics()
-                assert (stats.connecting, stats.active, stats.waiting) == (0, 0, 0), (
+                counts = (stats.connecting, stats.active, stats.waiting, stats.http3_streams)
+                assert counts == (0, 0, 0, 0), (
                     phase,
                     checkpoints,
                     stats,
