@@ -110,3 +110,17 @@ async def test_pool_exit_ends_the_connection_task(h3_server: Server, tls: TLSMat
         # The body is left unread: leaving the pool still ends everything.
     assert pool.statistics().idle == 0
     assert stream is not None
+
+
+async def test_statistics_count_http3_streams_apart_from_http2(
+    make_pool, h3_server: Server, tls: TLSMaterial, app: TestApp
+) -> None:
+    async with make_pool(ssl_context=tls.client_context(), http3="prior") as pool:
+        responses = [await pool.arequest(b"GET", h3_server.url4(f"/gate/{n}")) for n in "abc"]
+        stats = pool.statistics()
+        assert (stats.active, stats.http3_streams, stats.http2_streams) == (1, 3, 0)
+        for name, (_, _, stream, _) in zip("abc", responses, strict=True):
+            app.gate(name).release.set()
+            assert await read_all(stream) == b"firstlast"
+        stats = pool.statistics()
+        assert (stats.active, stats.idle, stats.http3_streams) == (0, 1, 0)

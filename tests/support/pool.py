@@ -189,10 +189,10 @@ def assert_quiescent(pool: Any) -> None:
 
 
 def assert_empty(pool: Any) -> None:
-    """No connection at all, nobody waiting and no HTTP/2 stream."""
+    """No connection at all, nobody waiting and no HTTP/2 or HTTP/3 stream."""
     stats = pool.statistics()
-    counts = (stats.connecting, stats.active, stats.idle, stats.waiting, stats.http2_streams)
-    assert counts == (0, 0, 0, 0, 0), stats
+    counts = (stats.connecting, stats.active, stats.idle, stats.waiting)
+    assert (*counts, stats.http2_streams, stats.http3_streams) == (0,) * 6, stats
 
 
 PoolFactory = Callable[..., AbstractAsyncContextManager[Any]]

@@ -155,6 +155,14 @@ class HTTP3Connection:
     # -- Closing.
 
     def close_now(self) -> None:
+        """Close at once, telling the server with CONNECTION_CLOSE (H3_NO_ERROR).
+
+        One datagram, sent without waiting: QUIC has no TCP FIN, and the
+        server would otherwise hold the connection until its idle timeout.
+        """
+        if not self._closed:
+            self._quic.close(error_code=ErrorCode.H3_NO_ERROR)
+            self._transmit()
         self._close(Failure(ReadError, f"the connection to {self._origin} was closed"))
 
     def _close(self, failure: Failure) -> None:
@@ -175,13 +183,6 @@ class HTTP3Connection:
         self._sock.close()
         if self._attached:
             self._listener.closed()
-
-    def _close_quietly(self) -> None:
-        """Say CONNECTION_CLOSE (H3_NO_ERROR) to the server, once, then close."""
-        if not self._closed:
-            self._quic.close(error_code=ErrorCode.H3_NO_ERROR)
-            self._transmit()
-            self.close_now()
 
     # -- The pump: datagrams out and in, timers, events.
 
@@ -251,13 +252,13 @@ class HTTP3Connection:
         """The connection's task: pump until the connection closes.
 
         Keep-alive expiry is this task's scope running out while the
-        connection is idle: the connection then closes with CONNECTION_CLOSE.
+        connection is idle; the pool's exit cancels it. Either way the
+        connection then closes with CONNECTION_CLOSE.
         """
         try:
             with self._serve_scope:
                 while not self._closed:
                     await self._pump()
-            self._close_quietly()
         except OSError as exc:
             self._close(Failure(ReadError, f"reading from {self._origin}: {exc}", exc))
         finally:

@@ -48,13 +48,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PoolStatistics:
-    """A snapshot of a pool: connections by state, requests waiting, HTTP/2 streams open."""
+    """A snapshot of a pool: connections by state, requests waiting, streams open.
+
+    HTTP/2 and HTTP/3 streams are counted apart, so each field keeps one meaning;
+    ``http3_streams`` defaults to 0 for code that builds a snapshot positionally.
+    """
 
     connecting: int
     active: int
     idle: int
     waiting: int
     http2_streams: int
+    http3_streams: int = 0
 
 
 # How often one request may be refused by servers (GOAWAY above its stream,
@@ -462,8 +467,9 @@ class AsyncConnectionPool(AsyncHTTPTransport):
     # -- Introspection.
 
     def statistics(self) -> PoolStatistics:
-        """Connections by state, requests waiting, and HTTP/2 streams open."""
-        connecting = active = idle = streams = 0
+        """Connections by state, requests waiting, and HTTP/2 and HTTP/3 streams open."""
+        connecting = active = idle = 0
+        streams = {"HTTP/2": 0, "HTTP/3": 0}
         for connection in self._connections:
             protocol = connection.protocol
             if protocol is None:
@@ -473,12 +479,13 @@ class AsyncConnectionPool(AsyncHTTPTransport):
                 idle += 1
             else:
                 active += 1
-            if protocol.http_version == "HTTP/2":
-                streams += protocol.open_streams()
+            if protocol.http_version in streams:
+                streams[protocol.http_version] += protocol.open_streams()
         return PoolStatistics(
             connecting=connecting,
             active=active,
             idle=idle,
             waiting=self._waiting,
-            http2_streams=streams,
+            http2_streams=streams["HTTP/2"],
+            http3_streams=streams["HTTP/3"],
         )
