@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
 
 import trio_httpcore
-from tests.reliability.test_cancel_fuzz import EXT, SETTINGS, _cancel_after, _count_tasks
+from tests.support.fuzz import EXT, SETTINGS, cancel_after, count_tasks
 from tests.support.leaks import socket_fds
 from tests.support.pool import GatedBody, Phases, read_all
 from tests.support.servers import HOST
@@ -62,7 +62,7 @@ def _handler(phases: Phases) -> Callable[[ServerStream], Awaitable[None]]:
 
 
 async def _example(phase: str, checkpoints: int, tls: TLSMaterial) -> None:
-    tasks_before = _count_tasks()
+    tasks_before = count_tasks()
     fds_before = socket_fds()
     phases = Phases()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
@@ -103,7 +103,7 @@ async def _example(phase: str, checkpoints: int, tls: TLSMaterial) -> None:
                 method = b"POST" if "stream" in extra else b"GET"
                 with trio.CancelScope() as scope:
                     async with trio.open_nursery() as inner:
-                        inner.start_soon(_cancel_after, ready, checkpoints, scope)
+                        inner.start_soon(cancel_after, ready, checkpoints, scope)
                         _, _, stream, _ = await pool.arequest(method, target, ext=EXT, **extra)
                         await read_all(stream)
                         inner.cancel_scope.cancel()  # finished before the cancel: fine too
@@ -137,7 +137,7 @@ async def _example(phase: str, checkpoints: int, tls: TLSMaterial) -> None:
                 if phase in ("send", "headers", "body"):
                     assert len(server.connections) == connections == 1
             servers.cancel_scope.cancel()
-    assert _count_tasks() == tasks_before
+    assert count_tasks() == tasks_before
     assert socket_fds().keys() <= fds_before.keys()
 
 

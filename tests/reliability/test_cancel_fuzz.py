@@ -24,10 +24,11 @@ import h11
 import trio
 import trio.testing
 from h2.settings import SettingCodes
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trio_httpcore
+from tests.support.fuzz import EXT, SETTINGS, cancel_after, count_tasks
 from tests.support.h2server import H2Server, H2ServerStream, serve_h2
 from tests.support.h11server import serve_http
 from tests.support.leaks import socket_fds
@@ -35,33 +36,7 @@ from tests.support.pool import GatedBody, Phases, read_all, stalling_handler
 from tests.support.raw import RawConn, serve_blackhole, serve_raw
 from tests.support.tls import TLSMaterial
 
-SETTINGS = settings(
-    max_examples=30,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-EXT: dict[str, Any] = {"timeout": {"connect": 5, "read": 5, "write": 5, "pool": 5}}
 PHASES = ["pool-wait", "connect", "tls", "send", "headers", "body", "from-start"]
-
-
-def _count_tasks() -> int:
-    def walk(task: trio.lowlevel.Task) -> int:
-        return 1 + sum(walk(child) for n in task.child_nurseries for child in n.child_tasks)
-
-    root = trio.lowlevel.current_root_task()
-    assert root is not None
-    return walk(root)
-
-
-async def _cancel_after(
-    ready: Callable[[], Awaitable[None]], checkpoints: int, scope: trio.CancelScope
-) -> None:
-    await ready()
-    for _ in range(checkpoints):
-        await trio.lowlevel.checkpoint()
-    scope.cancel()
 
 
 # -- HTTP/1.1 and TLS servers
@@ -154,7 +129,7 @@ def _h2_handler(phases: Phases) -> Callable[[H2ServerStream], Awaitable[None]]:
 
 
 async def _example(protocol: str, phase: str, checkpoints: int, tls: TLSMaterial) -> None:
-    tasks_before = _count_tasks()
+    tasks_before = count_tasks()
     fds_before = socket_fds()
     phases = Phases()
     async with trio.open_nursery() as servers:
@@ -228,7 +203,7 @@ async def _example(protocol: str, phase: str, checkpoints: int, tls: TLSMaterial
             method = b"POST" if "stream" in extra else b"GET"
             with trio.CancelScope() as scope:
                 async with trio.open_nursery() as inner:
-                    inner.start_soon(_cancel_after, ready, checkpoints, scope)
+                    inner.start_soon(cancel_after, ready, checkpoints, scope)
                     _, _, stream, _ = await pool.arequest(method, target, ext=EXT, **extra)
                     await read_all(stream)
                     inner.cancel_scope.cancel()  # finished before the cancel: fine too
@@ -254,7 +229,7 @@ async def _example(protocol: str, phase: str, checkpoints: int, tls: TLSMaterial
             assert await read_all(stream) == b"hello"
         # The pool exited: every task it started has ended.
         servers.cancel_scope.cancel()
-    assert _count_tasks() == tasks_before
+    assert count_tasks() == tasks_before
     assert socket_fds().keys() <= fds_before.keys()
 
 
