@@ -260,6 +260,7 @@ async def send(options: Options, terminal: Terminal, transfer: Transfer) -> int:
             verify=context,
             http1=not options.http2_prior_knowledge,
             http2=not options.http1_1,
+            http3="only" if options.http3_only else "prior" if options.http3 else False,
             proxies=options.proxy_url,
             timeout=_timeout(options),
             max_redirects=options.max_redirs if options.max_redirs >= 0 else sys.maxsize,
