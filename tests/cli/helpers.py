@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -158,3 +159,48 @@ async def run_cli_on_terminal(
                 os.close(slave)
     stdout = bytes(shown["stdout"]) if stdout_tty else process.stdout
     return Result(process.returncode, stdout, shown["stderr"].decode())
+
+
+# ---------------------------------------------------------------------------
+# Running both: ours and curl, compared
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+async def both(
+    tmp_path: Path, *args: str, stdin: bytes = b"", same_stdout: bool = True
+) -> tuple[Result, Result | None]:
+    """Run ``trio-httpcore ARGS`` and ``curl ARGS``, each in a directory of its own.
+
+    Where curl is installed, the exit statuses, stdout (unless told not to)
+    and the files each left behind must be the same.
+    """
+    ours_dir, curl_dir = tmp_path / "ours", tmp_path / "curl"
+    ours_dir.mkdir()
+    curl_dir.mkdir()
+    ours = await run_cli(*args, stdin=stdin, cwd=ours_dir)
+    assert "Traceback" not in ours.stderr, ours.stderr
+    theirs = await run_curl(*args, stdin=stdin, cwd=curl_dir)
+    if theirs is not None:
+        assert ours.status == theirs.status, (ours, theirs)
+        if same_stdout:
+            assert ours.stdout == theirs.stdout, (ours, theirs)
+        assert _files(ours_dir) == _files(curl_dir)
+    return ours, theirs
+
+
+def curl_words(result: Result | None) -> str | None:
+    """curl's error message without its ``curl: (N) `` prefix (its first such line)."""
+    if result is None:
+        return None
+    # curl's progress meter may end without a newline before the message.
+    found = re.search(r"curl: (?:\(\d+\) )?(.*)", result.stderr)
+    assert found is not None, result.stderr
+    return found[1]
+
+
+def our_words(result: Result) -> str:
+    """Our error line without its ``trio-httpcore: (N) `` prefix."""
+    return re.sub(r"^trio-httpcore: \(\d+\) ", "", result.error_line)

@@ -55,6 +55,8 @@ class Options:
     http1_1: bool = False
     http2: bool = False
     http2_prior_knowledge: bool = False
+    http3: bool = False
+    http3_only: bool = False
     compressed: bool = False
     resolve: list[Resolve] = field(default_factory=list)
     insecure: bool = False
@@ -326,6 +328,10 @@ def build_parser() -> _Parser:
     http("--http2", action="store_true", help="HTTP/2 by ALPN on https (the default)")
     http("--http2-prior-knowledge", action="store_true",
          help="speak HTTP/2 without negotiating (h2c on http://)")  # fmt: skip
+    http("--http3", action="store_true",
+         help="try HTTP/3 (QUIC) first on https, else TCP (needs the http3 extra)")  # fmt: skip
+    http("--http3-only", action="store_true",
+         help="HTTP/3 (QUIC) on https and nothing else (needs the http3 extra)")  # fmt: skip
     http("-f", "--fail", action="store_true", help="exit 22, writing no body, on a status >= 400")
 
     post = parser.add_argument_group("post").add_argument
@@ -430,8 +436,17 @@ def parse_args(argv: Sequence[str]) -> Options:
     clash = _method_clash(options)
     if clash is not None:
         raise usage_error(clash)
-    if sum((options.http1_1, options.http2, options.http2_prior_knowledge)) > 1:
-        raise usage_error("use only one of --http1.1, --http2 and --http2-prior-knowledge")
+    versions = (
+        options.http1_1,
+        options.http2,
+        options.http2_prior_knowledge,
+        options.http3,
+        options.http3_only,
+    )
+    if sum(versions) > 1:
+        raise usage_error(
+            "use only one of --http1.1, --http2, --http2-prior-knowledge, --http3 and --http3-only"
+        )
     if options.digest and options.user is None:
         raise usage_error("--digest needs -u USER:PASSWORD")
     if options.key is not None and options.cert is None:

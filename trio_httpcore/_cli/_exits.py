@@ -9,8 +9,10 @@ knows (host, port, time, bytes); no traceback or Python name is ever shown.
 
 from __future__ import annotations
 
+import ast
 import enum
 import os
+import re
 import socket
 import ssl
 import sys
@@ -57,7 +59,8 @@ class Exit(enum.IntEnum):
     BAD_URL = 3, "malformed URL"
     RESOLVE = 6, "could not resolve the host name"
     CONNECT = 7, "could not connect (refused, unreachable)"
-    PROTOCOL = 8, "the server broke the HTTP protocol (bad or incomplete response)"
+    PROTOCOL = 8, "the server broke the HTTP protocol after its status line (bad header)"
+    PARTIAL = 18, "the body ended before its length (Content-Length, or a chunk cut short)"
     HTTP_STATUS = 22, "--fail and the response status was 400 or more"
     WRITE = (
         23,
@@ -70,8 +73,12 @@ class Exit(enum.IntEnum):
     TIMEOUT = 28, "timeout (-m, --connect-timeout, or --timeout's per-phase limit)"
     TLS = 35, "TLS handshake failed"
     REDIRECTS = 47, "too many redirects (-L)"
+    EMPTY_REPLY = 52, "the server closed the connection without a byte of reply"
     SEND = 55, "sending the request failed"
-    RECEIVE = 56, "receiving the response failed (connection reset, proxy refused CONNECT)"
+    RECEIVE = (
+        56,
+        "receiving the response failed (connection reset, a bad chunk size, proxy refused CONNECT)",
+    )
     CLIENT_CERT = 58, "the client certificate (--cert, --key) could not be loaded"
     CERT_VERIFY = 60, "the server's certificate could not be verified (see -k, --cacert)"
     DECODING = 61, "--compressed and the body could not be decoded (Content-Encoding)"
@@ -120,6 +127,8 @@ class Transfer(Protocol):
     def max_redirs(self) -> int: ...
     @property
     def in_tls_handshake(self) -> bool: ...
+    @property
+    def head_arrived(self) -> bool: ...
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -194,13 +203,54 @@ def _timeout(exc: BaseException, transfer: Transfer) -> str:
     )
 
 
+# A Python type name as the library's messages quote a dependency's error ("...: Name: text",
+# or "...: Name" alone): "RemoteProtocolError", "ssl.SSLError", "gaierror".
+_TYPE_NAME = re.compile(
+    r"(?:^|(?<=: ))(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*(?:Error|Exception|Warning)|[a-z]+error)"
+    r"(?:: |$)"
+)
+# Bytes as Python shows them: b'...' or bytearray(b'...').
+_BYTES = re.compile(r"""(?:bytearray\()?\bb('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\)?""")
+
+
+def _readable_bytes(found: re.Match[str]) -> str:
+    """A bytes literal as the text it holds, quoted, its line ending dropped: ``'no colon'``."""
+    text = ast.literal_eval("b" + found[1]).decode("ascii", "backslashreplace")
+    return repr(text.rstrip("\r\n"))
+
+
 def _detail(exc: BaseException) -> str:
-    """The library's own message for ``exc`` on one line (its messages name no Python type)."""
-    return " ".join(str(exc).split())
+    """The library's message for ``exc`` on one line, in words: the dependency's exception
+    type it quotes is dropped and bytes are shown as text (no Python name reaches the user)."""
+    text = " ".join(str(exc).split())
+    text = _BYTES.sub(_readable_bytes, text)
+    text = _TYPE_NAME.sub("", text)
+    return text.strip().removesuffix(":")
 
 
 # How h11 words a reply whose first line is no HTTP/1.x status line (or no line at all).
 _STATUS_LINE_PROBLEMS = ("illegal status line", "illegal request line", "no response line")
+
+
+# How the connections word a server closing before its response was complete.
+_CLOSED_EARLY = "closed the connection before the response was complete"
+# How h11 words a chunk-size line that is no hexadecimal number (RFC 9112 section 7.1).
+_BAD_CHUNK = "illegal chunk header"
+
+
+def _caused_by(exc: BaseException, words: str) -> bool:
+    """Whether ``words`` are in the message of ``exc`` or of an error behind it."""
+    return any(words in str(cause) for cause in _causes(exc))
+
+
+def _cut_short(transfer: Transfer) -> tuple[int, str]:
+    """curl's status and line for a reply that ended early: nothing (52), or a short body (18)."""
+    if not transfer.head_arrived:
+        return Exit.EMPTY_REPLY, "Empty reply from server"
+    if transfer.expected is None:
+        return Exit.PARTIAL, "transfer closed with outstanding read data remaining"
+    remaining = transfer.expected - transfer.received
+    return Exit.PARTIAL, f"transfer closed with {remaining} bytes remaining to read"
 
 
 def _no_status_line(exc: ProtocolError) -> bool:
@@ -238,6 +288,10 @@ def _library_failure(exc: HTTPError, transfer: Transfer) -> tuple[int, str]:
                 f"No valid HTTP status line from {transfer.host} port {transfer.port} "
                 "(HTTP/0.9 is not allowed)"
             )
+        if _caused_by(exc, _CLOSED_EARLY):
+            return _cut_short(transfer)
+        if _caused_by(exc, _BAD_CHUNK):
+            return Exit.RECEIVE, "Illegal or missing hexadecimal sequence in chunked-encoding"
         return Exit.PROTOCOL, f"Weird server reply: {_detail(exc)}"
     reason = _system_reason(exc)
     if isinstance(exc, WriteError):

@@ -120,12 +120,14 @@ class Exchange:
             request.url.port or (443 if request.url.scheme == "https" else 80),
         )
         transfer.url_effective = str(request.url)
+        transfer.head_arrived = False
         if self._verbose is not None:
             self._verbose.request_sent(request)
 
     def response_received(self, response: Response) -> None:
         transfer = self._transfer
         transfer.starttransfer = time.perf_counter()
+        transfer.head_arrived = True
         transfer.http_code = int(response.status_code)
         transfer.http_version = response.http_version
         transfer.content_type = response.headers.get("content-type", "")
@@ -260,6 +262,7 @@ async def send(options: Options, terminal: Terminal, transfer: Transfer) -> int:
             verify=context,
             http1=not options.http2_prior_knowledge,
             http2=not options.http1_1,
+            http3="only" if options.http3_only else "prior" if options.http3 else False,
             proxies=options.proxy_url,
             timeout=_timeout(options),
             max_redirects=options.max_redirs if options.max_redirs >= 0 else sys.maxsize,

@@ -57,6 +57,8 @@ class Transfer:
     num_redirects: int = 0
     received: int = 0
     expected: int | None = None
+    # Whether the head of the response to the latest request sent has arrived.
+    head_arrived: bool = False
     headers: dict[str, str] = field(default_factory=dict)
 
     def restart(self) -> None:

@@ -52,7 +52,8 @@ class Verbose:
             self._info(f"{response.http_version}{tls}")
         self._exchanges += 1
         # Our HTTP/1.x requests always say HTTP/1.1, whatever version answers.
-        sent_version = "HTTP/2" if response.http_version == "HTTP/2" else "HTTP/1.1"
+        answered = response.http_version
+        sent_version = answered if answered in ("HTTP/2", "HTTP/3") else "HTTP/1.1"
         show_verbose_head(self._stream, ">", f"{start} {sent_version}", fields, None)
         received = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in response.headers.raw]
         show_verbose_head(
