@@ -162,7 +162,9 @@ class PhaseTrace:
         elif event == "connection.start_tls.complete" and transfer.appconnect is None:
             transfer.appconnect = now
             transfer.handshaking = False
-            stream = info["return_value"]  # a trio.SSLStream, which forwards to its SSLObject
+            # A TLSSocketStream, or a trio.SSLStream (forwarding to its SSLObject): both
+            # answer version() and cipher() as the ssl module does.
+            stream = info["return_value"]
             transfer.tls_version = stream.version()
             transfer.tls_cipher = stream.cipher()[0]
             self._show("tls")

@@ -99,6 +99,9 @@ class TLSSocketStream(trio.abc.Stream):
     def version(self) -> str | None:
         return self._tls.version()
 
+    def cipher(self) -> tuple[str, str, int] | None:
+        return self._tls.cipher()
+
     def fileno(self) -> int:
         """The socket's descriptor, to poll it (``-1`` once closed)."""
         return self._tls.fileno()
