@@ -1,12 +1,10 @@
 """HTTP/3 fixtures: Hypercorn answering over QUIC and TCP on one port. The whole folder is
-skipped where aioquic (the ``http3`` extra) is missing."""
+left out of collection where aioquic (the ``http3`` extra) is missing (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 import trio
-
-pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
 
 from tests.support.asgi import TestApp
 from tests.support.h3server import serve_hypercorn_h3
