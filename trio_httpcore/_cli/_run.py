@@ -312,7 +312,10 @@ def _write_out(options: Options, terminal: Terminal, transfer: Transfer, status:
         except CLIError:
             return
     text = write_out(
-        template, transfer, {"exitcode": str(status)}, lambda line: _warn(options, terminal, line)
+        template,
+        transfer,
+        {"exitcode": str(int(status))},
+        lambda line: _warn(options, terminal, line),
     )
     try:
         terminal.stdout.write(text.encode())
