@@ -105,8 +105,9 @@ def _tablecheck() -> ModuleType:
 
 
 def _table_problems(text: str) -> list[str]:
-    from docutils import nodes
-    from docutils.core import publish_doctree
+    # docutils ships no type information (its stubs are a separate package, not a dev dependency).
+    from docutils import nodes  # type: ignore[import-untyped]
+    from docutils.core import publish_doctree  # type: ignore[import-untyped]
 
     tablecheck = _tablecheck()
     # Sphinx's roles and directives are unknown to plain docutils: quietly left as they are.

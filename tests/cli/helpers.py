@@ -9,7 +9,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import trio
 import trio.testing
@@ -126,6 +126,13 @@ async def _read_terminal(master: int, into: bytearray) -> None:
             into += data
 
 
+class _Terminals(TypedDict, total=False):
+    """The pseudo-terminal slave ends given to the CLI, as ``run_process`` keywords."""
+
+    stdout: int
+    stderr: int
+
+
 async def run_cli_on_terminal(
     *args: str, stdout_tty: bool = False, env: dict[str, str] | None = None
 ) -> Result:
@@ -136,9 +143,9 @@ async def run_cli_on_terminal(
     does and read while it runs, so a full terminal buffer can't block it.
     """
     shown = {"stdout": bytearray(), "stderr": bytearray()}
-    streams = ["stderr", "stdout"] if stdout_tty else ["stderr"]
+    streams: list[Literal["stdout", "stderr"]] = ["stderr", "stdout"] if stdout_tty else ["stderr"]
     async with trio.open_nursery() as nursery:
-        slaves = {}
+        slaves: _Terminals = {}
         for name in streams:
             master, slaves[name] = pty.openpty()
             nursery.start_soon(_read_terminal, master, shown[name])
@@ -155,8 +162,8 @@ async def run_cli_on_terminal(
             # drop what a master had not read yet when they do.
             await trio.testing.wait_all_tasks_blocked()
         finally:
-            for slave in slaves.values():
-                os.close(slave)
+            for name in streams:
+                os.close(slaves[name])
     stdout = bytes(shown["stdout"]) if stdout_tty else process.stdout
     return Result(process.returncode, stdout, shown["stderr"].decode())
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -35,9 +35,10 @@ from tests.support.servers import Server
 from trio_httpcore._client import AsyncClient
 from trio_httpcore._client._decoders import brotli  # brotli, or brotlicffi in its place
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+# ASGI's types as ASGITransport (and Starlette) give them: messages are mutable mappings.
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 def pattern(n: int) -> bytes:

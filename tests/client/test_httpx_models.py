@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import http
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
 
@@ -134,8 +134,8 @@ def test_status_code_prints_as_a_number() -> None:
 
 
 def test_request_error_hierarchy() -> None:
-    for error in (TransportError, DecodingError, TooManyRedirects, RedirectBodyUnavailable):
-        assert issubclass(error, RequestError) and issubclass(error, HTTPError)
+    for kind in (TransportError, DecodingError, TooManyRedirects, RedirectBodyUnavailable):
+        assert issubclass(kind, RequestError) and issubclass(kind, HTTPError)
     assert not issubclass(InvalidURL, RequestError)
     error = TransportError("boom")
     with pytest.raises(RuntimeError, match="outside a client request"):
@@ -202,7 +202,7 @@ def test_base_sync_auth_flow_reads_what_the_class_asks_for() -> None:
         requires_request_body = True
         requires_response_body = True
 
-        def auth_flow(self, request: Request) -> Iterator[Request]:  # type: ignore[override]
+        def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
             response = yield request
             request.headers["X-Seen"] = response.text
             yield request

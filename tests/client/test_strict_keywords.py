@@ -104,7 +104,7 @@ def test_a_misspelt_keyword_in_a_constructor(
         factory(*arguments, definitely_misspelt=True)
 
 
-TYPOS = [
+TYPOS: list[tuple[str, dict[str, Any]]] = [
     ("get", {"follow_redirect": False}),
     ("get", {"header": {"X": "1"}}),
     ("post", {"jsn": {"a": 1}}),

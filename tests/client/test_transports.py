@@ -31,6 +31,8 @@ from trio_httpcore import (
     WSGITransport,
 )
 
+from .conftest import Receive, Scope, Send
+
 # MockTransport.
 
 
@@ -85,7 +87,7 @@ def test_mock_transport_with_the_blocking_client() -> None:
 # ASGITransport: a plain ASGI callable.
 
 
-async def plain_asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def plain_asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
     assert scope["type"] == "http"
     body = b""
     while True:

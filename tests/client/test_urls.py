@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from typing import Any
 from urllib.parse import urljoin
 
 import pytest
@@ -210,7 +211,8 @@ def test_copy_with() -> None:
     assert url.copy_with(path="relative").path == "/relative"
     assert str(url.copy_with(authority="other:81")) == "https://other:81/p?q=1#f"
     with pytest.raises(TypeError, match="nonsense"):
-        url.copy_with(nonsense=1)
+        unknown: dict[str, Any] = {"nonsense": 1}
+        url.copy_with(**unknown)
 
 
 def test_equality_hash_and_repr() -> None:

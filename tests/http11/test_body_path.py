@@ -83,15 +83,17 @@ BODILESS = [
 @contextmanager
 def reader(kind: str) -> Iterator[None]:
     """Read bodies the ``kind`` way: "recv_into", "receive_some" or "h11" (the old path)."""
-    saved = _h11compat.H11_BODY_BYPASS, _connection.receive_into
-    if kind == "receive_some":
-        _connection.receive_into = lambda stream: None  # type: ignore[assignment]
-    elif kind == "h11":
-        _h11compat.H11_BODY_BYPASS = False
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        if kind == "receive_some":
+            patch.setattr(_connection, "receive_into", _no_receive_into)
+        elif kind == "h11":
+            patch.setattr(_h11compat, "H11_BODY_BYPASS", False)
         yield
-    finally:
-        _h11compat.H11_BODY_BYPASS, _connection.receive_into = saved
+
+
+def _no_receive_into(stream: object) -> None:
+    """What ``receive_into`` says of a stream it can't read into: use ``receive_some``."""
+    return None
 
 
 READERS = ["recv_into", "receive_some", "h11"]
@@ -135,8 +137,8 @@ async def exchange(
     async with trio.open_nursery() as nursery:
         server = await serve_raw(nursery, handler)
         url = (b"https", b"127.0.0.1", server.port, b"/") if tls else server.url4("/")
-        options = {} if tls is None else {"ssl_context": tls.client_context()}
-        async with trio_httpcore.AsyncConnectionPool(**options) as pool:
+        context = None if tls is None else tls.client_context()
+        async with trio_httpcore.AsyncConnectionPool(ssl_context=context) as pool:
             status, _, stream, _ = await pool.arequest(framed.method, url, ext=TIMEOUTS)
             body = await read_all(stream)
             _, _, stream, _ = await pool.arequest(b"GET", url, ext=TIMEOUTS)

@@ -98,7 +98,7 @@ async def test_request_header_block(make_pool: Any, start_h2_server: Any) -> Non
         (b"X-Mixed-Case", b"Value"),
     ]
     async with make_pool(**H2C) as pool:
-        await request(pool, server.tcp, "/path?q=1", headers=headers)  # type: ignore[arg-type]
+        await request(pool, server.tcp, "/path?q=1", headers=headers)
     seen = server.requests[0].headers
     assert seen == [
         (b":method", b"GET"),
@@ -114,8 +114,7 @@ async def test_authority_from_url_and_te_trailers_kept(
 ) -> None:
     server: H2Server = await start_h2_server()
     async with make_pool(**H2C) as pool:
-        await request(pool, server.tcp, "/", headers=[(b"te", b"trailers")])  # type: ignore[arg-type]
-    assert server.tcp is not None
+        await request(pool, server.tcp, "/", headers=[(b"te", b"trailers")])
     seen = dict(server.requests[0].headers)
     assert seen[b":authority"] == f"127.0.0.1:{server.tcp.port}".encode()
     assert seen[b"te"] == b"trailers"
@@ -132,10 +131,10 @@ async def test_trailers_and_informational_responses_are_skipped(
 
     server: H2Server = await start_h2_server(handler)
     async with make_pool(**H2C) as pool:
-        status, headers, body, _ = await request(pool, server.tcp)  # type: ignore[arg-type]
+        status, headers, body, _ = await request(pool, server.tcp)
         assert (status, headers, body) == (200, [(b"x-final", b"yes")], b"body")
         # The connection is still good.
-        assert (await request(pool, server.tcp))[2] == b"body"  # type: ignore[arg-type]
+        assert (await request(pool, server.tcp))[2] == b"body"
     assert len(server.connections) == 1
 
 
@@ -145,7 +144,7 @@ async def test_concurrent_requests_share_one_connection_and_stream_ids_increase(
     server: H2Server = await start_h2_server()
 
     async def one(i: int) -> None:
-        _, _, body, _ = await request(pool, server.tcp, f"/bytes/{i * 1000}")  # type: ignore[arg-type]
+        _, _, body, _ = await request(pool, server.tcp, f"/bytes/{i * 1000}")
         assert body == pattern(i * 1000)
 
     async with make_pool(**H2C) as pool, trio.open_nursery() as nursery:
@@ -202,7 +201,7 @@ async def test_500_concurrent_gets_are_multiplexed(make_pool: Any, start_h2_serv
     server: H2Server = await start_h2_server()
 
     async def one(i: int) -> None:
-        _, _, body, _ = await request(pool, server.tcp, f"/bytes/{i}")  # type: ignore[arg-type]
+        _, _, body, _ = await request(pool, server.tcp, f"/bytes/{i}")
         assert body == pattern(i)
 
     async with make_pool(**H2C) as pool, trio.open_nursery() as nursery:
@@ -274,7 +273,7 @@ async def test_our_settings_disable_push_and_open_large_windows(
     connection window, so downloads are not capped at 64 KiB per round trip."""
     server: H2Server = await start_h2_server()
     async with make_pool(**H2C) as pool:
-        await request(pool, server.tcp, "/")  # type: ignore[arg-type]
+        await request(pool, server.tcp, "/")
         (conn,) = server.connections
         settings = conn.h2.remote_settings
         assert settings.enable_push == 0

@@ -244,7 +244,7 @@ async def test_httpcore_730_goaway_retries_streams_above_last_stream_id(
     if then_close:
         assert isinstance(results["processed"], RemoteProtocolError)
         assert "GOAWAY" in str(results["processed"])
-        assert f"127.0.0.1:{server.tcp.port}" in str(results["processed"])  # type: ignore[union-attr]
+        assert f"127.0.0.1:{server.tcp.port}" in str(results["processed"])
     else:
         assert results["processed"] == pattern(10)
     assert results["get"] == pattern(20)

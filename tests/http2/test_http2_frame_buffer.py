@@ -131,16 +131,18 @@ def test_a_large_data_frame_is_handed_on_in_the_reads_it_came_in() -> None:
     buffer.add_data(reads[-1])
     assert buffer.has_frame()
     (parsed,) = list(buffer)
-    assert isinstance(parsed.data, Payload)
-    joined, middle, last = parsed.data.pieces
+    assert isinstance(parsed, hyperframe.frame.DataFrame)
+    data: object = parsed.data  # a Payload, which hyperframe types as bytes
+    assert isinstance(data, Payload)
+    joined, middle, last = data.pieces
     assert joined == frame[9:21_000]
     assert middle is reads[3]
     assert last is reads[4]
-    assert b"".join(parsed.data.pieces) == payload
-    assert len(parsed.data) == len(payload)
-    assert parsed.data[:11] == payload[:11]
-    assert parsed.data[5:20] == payload[5:20]
-    assert parsed.data[:-3] == payload[:-3]
-    assert parsed.data[:0] == b""
+    assert b"".join(data.pieces) == payload
+    assert len(data) == len(payload)
+    assert data[:11] == payload[:11]
+    assert data[5:20] == payload[5:20]
+    assert data[:-3] == payload[:-3]
+    assert data[:0] == b""
     assert parsed.flow_controlled_length == len(payload)
     assert buffer.missing() == 0

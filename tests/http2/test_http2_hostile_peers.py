@@ -48,7 +48,7 @@ async def test_connection_specific_response_fields_are_dropped_and_logged(
     caplog.set_level(logging.DEBUG, logger="trio_httpcore.http2")
     async with make_pool(**H2C) as pool:
         for _ in range(2):  # the second block comes from the checker's memory
-            status, headers, body, _ = await request(pool, server.tcp)  # type: ignore[arg-type]
+            status, headers, body, _ = await request(pool, server.tcp)
             assert (status, headers, body) == (200, [(b"x-kept", b"1"), (b"te", b"trailers")], b"")
     records = [r for r in caplog.records if r.name == "trio_httpcore.http2"]
     assert len(records) == 2 and all(r.levelno == logging.DEBUG for r in records)
@@ -98,7 +98,7 @@ async def test_a_malformed_response_fails_only_its_own_stream(
 
         async def fetch(path: str) -> None:
             try:
-                results[path] = (await request(pool, server.tcp, path))[2]  # type: ignore[arg-type]
+                results[path] = (await request(pool, server.tcp, path))[2]
             except RemoteProtocolError as exc:
                 results[path] = exc
 

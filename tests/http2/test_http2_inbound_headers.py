@@ -195,7 +195,7 @@ async def test_malformed_response_blocks_fail_the_request(
     server: H2Server = await start_h2_server(handler)
     async with make_pool(http1=False, http2=True) as pool:
         with pytest.raises(RemoteProtocolError):
-            await request(pool, server.tcp)  # type: ignore[arg-type]
+            await request(pool, server.tcp)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +215,7 @@ async def test_a_status_that_is_not_three_digits_fails_the_request(
     server: H2Server = await start_h2_server(handler)
     async with make_pool(http1=False, http2=True) as pool:
         with pytest.raises(RemoteProtocolError, match="malformed :status"):
-            await request(pool, server.tcp, "/bad")  # type: ignore[arg-type]
+            await request(pool, server.tcp, "/bad")
         # Only that stream failed: the connection goes on.
-        assert (await request(pool, server.tcp))[2] == b"ok"  # type: ignore[arg-type]
+        assert (await request(pool, server.tcp))[2] == b"ok"
     assert len(server.connections) == 1

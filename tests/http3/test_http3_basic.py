@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncIterator
 
 import trio
 
 from tests.support.asgi import TestApp
-from tests.support.pool import read_all
+from tests.support.pool import PoolFactory, read_all
 from tests.support.servers import Server, pattern
 from tests.support.tls import TLSMaterial
 from trio_httpcore import AsyncConnectionPool
 from trio_httpcore._streams import PlainByteStream
 
 
-async def test_get_over_http3(make_pool, h3_server: Server, tls: TLSMaterial) -> None:
+async def test_get_over_http3(make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial) -> None:
     async with make_pool(ssl_context=tls.client_context(), http3="prior") as pool:
         status, _headers, stream, ext = await pool.arequest(b"GET", h3_server.url4("/echo"))
         body = await read_all(stream)
@@ -26,7 +27,7 @@ async def test_get_over_http3(make_pool, h3_server: Server, tls: TLSMaterial) ->
 
 
 async def test_100_concurrent_streams_share_one_connection(
-    make_pool, h3_server: Server, tls: TLSMaterial
+    make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial
 ) -> None:
     async with make_pool(ssl_context=tls.client_context(), http3="prior") as pool:
         results: list[tuple[int, bytes, str]] = []
@@ -46,7 +47,7 @@ async def test_100_concurrent_streams_share_one_connection(
 
 
 async def test_8_mib_upload_and_download_keep_every_byte(
-    make_pool, h3_server: Server, tls: TLSMaterial
+    make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial
 ) -> None:
     upload = hashlib.sha256(b"x").digest() * (8 * 1024 * 1024 // 32)
     async with make_pool(ssl_context=tls.client_context(), http3="prior") as pool:
@@ -64,11 +65,11 @@ async def test_8_mib_upload_and_download_keep_every_byte(
 
 
 async def test_streamed_upload_is_sent_in_order(
-    make_pool, h3_server: Server, tls: TLSMaterial
+    make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial
 ) -> None:
     chunks = [bytes([i]) * 70_000 for i in range(40)]
 
-    async def body():  # type: ignore[no-untyped-def]
+    async def body() -> AsyncIterator[bytes]:
         for chunk in chunks:
             yield chunk
 
@@ -81,7 +82,7 @@ async def test_streamed_upload_is_sent_in_order(
 
 
 async def test_a_slow_reader_holds_back_only_its_own_stream(
-    make_pool, h3_server: Server, tls: TLSMaterial
+    make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial
 ) -> None:
     """A response nobody reads stops at its stream's window; other streams go on."""
     async with make_pool(ssl_context=tls.client_context(), http3="prior") as pool:
@@ -93,7 +94,7 @@ async def test_a_slow_reader_holds_back_only_its_own_stream(
 
 
 async def test_many_requests_in_turn_reuse_the_connection(
-    make_pool, h3_server: Server, tls: TLSMaterial, app: TestApp
+    make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial, app: TestApp
 ) -> None:
     """More requests than the server's first stream limit: MAX_STREAMS keeps it going."""
     async with make_pool(ssl_context=tls.client_context(), http3="prior") as pool:
@@ -113,7 +114,7 @@ async def test_pool_exit_ends_the_connection_task(h3_server: Server, tls: TLSMat
 
 
 async def test_statistics_count_http3_streams_apart_from_http2(
-    make_pool, h3_server: Server, tls: TLSMaterial, app: TestApp
+    make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial, app: TestApp
 ) -> None:
     async with make_pool(ssl_context=tls.client_context(), http3="prior") as pool:
         responses = [await pool.arequest(b"GET", h3_server.url4(f"/gate/{n}")) for n in "abc"]

@@ -10,13 +10,13 @@ import trio.testing
 import trio_httpcore
 from tests.support.asgi import TestApp
 from tests.support.h3server import serve_hypercorn_h3
-from tests.support.pool import read_all
+from tests.support.pool import PoolFactory, read_all
 from tests.support.servers import Server, pattern
 from tests.support.tls import TLSMaterial
 
 
 async def test_cancelling_half_the_streams_leaves_the_rest_and_the_connection(
-    make_pool, h3_server: Server, tls: TLSMaterial
+    make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial
 ) -> None:
     """Half the requests are cancelled (before the head, or mid-body); the others complete."""
     size = 300_000
@@ -48,7 +48,7 @@ async def test_cancelling_half_the_streams_leaves_the_rest_and_the_connection(
 
 
 async def test_cancelled_while_the_server_holds_the_response(
-    make_pool, h3_server: Server, tls: TLSMaterial, app: TestApp
+    make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial, app: TestApp
 ) -> None:
     """Cancelled while the server holds the response: only that stream is reset."""
     async with make_pool(ssl_context=tls.client_context(), http3="prior") as pool:
@@ -71,7 +71,7 @@ async def test_cancelled_while_the_server_holds_the_response(
 
 
 async def test_a_connection_the_server_let_idle_out_is_dropped(
-    make_pool,
+    make_pool: PoolFactory,
     tls: TLSMaterial,
     nursery: trio.Nursery,
     monkeypatch: pytest.MonkeyPatch,
@@ -97,7 +97,7 @@ async def test_a_connection_the_server_let_idle_out_is_dropped(
 
 
 async def test_alt_svc_from_an_http2_response_moves_the_origin_to_http3(
-    make_pool, h3_server: Server, tls: TLSMaterial
+    make_pool: PoolFactory, h3_server: Server, tls: TLSMaterial
 ) -> None:
     async with make_pool(ssl_context=tls.client_context(), http2=True, http3=True) as pool:
         _, headers, stream, ext = await pool.arequest(b"GET", h3_server.url4("/"))
@@ -114,7 +114,7 @@ async def test_alt_svc_from_an_http2_response_moves_the_origin_to_http3(
 
 
 async def test_without_alt_svc_the_origin_stays_on_tcp(
-    make_pool, tls: TLSMaterial, nursery: trio.Nursery
+    make_pool: PoolFactory, tls: TLSMaterial, nursery: trio.Nursery
 ) -> None:
     server = await serve_hypercorn_h3(nursery, tls, alt_svc=False)
     async with make_pool(ssl_context=tls.client_context(), http2=True, http3=True) as pool:
@@ -126,7 +126,7 @@ async def test_without_alt_svc_the_origin_stays_on_tcp(
 
 @pytest.mark.parametrize("silent", [False, True], ids=["refused", "silent"])
 async def test_falls_back_to_tcp_when_nothing_answers_on_udp(
-    make_pool, tls: TLSMaterial, nursery: trio.Nursery, silent: bool
+    make_pool: PoolFactory, tls: TLSMaterial, nursery: trio.Nursery, silent: bool
 ) -> None:
     """No QUIC on the port (refused, or a socket that never answers): TCP, and QUIC not retried."""
     server = await serve_hypercorn_h3(nursery, tls, quic=False, silent_udp=silent)
@@ -141,7 +141,7 @@ async def test_falls_back_to_tcp_when_nothing_answers_on_udp(
 
 
 async def test_http3_only_fails_when_nothing_answers(
-    make_pool, tls: TLSMaterial, nursery: trio.Nursery
+    make_pool: PoolFactory, tls: TLSMaterial, nursery: trio.Nursery
 ) -> None:
     server = await serve_hypercorn_h3(nursery, tls, quic=False, silent_udp=True)
     async with make_pool(ssl_context=tls.client_context(), http3="only") as pool:
@@ -151,7 +151,7 @@ async def test_http3_only_fails_when_nothing_answers(
 
 
 async def test_an_untrusted_certificate_is_a_connect_error(
-    make_pool, h3_server: Server, other_tls: TLSMaterial
+    make_pool: PoolFactory, h3_server: Server, other_tls: TLSMaterial
 ) -> None:
     async with make_pool(ssl_context=other_tls.client_context(), http3="only") as pool:
         with pytest.raises(trio_httpcore.ConnectError, match=r"127\.0\.0\.1") as info:

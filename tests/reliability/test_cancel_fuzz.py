@@ -136,7 +136,6 @@ async def _example(protocol: str, phase: str, checkpoints: int, tls: TLSMaterial
         if protocol == "HTTP/2":
             limit = {SettingCodes.MAX_CONCURRENT_STREAMS: 1} if phase == "pool-wait" else {}
             h2 = await serve_h2(servers, _h2_handler(phases), settings=limit)
-            assert h2.tcp is not None
             server: Any = h2.tcp
             options: dict[str, Any] = {"http1": False, "http2": True}
         else:

@@ -281,11 +281,16 @@ class H2Server:
     requests: list[H2ServerStream] = field(default_factory=list)
     resets: list[tuple[int, int, ErrorCodes | int]] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)
-    tcp: Server | None = None
+    _tcp: Server | None = None  # set by serve_h2 once the listener is up
     _changed: trio.Event = field(default_factory=trio.Event)
 
+    @property
+    def tcp(self) -> Server:
+        """The listening socket's :class:`Server` (always set once :func:`serve_h2` returns)."""
+        assert self._tcp is not None
+        return self._tcp
+
     def url4(self, path: str = "/") -> tuple[bytes, bytes, int | None, bytes]:
-        assert self.tcp is not None
         return self.tcp.url4(path)
 
     def changed(self) -> None:
@@ -317,7 +322,7 @@ async def serve_h2(
 ) -> H2Server:
     """Start an :class:`H2Server` on 127.0.0.1 port 0 in ``nursery``."""
     server = H2Server(handler, settings or {}, settings_gate, ack_data)
-    server.tcp = await serve_raw(nursery, server._serve)
+    server._tcp = await serve_raw(nursery, server._serve)
     return server
 
 

@@ -15,7 +15,7 @@ from tests.support.servers import pattern
 from tests.support.threaded import ThreadedServer
 from trio_httpcore import AsyncByteStream, Client, Response, ResponseClosed, SyncByteStream
 from trio_httpcore._sync._body import READ_AHEAD
-from trio_httpcore._transport import PoolStatistics
+from trio_httpcore._transport import AsyncConnectionPool, PoolStatistics
 
 from .conftest import KOI8_TEXT
 
@@ -69,7 +69,9 @@ def test_trust_env_reads_the_netrc_file(
 def pool_statistics(client: Client) -> PoolStatistics:
     """The statistics of the client's own pool, read in its trio thread once it is idle."""
     client._portal.run(trio.testing.wait_all_tasks_blocked)
-    return client._portal.run_sync(client._client._transport.statistics)  # type: ignore[attr-defined,no-any-return]
+    pool = client._client._transport
+    assert isinstance(pool, AsyncConnectionPool)  # the client's own, made without a transport
+    return client._portal.run_sync(pool.statistics)
 
 
 def test_responses_carry_a_blocking_body(h11_server: ThreadedServer) -> None:

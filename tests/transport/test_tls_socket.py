@@ -55,12 +55,9 @@ async def _ssl_stream_tls(
 
 @contextlib.contextmanager
 def over_ssl_stream() -> Iterator[None]:
-    saved = transport_connection.start_tls
-    transport_connection.start_tls = _ssl_stream_tls  # type: ignore[assignment]
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transport_connection, "start_tls", _ssl_stream_tls)
         yield
-    finally:
-        transport_connection.start_tls = saved
 
 
 async def both_ways(framed: Framed, pieces: list[bytes], tls: TLSMaterial) -> None:
@@ -185,7 +182,7 @@ async def _accept_tls(
 
 
 async def test_close_sends_close_notify_alpn_and_peer_cert(tls: TLSMaterial) -> None:
-    got: list[bytes] = []
+    got: list[bytes | bytearray] = []
 
     async def script(server: trio.SSLStream[Any]) -> None:
         await server.do_handshake()

@@ -14,7 +14,7 @@ import json as jsonlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing, closing
 from functools import partial
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from .._exceptions import (
     HTTPStatusError,
@@ -48,6 +48,23 @@ from ._urls import URL
 _NO_TIME = datetime.timedelta(0)  # immutable: every response starts with the same one
 
 DefaultEncoding = str | Callable[[bytes], str | None]
+
+_Item_co = TypeVar("_Item_co", covariant=True)
+
+
+class ClosableAsyncIterator(Protocol[_Item_co]):
+    """What ``aiter_raw``/``aiter_bytes``/``aiter_text`` return: an async iterator that,
+    like an async generator, has ``aclose`` (so ``contextlib.aclosing`` takes it).
+
+    Spelled out rather than based on ``AsyncIterator``: at run time a ``Protocol``
+    can't inherit from ``collections.abc.AsyncIterator`` (Python 3.10-3.11).
+    """
+
+    def __aiter__(self) -> AsyncIterator[_Item_co]: ...
+
+    async def __anext__(self) -> _Item_co: ...
+
+    async def aclose(self) -> None: ...
 
 
 def _charset(content_type: str | None) -> str | None:
@@ -389,13 +406,13 @@ class Response:
                 await chunks.aclose()
         return self._content
 
-    def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+    def aiter_raw(self, chunk_size: int | None = None) -> ClosableAsyncIterator[bytes]:
         """The body as it arrives, not decoded, in pieces of ``chunk_size`` if given;
         closes the response at the end."""
         chunks = BodyIterator(self, decoded=False)
         return chunks if chunk_size is None else _arechunked(chunks, Rechunker(chunk_size))
 
-    def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+    def aiter_bytes(self, chunk_size: int | None = None) -> ClosableAsyncIterator[bytes]:
         """The body, decoded from its ``Content-Encoding``, in pieces as they arrive
         (or of ``chunk_size``)."""
         chunks = BodyIterator(self, decoded=True)
@@ -411,7 +428,7 @@ class Response:
             for piece in decoder.flush():
                 yield piece
 
-    def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
+    def aiter_text(self, chunk_size: int | None = None) -> ClosableAsyncIterator[str]:
         """The body as text, decoded incrementally (see :attr:`encoding`), in pieces of
         ``chunk_size`` characters if given."""
         texts = self._aiter_text()

@@ -11,7 +11,7 @@ import io
 import sys
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 from urllib.parse import unquote_to_bytes
 
 import trio
@@ -23,7 +23,21 @@ from .._urlparse import DEFAULT_PORTS
 from ._wire import read_body
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-StartResponse = Callable[[str, list[tuple[str, str]], ExcInfo | None], Callable[[bytes], Any]]
+OptExcInfo = ExcInfo | tuple[None, None, None]
+
+
+class StartResponse(Protocol):
+    """PEP 3333's ``start_response(status, response_headers, exc_info=None)``.
+
+    ``exc_info`` is optional (apps call it with two arguments), and is what
+    ``sys.exc_info()`` returned, so possibly ``(None, None, None)``.
+    """
+
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = ..., /
+    ) -> Callable[[bytes], object]: ...
+
+
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
@@ -100,9 +114,9 @@ class WSGITransport(AsyncHTTPTransport):
         written: list[bytes] = []
 
         def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
-        ) -> Callable[[bytes], Any]:
-            if exc_info is not None and self.raise_app_exceptions:
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
+        ) -> Callable[[bytes], object]:
+            if exc_info is not None and exc_info[1] is not None and self.raise_app_exceptions:
                 raise exc_info[1].with_traceback(exc_info[2])
             started[:] = [(status, headers)]
             return written.append
