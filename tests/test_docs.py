@@ -105,11 +105,11 @@ def _tablecheck() -> ModuleType:
 
 
 def _table_problems(text: str) -> list[str]:
+    tablecheck = _tablecheck()  # first: it skips the test where docutils is missing
     # docutils ships no type information (its stubs are a separate package, not a dev dependency).
     from docutils import nodes  # type: ignore[import-untyped]
     from docutils.core import publish_doctree  # type: ignore[import-untyped]
 
-    tablecheck = _tablecheck()
     # Sphinx's roles and directives are unknown to plain docutils: quietly left as they are.
     doctree = publish_doctree(text, settings_overrides={"report_level": 5, "halt_level": 5})
     return [
