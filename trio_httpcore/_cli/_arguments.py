@@ -144,7 +144,13 @@ def _as_typed(names: str, argv: Sequence[str]) -> str:
 def _curl_words(message: str, argv: Sequence[str]) -> str:
     """argparse's complaint as curl words it (``option -o: requires parameter``)."""
     if found := re.match(r"unrecognized arguments: (\S+)", message):
-        return f"option {found[1]}: is unknown"
+        token = found[1]
+        if token not in argv and re.fullmatch(r"-\w+", token):
+            # Python 3.13 names only a bundle's unknown letters: curl names the bundle.
+            letters = token[1:]
+            bundles = (t for t in argv if re.fullmatch(r"-\w+", t) and t.endswith(letters))
+            token = next(bundles, token)
+        return f"option {token}: is unknown"
     if found := re.match(r"argument ([^:]+): ignored explicit argument '(.*)'$", message):
         # A bundle with a letter we don't know: curl names the whole bundle.
         rest = found[2]
