@@ -401,37 +401,46 @@ def urllib3_pool(cfg: ConnCfg, server: Server) -> Iterator[Any]:
         yield Session()
 
 
+class RawBlockingSession:
+    """HTTP/1.1 GETs over one blocking socket (plain or ``ssl``), bodies read whole: no parsing
+    beyond the head's Content-Length. The ceiling loops of the blocking rows share it."""
+
+    single_threaded = True  # one socket: threads cannot share it
+
+    def __init__(self, sock: socket.socket, cfg: ConnCfg) -> None:
+        self._sock = sock
+        self._request_line = f"Host: {HOST}:{cfg.port}\r\n\r\n"
+        self._reads = bytearray(1 << 18)
+        self._view = memoryview(self._reads)
+        self._pending = bytearray()
+
+    def get(self, path: str) -> int:
+        sock, pending = self._sock, self._pending
+        sock.sendall(f"GET {path} HTTP/1.1\r\n{self._request_line}".encode())
+        while (end := pending.find(b"\r\n\r\n")) < 0:
+            pending.extend(self._view[: sock.recv_into(self._reads)])
+        head = bytes(pending[:end]).lower()
+        del pending[: end + 4]
+        start = head.find(b"content-length:")
+        length = int(head[start + 15 : head.index(b"\r\n", start)].strip())
+        got = len(pending)
+        pending.clear()
+        while got < length:
+            got += sock.recv_into(self._reads)
+        return length
+
+    def download(self, path: str) -> int:
+        return self.get(path)
+
+
 @contextmanager
 def raw_sync(cfg: ConnCfg, server: Server) -> Iterator[Any]:
     if cfg.proto != "h1":
         raise NotApplicable("the raw socket loop speaks plain HTTP/1.1 only")
     sock = socket.create_connection((HOST, cfg.port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    buffer = bytearray()
-    reads = bytearray(1 << 18)
-
-    class Session:
-        single_threaded = True  # one socket: threads cannot share it
-
-        def get(self, path: str) -> int:
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{cfg.port}\r\n\r\n".encode())
-            while (end := buffer.find(b"\r\n\r\n")) < 0:
-                buffer.extend(sock.recv(65536))
-            head = bytes(buffer[:end]).lower()
-            del buffer[: end + 4]
-            start = head.find(b"content-length:")
-            length = int(head[start + 15 : head.index(b"\r\n", start)].strip())
-            got = len(buffer)
-            buffer.clear()
-            while got < length:
-                got += sock.recv_into(reads)
-            return length
-
-        def download(self, path: str) -> int:
-            return self.get(path)
-
     try:
-        yield Session()
+        yield RawBlockingSession(sock, cfg)
     finally:
         sock.close()
 

@@ -28,6 +28,7 @@ from _clients import (
 from _clients import (
     Client,
     NotApplicable,
+    RawBlockingSession,
     _client_options,
     _ClientSession,
     _SyncClientSession,
@@ -249,32 +250,8 @@ def raw_ssl(cfg: Any, server: Server) -> Iterator[Any]:
     if not cfg.tls:
         raise NotApplicable("the blocking ssl loop is the ceiling of the TLS rows only")
     sock = _tls_socket(cfg, server, "http/1.1")
-    buffer = bytearray(DOWNLOAD_READ)
-    view = memoryview(buffer)
-    pending = bytearray()
-
-    class Session:
-        single_threaded = True  # one socket: threads cannot share it
-
-        def get(self, path: str) -> int:
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{cfg.port}\r\n\r\n".encode())
-            while (end := pending.find(b"\r\n\r\n")) < 0:
-                pending.extend(view[: sock.recv_into(buffer)])
-            head = bytes(pending[:end]).lower()
-            del pending[: end + 4]
-            start = head.find(b"content-length:")
-            length = int(head[start + 15 : head.index(b"\r\n", start)].strip())
-            got = len(pending)
-            pending.clear()
-            while got < length:
-                got += sock.recv_into(buffer)
-            return length
-
-        def download(self, path: str) -> int:
-            return self.get(path)
-
     try:
-        yield Session()
+        yield RawBlockingSession(sock, cfg)
     finally:
         sock.close()
 

@@ -286,6 +286,37 @@ def start_nginx(nginx: str, core: int | None) -> Server:
         raise
 
 
+def hypercorn_process(
+    directory: Path, binds: list[str], core: int | None = None
+) -> subprocess.Popen[bytes]:
+    """Hypercorn (asyncio worker) serving ``_bench_app`` from ``directory``'s files and
+    certificate; ``binds`` are its bind options (``--bind``, ``--insecure-bind``,
+    ``--quic-bind`` with an address each). Returns once it is started, not yet listening."""
+    return subprocess.Popen(
+        [
+            *pin_prefix(core),
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--worker-class",
+            "asyncio",
+            "--keep-alive",
+            "600",
+            "--log-level",
+            "warning",
+            "--certfile",
+            str(directory / "cert.pem"),
+            "--keyfile",
+            str(directory / "key.pem"),
+            *binds,
+            "_bench_app:app",
+        ],
+        env=dict(os.environ, PYTHONPATH=str(HERE), BENCH_ROOT=str(directory / "www")),
+        stdout=subprocess.DEVNULL,
+        stderr=open(directory / "hypercorn.log", "wb"),
+    )
+
+
 def start_hypercorn(core: int | None) -> Server:
     directory = Path(tempfile.mkdtemp(prefix="trio-httpcore-bench-"))
     processes: list[subprocess.Popen[bytes]] = []
@@ -293,32 +324,10 @@ def start_hypercorn(core: int | None) -> Server:
         ca = trustme.CA()
         _write_files(directory, ca)
         http_port, tls_port = free_port(), free_port()
-        env = dict(os.environ, PYTHONPATH=str(HERE), BENCH_ROOT=str(directory / "www"))
-        process = subprocess.Popen(
-            [
-                *pin_prefix(core),
-                sys.executable,
-                "-m",
-                "hypercorn",
-                "--worker-class",
-                "asyncio",
-                "--keep-alive",
-                "600",
-                "--log-level",
-                "warning",
-                "--certfile",
-                str(directory / "cert.pem"),
-                "--keyfile",
-                str(directory / "key.pem"),
-                "--bind",
-                f"{HOST}:{tls_port}",
-                "--insecure-bind",
-                f"{HOST}:{http_port}",
-                "_bench_app:app",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(directory / "hypercorn.log", "wb"),  # noqa: SIM115
+        process = hypercorn_process(
+            directory,
+            ["--bind", f"{HOST}:{tls_port}", "--insecure-bind", f"{HOST}:{http_port}"],
+            core,
         )
         processes.append(process)
         wait_for_port(http_port, process, "hypercorn")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import ssl
 import statistics
@@ -29,7 +28,7 @@ from typing import Any
 
 import trio
 import trustme
-from _server import BIG_SIZE, HERE, HOST, _write_files, free_port, wait_for_port
+from _server import BIG_SIZE, HOST, _write_files, free_port, hypercorn_process, wait_for_port
 
 import trio_httpcore
 
@@ -44,30 +43,8 @@ IN_FLIGHT = 100
 
 def start_hypercorn(directory: Path, port: int) -> subprocess.Popen[bytes]:
     """Hypercorn serving ``_bench_app`` over TLS (TCP) and QUIC (UDP) on ``port``."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--worker-class",
-            "asyncio",
-            "--keep-alive",
-            "600",
-            "--log-level",
-            "warning",
-            "--certfile",
-            str(directory / "cert.pem"),
-            "--keyfile",
-            str(directory / "key.pem"),
-            "--bind",
-            f"{HOST}:{port}",
-            "--quic-bind",
-            f"{HOST}:{port}",
-            "_bench_app:app",
-        ],
-        env=dict(os.environ, PYTHONPATH=str(HERE)),
-        stdout=subprocess.DEVNULL,
-        stderr=open(directory / "hypercorn.log", "wb"),  # noqa: SIM115 - lives with the process
+    process = hypercorn_process(
+        directory, ["--bind", f"{HOST}:{port}", "--quic-bind", f"{HOST}:{port}"]
     )
     wait_for_port(port, process, "hypercorn")
     return process
