@@ -92,50 +92,71 @@ def _tally() -> dict[str, Any]:
     return {"ok": 0, "error": 0, "cancelled": 0, "should_have_succeeded": []}
 
 
-async def _run(seed: int) -> dict[str, Any]:
-    rng = random.Random(seed)
+REQUESTS = 60
+"""Requests per run, all started at once."""
+
+TIMEOUTS: dict[str, Any] = {"timeout": {"connect": 5, "read": 0.5, "write": 5, "pool": None}}
+
+
+async def _storm(
+    pool: trio_httpcore.AsyncConnectionPool,
+    url4: Any,
+    rng: random.Random,
+    behaviours: list[str],
+    succeed: set[str],
+    max_cancel: int,
+) -> dict[str, Any]:
+    """Start ``REQUESTS`` requests at once, each for a random behaviour, 30% of them cancelled
+    after up to ``max_cancel`` checkpoints; wait for all, then return the tally. A behaviour
+    in ``succeed`` answers ``b"hello"``, or ``pattern(200_000)`` when it is ``"big"``."""
     tally = _tally()
-    ext: dict[str, Any] = {"timeout": {"connect": 5, "read": 0.5, "write": 5, "pool": None}}
+
+    async def one(behaviour: str, cancel_after: int | None) -> None:
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as inner:
+                if cancel_after is not None:
+
+                    async def cancel() -> None:
+                        for _ in range(cancel_after):
+                            await trio.lowlevel.checkpoint()
+                        scope.cancel()
+
+                    inner.start_soon(cancel)
+                try:
+                    _, _, stream, _ = await pool.arequest(
+                        b"GET", url4(f"/{behaviour}"), ext=TIMEOUTS
+                    )
+                    body = await read_all(stream)
+                    expected = pattern(200_000) if behaviour == "big" else b"hello"
+                    assert body == expected, (behaviour, body[:20])
+                    tally["ok"] += 1
+                except trio_httpcore.HTTPError as exc:
+                    tally["error"] += 1
+                    if behaviour in succeed and cancel_after is None:
+                        tally["should_have_succeeded"].append((behaviour, repr(exc)))
+                inner.cancel_scope.cancel()
+        if scope.cancelled_caught:
+            tally["cancelled"] += 1
+
+    async with trio.open_nursery() as clients:
+        for _ in range(REQUESTS):
+            behaviour = rng.choice(behaviours)
+            cancel_after = rng.randint(0, max_cancel) if rng.random() < 0.3 else None
+            clients.start_soon(one, behaviour, cancel_after)
+    return tally
+
+
+async def _run(seed: int) -> dict[str, Any]:
     async with trio.open_nursery() as servers:
         server = await serve_raw(servers, _serve)
         async with trio_httpcore.AsyncConnectionPool(max_connections=4) as pool:
-
-            async def one(behaviour: str, cancel_after: int | None) -> None:
-                with trio.CancelScope() as scope:
-                    async with trio.open_nursery() as inner:
-                        if cancel_after is not None:
-
-                            async def cancel() -> None:
-                                for _ in range(cancel_after):
-                                    await trio.lowlevel.checkpoint()
-                                scope.cancel()
-
-                            inner.start_soon(cancel)
-                        try:
-                            _, _, stream, _ = await pool.arequest(
-                                b"GET", server.url4(f"/{behaviour}"), ext=ext
-                            )
-                            body = await read_all(stream)
-                            assert body == b"hello", (behaviour, body)
-                            tally["ok"] += 1
-                        except trio_httpcore.HTTPError as exc:
-                            tally["error"] += 1
-                            if behaviour in SUCCEED and cancel_after is None:
-                                tally["should_have_succeeded"].append((behaviour, repr(exc)))
-                        inner.cancel_scope.cancel()
-                if scope.cancelled_caught:
-                    tally["cancelled"] += 1
-
-            async with trio.open_nursery() as clients:
-                for _ in range(60):
-                    behaviour = rng.choice(BEHAVIOURS)
-                    cancel_after = rng.randint(0, 30) if rng.random() < 0.3 else None
-                    clients.start_soon(one, behaviour, cancel_after)
-
+            tally = await _storm(
+                pool, server.url4, random.Random(seed), BEHAVIOURS, SUCCEED, max_cancel=30
+            )
             await trio.testing.wait_all_tasks_blocked()
             stats = pool.statistics()
             assert (stats.connecting, stats.active, stats.waiting) == (0, 0, 0), stats
-            _, _, stream, _ = await pool.arequest(b"GET", server.url4("/ok"), ext=ext)
+            _, _, stream, _ = await pool.arequest(b"GET", server.url4("/ok"), ext=TIMEOUTS)
             assert await read_all(stream) == b"hello"
         servers.cancel_scope.cancel()
     return tally
@@ -150,7 +171,7 @@ def test_chaos(seed: int) -> None:
     clock = trio.testing.MockClock(autojump_threshold=0)  # stalls time out at once
     tally = trio.run(_run, seed, clock=clock)
     assert tally["should_have_succeeded"] == []
-    assert tally["ok"] + tally["error"] + tally["cancelled"] == 60
+    assert tally["ok"] + tally["error"] + tally["cancelled"] == REQUESTS
     assert set(socket_fds()) <= before
 
 
@@ -196,9 +217,6 @@ async def _h2_handler(stream: H2ServerStream) -> None:
 
 
 async def _run_h2(seed: int) -> dict[str, Any]:
-    rng = random.Random(seed)
-    tally = _tally()
-    ext: dict[str, Any] = {"timeout": {"connect": 5, "read": 0.5, "write": 5, "pool": None}}
     async with trio.open_nursery() as servers:
         server = await serve_h2(
             servers, _h2_handler, settings={SettingCodes.MAX_CONCURRENT_STREAMS: 8}
@@ -206,40 +224,9 @@ async def _run_h2(seed: int) -> dict[str, Any]:
         async with trio_httpcore.AsyncConnectionPool(
             http1=False, http2=True, max_connections=2
         ) as pool:
-
-            async def one(behaviour: str, cancel_after: int | None) -> None:
-                with trio.CancelScope() as scope:
-                    async with trio.open_nursery() as inner:
-                        if cancel_after is not None:
-
-                            async def cancel() -> None:
-                                for _ in range(cancel_after):
-                                    await trio.lowlevel.checkpoint()
-                                scope.cancel()
-
-                            inner.start_soon(cancel)
-                        try:
-                            _, _, stream, _ = await pool.arequest(
-                                b"GET", server.url4(f"/{behaviour}"), ext=ext
-                            )
-                            body = await read_all(stream)
-                            expected = pattern(200_000) if behaviour == "big" else b"hello"
-                            assert body == expected, (behaviour, body[:20])
-                            tally["ok"] += 1
-                        except trio_httpcore.HTTPError as exc:
-                            tally["error"] += 1
-                            if behaviour in H2_SUCCEED and cancel_after is None:
-                                tally["should_have_succeeded"].append((behaviour, repr(exc)))
-                        inner.cancel_scope.cancel()
-                if scope.cancelled_caught:
-                    tally["cancelled"] += 1
-
-            async with trio.open_nursery() as clients:
-                for _ in range(60):
-                    behaviour = rng.choice(H2_BEHAVIOURS)
-                    cancel_after = rng.randint(0, 40) if rng.random() < 0.3 else None
-                    clients.start_soon(one, behaviour, cancel_after)
-
+            tally = await _storm(
+                pool, server.url4, random.Random(seed), H2_BEHAVIOURS, H2_SUCCEED, max_cancel=40
+            )
             await trio.testing.wait_all_tasks_blocked()
             stats = pool.statistics()
             assert (stats.connecting, stats.active, stats.waiting, stats.http2_streams) == (
@@ -248,7 +235,7 @@ async def _run_h2(seed: int) -> dict[str, Any]:
                 0,
                 0,
             ), stats
-            _, _, stream, _ = await pool.arequest(b"GET", server.url4("/ok"), ext=ext)
+            _, _, stream, _ = await pool.arequest(b"GET", server.url4("/ok"), ext=TIMEOUTS)
             assert await read_all(stream) == b"hello"
             await trio.testing.wait_all_tasks_blocked()
             assert all(conn.open_now == 0 for conn in server.connections)
@@ -265,7 +252,7 @@ def test_chaos_http2(seed: int) -> None:
     before = set(socket_fds())
     tally = trio.run(_run_h2, seed, clock=trio.testing.MockClock(autojump_threshold=0))
     assert tally["should_have_succeeded"] == []
-    assert tally["ok"] + tally["error"] + tally["cancelled"] == 60
+    assert tally["ok"] + tally["error"] + tally["cancelled"] == REQUESTS
     assert set(socket_fds()) <= before
 
 
