@@ -104,6 +104,27 @@ def _skip_body(connection: h11.Connection, size: int) -> None:
             reader._bytes_to_discard = b"\r\n"
 
 
+def _take_held_body(connection: h11.Connection) -> bytes | None:
+    """The body bytes h11 holds of a Content-Length body, taken as its reader takes them; or None.
+
+    What h11's next event would be as Data, without the event: h11's reader
+    takes up to the rest of the Content-Length from its buffer and counts
+    them, and a Data event changes no state (RFC 9112 section 6.2). None
+    when the body has another framing, or h11 holds none of it.
+    """
+    reader: Any = connection._reader
+    if type(reader) is not ContentLengthReader or connection.their_state is not h11.SEND_BODY:
+        return None
+    remaining: int = reader._remaining
+    buffer = connection._receive_buffer
+    if not remaining or not buffer:
+        return None
+    data = buffer.maybe_extract_at_most(remaining)
+    assert data is not None
+    reader._remaining = remaining - len(data)
+    return bytes(data)
+
+
 def _probe(field: bytes, before: bytes, body: bytes, after: bytes) -> bool:
     """Whether bypassing h11 for ``body`` leaves h11 where reading ``body`` through it would.
 
@@ -134,7 +155,29 @@ def _h11_body_bypass_works() -> bool:
         return False
 
 
+def _h11_held_body_works() -> bool:
+    """Whether :func:`_take_held_body` takes a Content-Length body as h11's reader would."""
+    connection = h11.Connection(h11.CLIENT)
+    connection.send(h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"h")]))
+    connection.send(h11.EndOfMessage())
+    try:
+        connection.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc")
+        if not isinstance(connection.next_event(), h11.Response):
+            return False  # pragma: no cover - depends on the h11 release
+        first = _take_held_body(connection)
+        connection.receive_data(b"de")
+        second = _take_held_body(connection)
+        return (
+            (first, second, _take_held_body(connection)) == (b"abc", b"de", None)
+            and isinstance(connection.next_event(), h11.EndOfMessage)
+            and connection.their_state is h11.DONE
+        )
+    except (AttributeError, TypeError, h11.ProtocolError):  # pragma: no cover - h11 release
+        return False
+
+
 H11_BODY_BYPASS = _h11_body_bypass_works()
+H11_HELD_BODY = _h11_held_body_works()
 
 
 def body_room(connection: h11.Connection) -> int:
@@ -149,6 +192,15 @@ def body_room(connection: h11.Connection) -> int:
 
 
 skip_body = _skip_body
+
+
+def _no_held_body(connection: h11.Connection) -> None:
+    """What :func:`take_held_body` is where h11's reader cannot be bypassed: nothing taken."""
+    return None
+
+
+# The body bytes h11 holds (Content-Length framing), taken without an event; None if not that.
+take_held_body = _take_held_body if H11_HELD_BODY else _no_held_body
 
 
 # -- The response head, parsed by the accelerator.
