@@ -16,6 +16,7 @@ nox.options.sessions = [
     "typecheck",
     "tests",
     "tests_h2_stock",
+    "tests_h11_pure",
     "tests_h2_newest",
     "docs",
     "examples",
@@ -66,6 +67,18 @@ def tests_h2_stock(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.env["TRIO_HTTPCORE_H2_STOCK"] = "1"
     session.run("pytest", "-n", "2", "tests/http2", *session.posargs)
+
+
+@nox.session(python="3.11")
+def tests_h11_pure(session: nox.Session) -> None:
+    """The HTTP/1.1 tests on h11 alone: the accelerator (httptools) turned off.
+
+    The tests session runs them with httptools parsing response heads; here
+    h11 parses every head, as where httptools is not installed.
+    """
+    session.install("-e", ".[test]")
+    session.env["TRIO_HTTPCORE_NO_HTTPTOOLS"] = "1"
+    session.run("pytest", "-n", "2", "tests/http11", "tests/transport", *session.posargs)
 
 
 @nox.session(python="3.11")

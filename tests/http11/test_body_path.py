@@ -31,7 +31,7 @@ from tests.support.leaks import socket_fds
 from tests.support.pool import assert_empty, assert_quiescent, read_all
 from tests.support.raw import RawConn, serve_raw
 from tests.support.tls import TLSMaterial
-from trio_httpcore._http11 import _connection, _h11compat
+from trio_httpcore._http11 import _body, _connection, _h11compat
 
 SECOND = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"
 TIMEOUTS = {"timeout": {"connect": 30, "read": 30, "write": 30, "pool": 30}}
@@ -88,6 +88,7 @@ def reader(kind: str) -> Iterator[None]:
             patch.setattr(_connection, "receive_into", _no_receive_into)
         elif kind == "h11":
             patch.setattr(_h11compat, "H11_BODY_BYPASS", False)
+            patch.setattr(_body, "take_held_body", _h11compat._no_held_body)
         yield
 
 
@@ -165,6 +166,7 @@ async def all_readers(framed: Framed, pieces: list[bytes]) -> None:
 def test_the_bypass_is_in_use() -> None:
     """The h11 in use has the readers the bypass expects (else every test here is moot)."""
     assert _h11compat.H11_BODY_BYPASS
+    assert _h11compat.H11_HELD_BODY
 
 
 SMALL = body_bytes(12, 1)

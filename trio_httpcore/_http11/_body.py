@@ -14,7 +14,7 @@ import trio
 
 from .._exceptions import ReadError
 from .._http import ConnectionBoundStream
-from ._h11compat import body_room
+from ._h11compat import body_room, take_held_body
 from ._state import ConnectionState
 from ._timeouts import UNBOUNDED, Timeouts
 
@@ -54,10 +54,17 @@ class HTTP11ResponseStream(ConnectionBoundStream):
             raise ReadError(f"the connection to {connection._origin} was closed")
         try:
             # What h11 already holds needs no coroutine (a small body, and the
-            # end of most bodies, come with the read before). In the middle of
+            # end of most bodies, come with the read before); held body bytes
+            # of a Content-Length body need no event either. In the middle of
             # a large body h11 holds nothing: no need to ask it.
-            event: bytes | h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]
-            event = h11.NEED_DATA if body_room(connection._h11) else connection._held_event()
+            event: bytes | h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED] | None
+            state = connection._h11
+            if body_room(state):
+                event = h11.NEED_DATA
+            else:
+                event = take_held_body(state)
+                if event is None:
+                    event = connection._held_event()
             if event is h11.NEED_DATA:
                 timeouts = self._timeouts
                 scope = UNBOUNDED if timeouts is None else timeouts.reading()

@@ -39,7 +39,7 @@ from .._http import (
 from .._streams import AsyncByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders
 from ._body import HTTP11ResponseStream
-from ._h11compat import body_room, request_event, skip_body
+from ._h11compat import body_room, request_event, send_request, skip_body
 from ._prefixed import PrefixedStream
 from ._state import ConnectionState
 from ._timeouts import UNBOUNDED, Timeouts, raise_mapped
@@ -309,7 +309,8 @@ class HTTP11Connection:
         ):
             headers = [*headers, (b"Transfer-Encoding", b"chunked")]
         try:
-            head = self._h11.send(request_event(method, url[3], headers, self._checked_requests))
+            event = request_event(method, url[3], headers, self._checked_requests)
+            head = send_request(self._h11, event)
             if stream is None:
                 # Empty unless the caller asked for chunked: one write either way.
                 head += self._h11.send(_END_OF_MESSAGE)

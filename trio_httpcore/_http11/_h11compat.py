@@ -1,17 +1,20 @@
 """The one place that leans on h11's internals: building request events without h11's second
-check, and letting a response body bypass h11's receive buffer once h11 has chosen its framing.
-Both are probed at import; should an h11 release change what they lean on, the public API is used
-instead (slower, the same bytes)."""
+check, letting a response body bypass h11's receive buffer once h11 has chosen its framing, and
+having the optional accelerator parse response heads. Each is probed at import; should an h11
+release change what they lean on, the public API is used instead (slower, the same results)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import h11
-from h11._readers import ChunkedReader, ContentLengthReader, Http10Reader
+from h11._readers import READERS, ChunkedReader, ContentLengthReader, Http10Reader
+from h11._receivebuffer import ReceiveBuffer
 
 from .._types import RawHeaders
+from ._httptoolscompat import parse_head
 
 
 def _h11_takes_parsed_requests() -> bool:
@@ -101,6 +104,27 @@ def _skip_body(connection: h11.Connection, size: int) -> None:
             reader._bytes_to_discard = b"\r\n"
 
 
+def _take_held_body(connection: h11.Connection) -> bytes | None:
+    """The body bytes h11 holds of a Content-Length body, taken as its reader takes them; or None.
+
+    What h11's next event would be as Data, without the event: h11's reader
+    takes up to the rest of the Content-Length from its buffer and counts
+    them, and a Data event changes no state (RFC 9112 section 6.2). None
+    when the body has another framing, or h11 holds none of it.
+    """
+    reader: Any = connection._reader
+    if type(reader) is not ContentLengthReader or connection.their_state is not h11.SEND_BODY:
+        return None
+    remaining: int = reader._remaining
+    buffer = connection._receive_buffer
+    if not remaining or not buffer:
+        return None
+    data = buffer.maybe_extract_at_most(remaining)
+    assert data is not None
+    reader._remaining = remaining - len(data)
+    return bytes(data)
+
+
 def _probe(field: bytes, before: bytes, body: bytes, after: bytes) -> bool:
     """Whether bypassing h11 for ``body`` leaves h11 where reading ``body`` through it would.
 
@@ -131,7 +155,29 @@ def _h11_body_bypass_works() -> bool:
         return False
 
 
+def _h11_held_body_works() -> bool:
+    """Whether :func:`_take_held_body` takes a Content-Length body as h11's reader would."""
+    connection = h11.Connection(h11.CLIENT)
+    connection.send(h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"h")]))
+    connection.send(h11.EndOfMessage())
+    try:
+        connection.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc")
+        if not isinstance(connection.next_event(), h11.Response):
+            return False  # pragma: no cover - depends on the h11 release
+        first = _take_held_body(connection)
+        connection.receive_data(b"de")
+        second = _take_held_body(connection)
+        return (
+            (first, second, _take_held_body(connection)) == (b"abc", b"de", None)
+            and isinstance(connection.next_event(), h11.EndOfMessage)
+            and connection.their_state is h11.DONE
+        )
+    except (AttributeError, TypeError, h11.ProtocolError):  # pragma: no cover - h11 release
+        return False
+
+
 H11_BODY_BYPASS = _h11_body_bypass_works()
+H11_HELD_BODY = _h11_held_body_works()
 
 
 def body_room(connection: h11.Connection) -> int:
@@ -146,3 +192,107 @@ def body_room(connection: h11.Connection) -> int:
 
 
 skip_body = _skip_body
+
+
+def _no_held_body(connection: h11.Connection) -> None:
+    """What :func:`take_held_body` is where h11's reader cannot be bypassed: nothing taken."""
+    return None
+
+
+# The body bytes h11 holds (Content-Length framing), taken without an event; None if not that.
+take_held_body = _take_held_body if H11_HELD_BODY else _no_held_body
+
+
+# -- The response head, parsed by the accelerator.
+#
+# h11 reads a response head with a regular expression per line, and that
+# parse was a seventh of the instructions of a small keep-alive request.
+# When the accelerator is there, a connection's reader for the response head
+# (the one h11 picks when the server's state turns SEND_RESPONSE) is swapped
+# for one that finds the whole head, has the accelerator parse it, and builds
+# the event as h11's reader does (``_parsed=True``: h11 still normalizes the
+# fields and checks Content-Length, Transfer-Encoding and the status code).
+# A head the accelerator leaves alone, and an incomplete one, go to h11's
+# reader on the same bytes: h11 decides what is refused and with what error,
+# what an incomplete head awaits, and every state after the head.
+
+_H11_HEAD_READER: Any = READERS[(h11.SERVER, h11.SEND_RESPONSE)]
+
+
+def _read_head(buf: ReceiveBuffer) -> h11.Response | h11.InformationalResponse | None:
+    """h11's response head reader, with the head parsed by the accelerator when it can."""
+    data = buf._data
+    end = data.find(b"\r\n\r\n") + 4
+    parsed = None if end < 4 or parse_head is None else parse_head(data[:end])
+    if parsed is None:
+        event: h11.Response | h11.InformationalResponse | None = _H11_HEAD_READER(buf)
+        return event
+    status_code, reason, http_version, headers = parsed
+    buf._extract(end)
+    if status_code < 200:
+        return h11.InformationalResponse(
+            headers=headers,
+            _parsed=True,
+            status_code=status_code,
+            reason=reason,
+            http_version=http_version,
+        )
+    return h11.Response(
+        headers=headers,
+        _parsed=True,
+        status_code=status_code,
+        reason=reason,
+        http_version=http_version,
+    )
+
+
+def _send_accelerated(connection: h11.Connection, event: h11.Request) -> bytes:
+    """``connection.send(event)``; the response head is then read by :func:`_read_head`.
+
+    h11 picks the head's reader as the request goes out (the server's state
+    turns SEND_RESPONSE) and keeps it until the final response: 1xx
+    responses change no state.
+    """
+    data = connection.send(event)
+    if connection._reader is _H11_HEAD_READER:
+        connection._reader = _read_head
+    return data
+
+
+def _exchange(accelerated: bool, response: bytes) -> list[object]:
+    """Whether :func:`_read_head` reads the response to a GET; the heads made of ``response``."""
+    connection = h11.Connection(h11.CLIENT)
+    request = h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"h")])
+    if accelerated:
+        _send_accelerated(connection, request)
+    else:
+        connection.send(request)
+    connection.send(h11.EndOfMessage())
+    seen: list[object] = [connection._reader is _read_head]
+    connection.receive_data(response)
+    while True:
+        event = connection.next_event()
+        if not isinstance(event, (h11.Response, h11.InformationalResponse)):
+            return seen
+        seen.append((event.status_code, event.reason, event.headers.raw_items()))
+
+
+def _accelerated_heads_work() -> bool:
+    """Whether the swapped reader is used, and makes the events h11 makes of a head."""
+    if parse_head is None:
+        return False
+    response = b"HTTP/1.1 103 Early\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nA-B: c\r\n\r\n"
+    try:
+        ours = _exchange(True, response)
+        theirs = _exchange(False, response)
+    except (AttributeError, TypeError, h11.ProtocolError):  # pragma: no cover - h11 release
+        return False
+    return ours == [True, *theirs[1:]]
+
+
+ACCELERATED_HEADS = _accelerated_heads_work()
+
+# Sends a request event on an h11 connection; the response head is then
+# parsed by the accelerator when there is one.
+send_request: Callable[[h11.Connection, h11.Request], bytes]
+send_request = _send_accelerated if ACCELERATED_HEADS else h11.Connection.send
