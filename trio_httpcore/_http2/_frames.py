@@ -9,6 +9,7 @@ reaches h2 as one frame.
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,14 @@ from ._h2compat import update_header_buffer, validate_frame_length
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
+
+# A frame header (RFC 9113 section 4.1) as _take_data reads it: the length
+# (24 bits) and type (8 bits) in one word, then the flags and the stream id.
+_FRAME_HEADER = struct.Struct(">IBL")
+_DATA = 0x0
+_END_STREAM = 0x1
+_PADDED = 0x8
+_STREAM_ID_MASK = 0x7FFFFFFF
 
 # A read of a DATA payload at least this large is handed on as it came (Payload);
 # smaller ones (TLS gives 16 KiB records) are joined with their neighbours, a
@@ -164,27 +173,30 @@ class FrameBuffer(h2.frame_buffer.FrameBuffer):
         if not length or len(reads[0]) < length:
             return self._take_payload(length)
         views = [self._take(length)]
-        while "END_STREAM" not in frame.flags and reads:
-            try:
-                header = self._header()
-                if header is None:
-                    break
-                following, size = header
-                validate_frame_length(self, size)
-            except h2.exceptions.ProtocolError:
-                break  # for the next round to raise, once the frames before are handled
+        stream_id = frame.stream_id
+        ended = "END_STREAM" in frame.flags
+        while not ended and reads:
+            read = reads[0]
+            if len(read) < 9:
+                break
+            # The next frame's header (RFC 9113 section 4.1), read here: a
+            # hyperframe Frame for each would cost more than h2's handling.
+            word, flags, following = _FRAME_HEADER.unpack_from(read)
+            size, kind = word >> 8, word & 0xFF
             if (
-                type(following) is not hyperframe.frame.DataFrame
-                or following.stream_id != frame.stream_id
-                or "PADDED" in following.flags
-                or len(reads[0]) < 9 + size
+                kind != _DATA
+                or flags & _PADDED
+                or following & _STREAM_ID_MASK != stream_id
+                or size > self.max_frame_size  # for the next round to refuse
+                or len(read) < 9 + size
             ):
                 break
-            self._next_header = None
-            self._take(9)
+            self._buffered -= 9
+            reads[0] = read[9:]
             views.append(self._take(size))
-            if "END_STREAM" in following.flags:
-                frame.flags.add("END_STREAM")
+            ended = bool(flags & _END_STREAM)
+        if ended:
+            frame.flags.add("END_STREAM")
         return bytes(views[0]) if len(views) == 1 else b"".join(views)
 
     def _take_payload(self, size: int) -> bytes | Payload:
