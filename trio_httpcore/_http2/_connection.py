@@ -264,6 +264,13 @@ class HTTP2Connection:
         read_into = None if incoming is None else receive_into(self._stream)
         read_size = READ_SIZE
         while not state.closed:
+            # Let the streams' consumers take what the last read delivered
+            # before reading again. A consumer takes one chunk per schedule, and
+            # a read may deliver several: without this, a download's chunks
+            # pile up until the stream window is spent, and h2 (its window at
+            # zero) then sends a WINDOW_UPDATE for every chunk read. Reading
+            # after the others ran also finds more arrived, in fewer reads.
+            await trio.lowlevel.checkpoint()
             with map_exceptions(READ_ERRORS, self._origin, "reading from"):
                 if read_into is not None:
                     assert incoming is not None
