@@ -221,3 +221,21 @@ def test_a_frame_under_way_survives_its_read_buffer_being_reused() -> None:
     pieces = data.pieces if isinstance(data, Payload) else [data]
     assert all(type(piece) is bytes for piece in pieces)
     assert b"".join(pieces) == payload  # type: ignore[arg-type]
+
+
+def test_a_frame_ending_in_a_read_starts_the_run_of_that_read() -> None:
+    """A DATA frame begun in one read and ended in the next is joined with the
+    frames whole in that read: one chunk per read, not two."""
+    client = _client(buffer=True)
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    server.send_headers(1, [(":status", "200")])
+    client.receive_data(server.data_to_send())
+    frames = _data_frames((1, b"a" * 100, set()), (1, b"b" * 50, set()), (1, b"c", {"END_STREAM"}))
+    assert client.receive_data(frames[:60]) == []
+    events = client.receive_data(frames[60:])
+    assert _summary(events) == [
+        (h2.events.DataReceived, 1, b"a" * 100 + b"b" * 50 + b"c", 151),
+        (h2.events.StreamEnded, repr(events[1])),
+    ]

@@ -165,14 +165,23 @@ class FrameBuffer(h2.frame_buffer.FrameBuffer):
         their payloads on as one chunk, joined (one copy, as each alone would
         be). Flow control and content-length count the same bytes either way;
         a server sending small frames (nginx's are 8 KiB by default) costs
-        one pass through h2 and one handoff per read, not per frame. A frame
+        one pass through h2 and one handoff per read, not per frame. The run
+        may begin with the end of a frame begun in the read before. A frame
         that follows but is not whole in the read, or that h2 will refuse,
         is left for the next round.
         """
         reads = self._reads
-        if not length or len(reads[0]) < length:
+        if not length:
+            return b""
+        first = len(reads[0])
+        if first >= length:
+            views = [self._take(length)]
+        elif first < UNCOPIED_READ_MIN and len(reads) > 1 and first + len(reads[1]) >= length:
+            # The end of a frame begun in the last read (what detach left),
+            # which _take_payload would join anyway: joined with the run.
+            views = [self._take(first), self._take(length - first)]
+        else:
             return self._take_payload(length)
-        views = [self._take(length)]
         stream_id = frame.stream_id
         ended = "END_STREAM" in frame.flags
         while not ended and reads:
