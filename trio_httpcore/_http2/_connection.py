@@ -40,6 +40,7 @@ from .._http import (
 )
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
+from ._frames import UNCOPIED_READ_MIN
 from ._headers import response_head
 from ._state import CLOSED, FREED, H2State
 from ._stream import Failure, Stream
@@ -52,6 +53,10 @@ if TYPE_CHECKING:
 # READ_SIZE, doubling up to this while reads come back full (a download),
 # back to READ_SIZE after a short one.
 MAX_READ_SIZE = 1024 * 1024
+
+# A frame (a large DATA frame) still missing at least this much is read to its
+# end and no further, from a socket or TLS on its own socket.
+WHOLE_READ_FRAME = 2 * UNCOPIED_READ_MIN
 
 # A request body is queued in rounds of at most this many bytes, so that one
 # write (which is never abandoned halfway, see _send) stays short.
@@ -263,22 +268,33 @@ class HTTP2Connection:
         # a reused buffer, each DATA payload copied out of it once.
         read_into = None if incoming is None else receive_into(self._stream)
         read_size = READ_SIZE
+        fed = False  # whether the last read gave h2 frames
         while not state.closed:
-            # Let the streams' consumers take what the last read delivered
-            # before reading again. A consumer takes one chunk per schedule, and
-            # a read may deliver several: without this, a download's chunks
-            # pile up until the stream window is spent, and h2 (its window at
-            # zero) then sends a WINDOW_UPDATE for every chunk read. Reading
-            # after the others ran also finds more arrived, in fewer reads.
-            await trio.lowlevel.checkpoint()
+            if fed:
+                # Let the streams' consumers take what the last read delivered
+                # before reading again. A consumer takes one chunk per schedule,
+                # and a read may deliver several: without this, a download's
+                # chunks pile up until the stream window is spent, and h2 (its
+                # window at zero) then sends a WINDOW_UPDATE for every chunk
+                # read. Reading after the others ran also finds more arrived.
+                await trio.lowlevel.checkpoint()
             with map_exceptions(READ_ERRORS, self._origin, "reading from"):
                 if read_into is not None:
                     assert incoming is not None
                     buffer = take_buffer()
                     try:
-                        count = await read_into(buffer)
+                        # A large frame under way is read to its end and no
+                        # further: the reads before that end are its payload's
+                        # pieces as they came (Payload), none cut by the next
+                        # frame. Smaller frames are read many at once (a run).
+                        missing = incoming.missing()
+                        view = memoryview(buffer)
+                        if missing >= WHOLE_READ_FRAME:
+                            view = view[:missing]
+                        count = await read_into(view)
                         incoming.add_data(memoryview(buffer)[:count])
-                        actions = await self._receive(b"", count > 0)
+                        fed = incoming.has_frame()
+                        actions = await self._receive(b"", count > 0, fed)
                     finally:
                         # Nothing keeps a view of the buffer once it is given back.
                         incoming.detach()
@@ -295,17 +311,19 @@ class HTTP2Connection:
                     )
                     if incoming is not None:
                         incoming.add_data(data)
-                        actions = await self._receive(b"", bool(data))
+                        fed = incoming.has_frame()
+                        actions = await self._receive(b"", bool(data), fed)
                     else:
-                        actions = await self._receive(data, bool(data))
+                        fed = True
+                        actions = await self._receive(data, bool(data), fed)
             if actions is None:
                 return
             if actions:
                 self._act(actions)
             await self._send_pending()
 
-    async def _receive(self, data: bytes | bytearray, received: bool) -> int | None:
-        """Feed h2 ``data`` (and our frame buffer's whole frames); the state's flags.
+    async def _receive(self, data: bytes | bytearray, received: bool, whole: bool) -> int | None:
+        """Feed h2 ``data`` (and our frame buffer's frames, if one is ``whole``); the state's flags.
 
         ``None`` at the end of the stream (nothing ``received``), the
         connection then closed. A DATA frame spans many reads (TLS gives 16 KiB
@@ -320,8 +338,7 @@ class HTTP2Connection:
                 )
             )
             return None
-        incoming = self.state.incoming
-        if incoming is not None and not incoming.has_frame():
+        if not whole:
             return 0
         try:
             return self.state.receive(self._h2.receive_data(data))
