@@ -268,16 +268,7 @@ class HTTP2Connection:
         # a reused buffer, each DATA payload copied out of it once.
         read_into = None if incoming is None else receive_into(self._stream)
         read_size = READ_SIZE
-        fed = False  # whether the last read gave h2 frames
         while not state.closed:
-            if fed:
-                # Let the streams' consumers take what the last read delivered
-                # before reading again. A consumer takes one chunk per schedule,
-                # and a read may deliver several: without this, a download's
-                # chunks pile up until the stream window is spent, and h2 (its
-                # window at zero) then sends a WINDOW_UPDATE for every chunk
-                # read. Reading after the others ran also finds more arrived.
-                await trio.lowlevel.checkpoint()
             with map_exceptions(READ_ERRORS, self._origin, "reading from"):
                 if read_into is not None:
                     assert incoming is not None
@@ -293,8 +284,7 @@ class HTTP2Connection:
                             view = view[:missing]
                         count = await read_into(view)
                         incoming.add_data(memoryview(buffer)[:count])
-                        fed = incoming.has_frame()
-                        actions = await self._receive(b"", count > 0, fed)
+                        actions = await self._receive(b"", count > 0)
                     finally:
                         # Nothing keeps a view of the buffer once it is given back.
                         incoming.detach()
@@ -311,19 +301,17 @@ class HTTP2Connection:
                     )
                     if incoming is not None:
                         incoming.add_data(data)
-                        fed = incoming.has_frame()
-                        actions = await self._receive(b"", bool(data), fed)
+                        actions = await self._receive(b"", bool(data))
                     else:
-                        fed = True
-                        actions = await self._receive(data, bool(data), fed)
+                        actions = await self._receive(data, bool(data))
             if actions is None:
                 return
             if actions:
                 self._act(actions)
             await self._send_pending()
 
-    async def _receive(self, data: bytes | bytearray, received: bool, whole: bool) -> int | None:
-        """Feed h2 ``data`` (and our frame buffer's frames, if one is ``whole``); the state's flags.
+    async def _receive(self, data: bytes | bytearray, received: bool) -> int | None:
+        """Feed h2 ``data`` (and our frame buffer's whole frames); the state's flags.
 
         ``None`` at the end of the stream (nothing ``received``), the
         connection then closed. A DATA frame spans many reads (TLS gives 16 KiB
@@ -338,7 +326,8 @@ class HTTP2Connection:
                 )
             )
             return None
-        if not whole:
+        incoming = self.state.incoming
+        if incoming is not None and not incoming.has_frame():
             return 0
         try:
             return self.state.receive(self._h2.receive_data(data))
