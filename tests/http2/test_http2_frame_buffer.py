@@ -146,3 +146,96 @@ def test_a_large_data_frame_is_handed_on_in_the_reads_it_came_in() -> None:
     assert data[:0] == b""
     assert parsed.flow_controlled_length == len(payload)
     assert buffer.missing() == 0
+
+
+def _data_frames(*frames: tuple[int, bytes, set[str]]) -> bytes:
+    return b"".join(
+        hyperframe.frame.DataFrame(stream_id, data, flags=flags).serialize()
+        for stream_id, data, flags in frames
+    )
+
+
+def test_data_frames_of_a_stream_in_one_read_go_to_h2_as_one() -> None:
+    """Consecutive unpadded DATA frames on one stream, whole in one read, are one
+    DataReceived: their payloads joined, END_STREAM from the last taken. Another
+    stream's frame, a padded one, or one not whole in the read ends the run."""
+    client = _client(buffer=True)
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    for stream_id in (1, 3):
+        server.send_headers(stream_id, [(":status", "200")])
+    client.receive_data(server.data_to_send())
+    padded = hyperframe.frame.DataFrame(1, b"pad", flags={"PADDED"})
+    padded.pad_length = 4
+    read = (
+        _data_frames((1, b"a" * 100, set()), (1, b"b" * 200, set()), (1, b"", set()))
+        + _data_frames((3, b"c" * 10, set()), (3, b"d" * 20, {"END_STREAM"}))
+        + padded.serialize()
+        + _data_frames((1, b"e" * 5, set()), (1, b"f", set()), (1, b"g", {"END_STREAM"}))
+    )
+    events = client.receive_data(read[:-1])  # the last frame not whole
+    assert _summary(events) == [
+        (h2.events.DataReceived, 1, b"a" * 100 + b"b" * 200, 300),
+        (h2.events.DataReceived, 3, b"c" * 10 + b"d" * 20, 30),
+        (h2.events.StreamEnded, repr(events[2])),
+        (h2.events.DataReceived, 1, b"pad", 8),
+        (h2.events.DataReceived, 1, b"e" * 5 + b"f", 6),
+    ]
+    events = client.receive_data(read[-1:])
+    assert _summary(events) == [
+        (h2.events.DataReceived, 1, b"g", 1),
+        (h2.events.StreamEnded, repr(events[1])),
+    ]
+
+
+def test_a_run_of_small_data_frames_past_the_window_is_a_flow_control_error() -> None:
+    """A peer that overruns the stream window in many small frames, all in one
+    read, is refused as if each came alone (RFC 9113 section 6.9.1)."""
+    client = _client(buffer=True)
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    server.send_headers(1, [(":status", "200")])
+    client.receive_data(server.data_to_send())
+    run = _data_frames(*[(1, b"x" * 16_000, set())] * 5)  # 80,000 > 65,535
+    with pytest.raises(h2.exceptions.FlowControlError):
+        client.receive_data(run)
+
+
+def test_a_frame_under_way_survives_its_read_buffer_being_reused() -> None:
+    """``detach`` copies what is left of the reads: the reader reuses its buffer."""
+    buffer = FrameBuffer()
+    buffer.max_frame_size = 2**20
+    payload = bytes(range(256)) * 400
+    frame = hyperframe.frame.DataFrame(1, payload, flags={"END_STREAM"}).serialize()
+    reused = bytearray(len(frame))
+    for start, end in itertools.pairwise([0, 5, 70_000, len(frame)]):
+        reused[: end - start] = frame[start:end]
+        buffer.add_data(memoryview(reused)[: end - start])
+        frames = list(buffer)
+        buffer.detach()
+        reused[:] = b"\xff" * len(reused)
+    (parsed,) = frames
+    data: object = parsed.data
+    pieces = data.pieces if isinstance(data, Payload) else [data]
+    assert all(type(piece) is bytes for piece in pieces)
+    assert b"".join(pieces) == payload  # type: ignore[arg-type]
+
+
+def test_a_frame_ending_in_a_read_starts_the_run_of_that_read() -> None:
+    """A DATA frame begun in one read and ended in the next is joined with the
+    frames whole in that read: one chunk per read, not two."""
+    client = _client(buffer=True)
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    server.send_headers(1, [(":status", "200")])
+    client.receive_data(server.data_to_send())
+    frames = _data_frames((1, b"a" * 100, set()), (1, b"b" * 50, set()), (1, b"c", {"END_STREAM"}))
+    assert client.receive_data(frames[:60]) == []
+    events = client.receive_data(frames[60:])
+    assert _summary(events) == [
+        (h2.events.DataReceived, 1, b"a" * 100 + b"b" * 50 + b"c", 151),
+        (h2.events.StreamEnded, repr(events[1])),
+    ]

@@ -27,7 +27,7 @@ class RawSocket(Protocol):
     def close(self) -> None: ...
 
 
-ReceiveInto = Callable[[bytearray], Awaitable[int]]
+ReceiveInto = Callable[[bytearray | memoryview], Awaitable[int]]
 """Reads what has arrived (at least one byte; 0 at end of file) into a buffer; returns the count."""
 
 

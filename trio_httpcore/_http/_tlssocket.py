@@ -118,7 +118,7 @@ class TLSSocketStream(trio.abc.Stream):
 
     # -- trio.abc.Stream.
 
-    async def receive_into(self, buffer: bytearray) -> int:
+    async def receive_into(self, buffer: bytearray | memoryview) -> int:
         """Read what has arrived into ``buffer`` (one record or more); 0 at the stream's end."""
         return await self._receive(memoryview(buffer))
 

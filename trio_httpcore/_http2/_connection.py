@@ -34,9 +34,13 @@ from .._http import (
     ConnectionListener,
     RetryOnNewConnection,
     close_now,
+    give_back,
+    receive_into,
+    take_buffer,
 )
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
+from ._frames import UNCOPIED_READ_MIN
 from ._headers import response_head
 from ._state import CLOSED, FREED, H2State
 from ._stream import Failure, Stream
@@ -44,9 +48,15 @@ from ._stream import Failure, Stream
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-# How much the reader asks the socket for: READ_SIZE, doubling up to this
-# while reads come back full (a download), back to READ_SIZE after a short one.
+# How much the reader asks a stream read with receive_some for (not a socket,
+# nor TLS on its own socket, which are read into reused buffers, nor stock h2):
+# READ_SIZE, doubling up to this while reads come back full (a download),
+# back to READ_SIZE after a short one.
 MAX_READ_SIZE = 1024 * 1024
+
+# A frame (a large DATA frame) still missing at least this much is read to its
+# end and no further, from a socket or TLS on its own socket.
+WHOLE_READ_FRAME = 2 * UNCOPIED_READ_MIN
 
 # A request body is queued in rounds of at most this many bytes, so that one
 # write (which is never abandoned halfway, see _send) stays short.
@@ -254,43 +264,78 @@ class HTTP2Connection:
     async def _read_until_closed(self) -> None:
         state = self.state
         incoming = state.incoming  # None: h2's own frame buffer takes every read
+        # Our frame buffer, on a socket or TLS on its own socket: reads go into
+        # a reused buffer, each DATA payload copied out of it once.
+        read_into = None if incoming is None else receive_into(self._stream)
         read_size = READ_SIZE
         while not state.closed:
-            # A large frame under way (a download's DATA) is read to its end
-            # and no further, so that the reads after its first are its
-            # payload's pieces, handed on uncopied (Payload).
-            missing = 0 if incoming is None else incoming.missing()
-            size = min(missing, MAX_READ_SIZE) if missing >= READ_SIZE else read_size
             with map_exceptions(READ_ERRORS, self._origin, "reading from"):
-                data = await self._stream.receive_some(size)
-                read_size = min(2 * read_size, MAX_READ_SIZE) if len(data) == size else READ_SIZE
-                if not data:
-                    self._close(
-                        self.state.goaway_failure
-                        or Failure(
-                            RemoteProtocolError,
-                            f"server {self._origin} closed the connection "
-                            "before the response was complete",
-                        )
+                if read_into is not None:
+                    assert incoming is not None
+                    buffer = take_buffer()
+                    try:
+                        # A large frame under way is read to its end and no
+                        # further: the reads before that end are its payload's
+                        # pieces as they came (Payload), none cut by the next
+                        # frame. Smaller frames are read many at once (a run).
+                        missing = incoming.missing()
+                        view = memoryview(buffer)
+                        if missing >= WHOLE_READ_FRAME:
+                            view = view[:missing]
+                        count = await read_into(view)
+                        incoming.add_data(memoryview(buffer)[:count])
+                        actions = await self._receive(b"", count > 0)
+                    finally:
+                        # Nothing keeps a view of the buffer once it is given back.
+                        incoming.detach()
+                        give_back(buffer)
+                else:
+                    # A large frame under way (a download's DATA) is read to its end
+                    # and no further, so that the reads after its first are its
+                    # payload's pieces, handed on uncopied (Payload).
+                    missing = 0 if incoming is None else incoming.missing()
+                    size = min(missing, MAX_READ_SIZE) if missing >= READ_SIZE else read_size
+                    data = await self._stream.receive_some(size)
+                    read_size = (
+                        min(2 * read_size, MAX_READ_SIZE) if len(data) == size else READ_SIZE
                     )
-                    return
-                if incoming is not None:
-                    # A DATA frame spans many reads (TLS gives 16 KiB records):
-                    # h2 hears of it once it is whole.
-                    incoming.add_data(data)
-                    if not incoming.has_frame():
-                        continue
-                    data = b""
-                try:
-                    actions = state.receive(self._h2.receive_data(data))
-                except h2.exceptions.ProtocolError:
-                    # A connection error (RFC 9113 section 5.4.1): h2 or the
-                    # state queued a GOAWAY saying why.
-                    await self._send_goodbye()
-                    raise
+                    if incoming is not None:
+                        incoming.add_data(data)
+                        actions = await self._receive(b"", bool(data))
+                    else:
+                        actions = await self._receive(data, bool(data))
+            if actions is None:
+                return
             if actions:
                 self._act(actions)
             await self._send_pending()
+
+    async def _receive(self, data: bytes | bytearray, received: bool) -> int | None:
+        """Feed h2 ``data`` (and our frame buffer's whole frames); the state's flags.
+
+        ``None`` at the end of the stream (nothing ``received``), the
+        connection then closed. A DATA frame spans many reads (TLS gives 16 KiB
+        records): h2 hears of it once it is whole.
+        """
+        if not received:
+            self._close(
+                self.state.goaway_failure
+                or Failure(
+                    RemoteProtocolError,
+                    f"server {self._origin} closed the connection before the response was complete",
+                )
+            )
+            return None
+        incoming = self.state.incoming
+        if incoming is not None and not incoming.has_frame():
+            return 0
+        try:
+            return self.state.receive(self._h2.receive_data(data))
+        except h2.exceptions.ProtocolError:
+            # A connection error (RFC 9113 section 5.4.1): h2 or the
+            # state queued a GOAWAY saying why.
+            await self._send_goodbye()
+            raise
 
     # -- Reading, for the request's task.
 
