@@ -457,7 +457,12 @@ class AsyncClient(AsyncRequestMethods):
         url = request.url
         if url.userinfo and (url.username or url.password):
             return BasicAuth(url.username, url.password)
-        if self.trust_env and "authorization" not in request.headers:
+        # No .netrc (known after the first look): no need to look for Authorization.
+        if (
+            self.trust_env
+            and self._netrc is not None
+            and not request.headers._has(b"authorization")
+        ):
             if self._netrc is UNSET:  # once per client: the file is read once, or missed once
                 self._netrc = NetRCAuth() if NetRCAuth.available() else None
             if self._netrc is not None:
@@ -593,14 +598,15 @@ class AsyncClient(AsyncRequestMethods):
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
         if self.default_encoding is not None:
             response.default_encoding = self.default_encoding
-        logger.info(
-            'HTTP Request: %s %s "%s %d %s"',
-            request.method,
-            url,
-            response.http_version,
-            response.status_code,
-            response.reason_phrase,
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                request.method,
+                url,
+                response.http_version,
+                response.status_code,
+                response.reason_phrase,
+            )
         self._cookies.extract_cookies(response)
         return response
 

@@ -555,7 +555,7 @@ class BodyIterator(AsyncIterator[bytes]):
         if self._decoded:
             if response._content is not None:
                 return OneChunk(response._content)
-            if "content-encoding" in response.headers:
+            if response.headers._has(b"content-encoding"):
                 decoding = response._decoded_chunks()
                 self._close = decoding.aclose
                 return decoding
