@@ -12,6 +12,7 @@ from __future__ import annotations
 import http
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from http.cookiejar import Cookie, CookieJar
 from typing import Any
 
@@ -293,3 +294,18 @@ def test_status_lookup_as_the_enum() -> None:
         assert codes.get_reason_phrase(value) == (
             expected.phrase if isinstance(expected, http.HTTPStatus) else ""
         )
+
+
+# Response.elapsed: kept as the client's float of seconds until asked for.
+
+
+async def test_elapsed_as_a_timedelta(server: Server) -> None:
+    async with AsyncClient() as client:
+        response = await client.get(server.url + "/echo")
+    seconds = response._elapsed
+    assert type(seconds) is float and seconds > 0
+    assert response.elapsed == timedelta(seconds=seconds)
+    assert response.elapsed is response.elapsed  # made once
+    response.elapsed = timedelta(seconds=3)
+    assert response.elapsed == timedelta(seconds=3)
+    assert Response(200).elapsed == timedelta(0)

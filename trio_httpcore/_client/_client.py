@@ -15,7 +15,6 @@ import inspect
 import logging
 import time
 from contextlib import AsyncExitStack
-from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -595,7 +594,7 @@ class AsyncClient(AsyncRequestMethods):
             reason_phrase=ext.get("reason") or None,
             ext=ext,
         )
-        response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        response._elapsed = time.perf_counter() - started  # made a timedelta if asked for
         if self.default_encoding is not None:
             response.default_encoding = self.default_encoding
         if logger.isEnabledFor(logging.INFO):
