@@ -1,6 +1,14 @@
 """CPU instructions per sequential keep-alive HTTP/1.1 request, counted by callgrind.
 
-Usage: python benchmarks/instructions.py [--layer pool|client|raw] [--n N]
+Usage: python benchmarks/instructions.py [--layer LAYER] [--n N]
+
+Layers: ``pool`` (``AsyncConnectionPool.arequest``, no headers, no timeouts),
+``pool-as-client`` (the pool sent what ``AsyncClient`` sends it: the client's
+default headers and timeouts, so ``client`` minus this is the client's own
+cost), ``client`` (``AsyncClient.get``), ``sync-pool`` and ``sync-client``
+(``SyncConnectionPool`` and ``Client``, each request a handoff to the portal
+thread: valgrind runs one thread at a time, so both threads are counted),
+``raw`` (a bare trio + h11 loop).
 
 Instruction counts do not depend on the machine's load, unlike times: this is
 how a change to the request path is judged on a busy machine. The benchmark
@@ -34,10 +42,14 @@ URL4 = (b"http", b"127.0.0.1", {port}, b"/")
 
 
 async def main():
-    if {layer!r} == "pool":
+    if {layer!r} in ("pool", "pool-as-client"):
+        headers, ext = None, None
+        if {layer!r} == "pool-as-client":
+            request = trio_httpcore.AsyncClient().build_request("GET", URL)
+            headers, ext = request.headers.raw, request.ext
         async with trio_httpcore.AsyncConnectionPool() as pool:
             async def get():
-                _, _, stream, _ = await pool.arequest(b"GET", URL4)
+                _, _, stream, _ = await pool.arequest(b"GET", URL4, headers=headers, ext=ext)
                 try:
                     return b"".join([chunk async for chunk in stream])
                 finally:
@@ -61,7 +73,34 @@ async def loop(get):
     for _ in range({n}):
         await get()
 
-trio.run(main)
+
+def blocking():
+    if {layer!r} == "sync-pool":
+        transport = trio_httpcore.SyncConnectionPool()
+
+        def get():
+            _, _, stream, _ = transport.request(b"GET", URL4)
+            try:
+                return b"".join(stream)
+            finally:
+                stream.close()
+    else:
+        transport = trio_httpcore.Client()
+
+        def get():
+            return transport.get(URL).content
+
+    with transport:
+        for _ in range(20):
+            get()
+        for _ in range({n}):
+            get()
+
+
+if {layer!r}.startswith("sync-"):
+    blocking()
+else:
+    trio.run(main)
 """
 
 
@@ -90,7 +129,11 @@ def count(layer: str, port: int, n: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layer", choices=["pool", "client", "raw"], default="pool")
+    parser.add_argument(
+        "--layer",
+        choices=["pool", "pool-as-client", "client", "sync-pool", "sync-client", "raw"],
+        default="pool",
+    )
     parser.add_argument("--n", type=int, default=1000)
     args = parser.parse_args()
     server = start_server(None)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import http
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from http.cookiejar import Cookie, CookieJar
 from typing import Any
 
 import pytest
@@ -212,6 +214,57 @@ def test_cookies_truth_as_their_count() -> None:
     assert cookies and len(cookies) == 1
     cookies.clear("example.com")  # leaves the jar's empty per-domain tables behind
     assert not cookies and len(cookies) == 0
+    # An emptied jar (tables left) and a never-used one answer alike; a CookieJar
+    # subclass (which may keep its cookies elsewhere) goes by its iterator.
+    cookies.set("c", "3", domain="example.net")
+    cookies.jar.clear("example.net", "/", "c")
+    assert cookies.jar._cookies and not cookies  # type: ignore[attr-defined]
+
+    class Listed(CookieJar):
+        def __iter__(self) -> Iterator[Cookie]:
+            return iter([Cookie(0, "d", "4", None, False, "", False, False, "/", True,
+                                False, None, True, None, None, {})])  # fmt: skip
+
+    assert Cookies(Listed()) and not Cookies(CookieJar())
+
+
+def test_headers_has_as_membership() -> None:
+    headers = Headers([("Host", "a"), (b"Content-Encoding", b"gzip"), ("X-Y", "z")])
+    for name in ["host", "content-encoding", "x-y", "authorization", "location"]:
+        assert headers._has(name.encode()) == (name in headers)
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("http://example.org/", b"example.org"),
+        ("http://example.org:80/", b"example.org"),
+        ("https://example.org:8443/p", b"example.org:8443"),
+        ("http://[::1]:8080/", b"[::1]:8080"),
+        ("http://[::1]/", b"[::1]"),
+        ("http://bücher.example/", b"xn--bcher-kva.example"),
+    ],
+)
+def test_host_field_and_raw_cached_as_computed(url: str, field: bytes) -> None:
+    parsed = URL(url)
+    assert parsed.host_field == field
+    raw = parsed.raw
+    assert parsed.raw is raw  # worked out once
+    assert raw == (
+        parsed.scheme.encode(), parsed.raw_host, parsed.port, parsed.full_path.encode()
+    )  # fmt: skip
+    # URLs made from a URL whose values were worked out get their own.
+    derived = [
+        URL(parsed, params={"q": "1"}),
+        URL(parsed, path="/other"),
+        URL(parsed, port=1234),
+        parsed.copy_with(host="example.com"),
+        parsed.join("/x?y=2"),
+        parsed.copy_merge_params({"z": "3"}),
+    ]
+    for url_ in derived:
+        fresh = URL(str(url_))
+        assert (url_.raw, url_.host_field) == (fresh.raw, fresh.host_field)
 
 
 @given(st.lists(st.tuples(st.sampled_from(["Host", "host", "X-A", "x-b"]), st.just("v"))))
@@ -241,3 +294,18 @@ def test_status_lookup_as_the_enum() -> None:
         assert codes.get_reason_phrase(value) == (
             expected.phrase if isinstance(expected, http.HTTPStatus) else ""
         )
+
+
+# Response.elapsed: kept as the client's float of seconds until asked for.
+
+
+async def test_elapsed_as_a_timedelta(server: Server) -> None:
+    async with AsyncClient() as client:
+        response = await client.get(server.url + "/echo")
+    seconds = response._elapsed
+    assert type(seconds) is float and seconds > 0
+    assert response.elapsed == timedelta(seconds=seconds)
+    assert response.elapsed is response.elapsed  # made once
+    response.elapsed = timedelta(seconds=3)
+    assert response.elapsed == timedelta(seconds=3)
+    assert Response(200).elapsed == timedelta(0)

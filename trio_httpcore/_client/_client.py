@@ -15,7 +15,6 @@ import inspect
 import logging
 import time
 from contextlib import AsyncExitStack
-from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -457,7 +456,12 @@ class AsyncClient(AsyncRequestMethods):
         url = request.url
         if url.userinfo and (url.username or url.password):
             return BasicAuth(url.username, url.password)
-        if self.trust_env and "authorization" not in request.headers:
+        # No .netrc (known after the first look): no need to look for Authorization.
+        if (
+            self.trust_env
+            and self._netrc is not None
+            and not request.headers._has(b"authorization")
+        ):
             if self._netrc is UNSET:  # once per client: the file is read once, or missed once
                 self._netrc = NetRCAuth() if NetRCAuth.available() else None
             if self._netrc is not None:
@@ -590,17 +594,18 @@ class AsyncClient(AsyncRequestMethods):
             reason_phrase=ext.get("reason") or None,
             ext=ext,
         )
-        response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        response._elapsed = time.perf_counter() - started  # made a timedelta if asked for
         if self.default_encoding is not None:
             response.default_encoding = self.default_encoding
-        logger.info(
-            'HTTP Request: %s %s "%s %d %s"',
-            request.method,
-            url,
-            response.http_version,
-            response.status_code,
-            response.reason_phrase,
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                request.method,
+                url,
+                response.http_version,
+                response.status_code,
+                response.reason_phrase,
+            )
         self._cookies.extract_cookies(response)
         return response
 

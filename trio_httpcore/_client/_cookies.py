@@ -210,8 +210,13 @@ class Cookies(MutableMapping[str, str]):
         return (cookie.name for cookie in self.jar)
 
     def __bool__(self) -> bool:
-        # Asked for every request: one step of the jar's iterator, not a count of it.
-        return next(iter(self.jar), None) is not None
+        # Asked for every request. A plain CookieJar that never held a cookie has an empty
+        # store (emptied by clear(), it may keep empty per-domain tables: then iterate).
+        jar = self.jar
+        if type(jar) is CookieJar and not jar._cookies:  # type: ignore[attr-defined]
+            return False
+        # One step of the jar's iterator, not a count of it.
+        return next(iter(jar), None) is not None
 
     def __repr__(self) -> str:
         shown = ", ".join(

@@ -161,6 +161,14 @@ class Headers(MutableMapping[str, str]):
                 return True
         return False
 
+    def _has(self, lowered: bytes) -> bool:
+        """Whether a field is named ``lowered`` (lower-case bytes): ``in`` without the
+        conversion, for the names the client itself asks about on every message."""
+        for field in self._fields:  # noqa: SIM110 (a loop, as in __contains__)
+            if field[1] == lowered:
+                return True
+        return False
+
     def _has_any(self, lowered: frozenset[bytes]) -> bool:
         """Whether a field has one of the names ``lowered`` (lower-case bytes)."""
         for field in self._fields:  # noqa: SIM110 (a loop, as in __contains__)

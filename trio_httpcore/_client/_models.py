@@ -118,8 +118,9 @@ class Response:
             reason_phrase or self.ext.get("reason") or codes.get_reason_phrase(status_code)
         )
         self.history: list[Response] = list(history or ())
-        self.elapsed = _NO_TIME
-        """Time from sending the request to the arrival of the response's head."""
+        # The elapsed time, or its seconds as the client measured them (a timedelta is
+        # made only when asked for: most responses are never asked).
+        self._elapsed: datetime.timedelta | float = _NO_TIME
         self.next_request: Request | None = None
         """The request a redirect asks for, when the client did not follow it."""
         self.default_encoding = default_encoding
@@ -165,6 +166,18 @@ class Response:
     @request.setter
     def request(self, request: Request) -> None:
         self._request = request
+
+    @property
+    def elapsed(self) -> datetime.timedelta:
+        """Time from sending the request to the arrival of the response's head."""
+        elapsed = self._elapsed
+        if type(elapsed) is float:
+            elapsed = self._elapsed = datetime.timedelta(seconds=elapsed)
+        return elapsed  # type: ignore[return-value]
+
+    @elapsed.setter
+    def elapsed(self, elapsed: datetime.timedelta) -> None:
+        self._elapsed = elapsed
 
     @property
     def protocol(self) -> str:
@@ -555,7 +568,7 @@ class BodyIterator(AsyncIterator[bytes]):
         if self._decoded:
             if response._content is not None:
                 return OneChunk(response._content)
-            if "content-encoding" in response.headers:
+            if response.headers._has(b"content-encoding"):
                 decoding = response._decoded_chunks()
                 self._close = decoding.aclose
                 return decoding

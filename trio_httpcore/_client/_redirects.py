@@ -15,7 +15,7 @@ from .._exceptions import (
 )
 from ._content import is_replayable
 from ._models import Response
-from ._request import Request, host_header
+from ._request import Request
 from ._urls import URL
 
 # Fields that describe the body: dropped with it when a redirect turns the method into GET.
@@ -84,7 +84,7 @@ def build_redirect_request(request: Request, response: Response) -> Request:
     method = redirect_method(request, response)
     url = redirect_url(request, response)
     headers = request.headers.copy()
-    headers["Host"] = host_header(url)
+    headers["Host"] = url.host_field.decode("ascii")
     if not _keeps_authorization(request.url, url):
         headers.pop("Authorization", None)
     stream = request.stream

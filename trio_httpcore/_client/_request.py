@@ -23,14 +23,6 @@ from ._urls import URL
 _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
-def host_header(url: URL) -> str:
-    """The ``Host`` field for ``url`` (RFC 9110 section 7.2): host, and port if not default."""
-    host = url.raw_host.decode("ascii")
-    if ":" in host:
-        host = f"[{host}]"
-    return host if url.port is None else f"{host}:{url.port}"
-
-
 class Request:
     """An HTTP request: method, URL, headers and an optional body stream.
 
@@ -65,9 +57,9 @@ class Request:
         else:
             self.url = URL(url) if params is None else URL(url).copy_merge_params(params)
         self.headers: Headers = Headers(headers)
-        if "host" not in self.headers and self.url.raw_host:
+        if not self.headers._has(b"host") and self.url.raw_host:
             # First, where RFC 9110 section 7.2 wants it for HTTP/1.1.
-            self.headers._prepend(b"Host", host_header(self.url).encode("ascii"))
+            self.headers._prepend(b"Host", self.url.host_field)
         if stream is None:
             boundary = boundary_of(self.headers.get("content-type")) if files else None
             body_headers, stream = encode_request(content, data, files, json, boundary)

@@ -56,7 +56,17 @@ class URL:
     the scheme's default port.
     """
 
-    __slots__ = ("_fragment", "_host", "_path", "_port", "_query", "_scheme", "_userinfo")
+    __slots__ = (
+        "_fragment",
+        "_host",
+        "_host_field",
+        "_path",
+        "_port",
+        "_query",
+        "_raw",
+        "_scheme",
+        "_userinfo",
+    )
 
     _scheme: str
     _userinfo: str
@@ -65,6 +75,10 @@ class URL:
     _path: str
     _query: str | None
     _fragment: str | None
+    # What the transport is handed, worked out once per URL (a client reuses its URLs):
+    # ``raw`` and the ``Host`` field. ``None`` until first asked for.
+    _raw: URL4 | None
+    _host_field: bytes | None
 
     def __init__(
         self,
@@ -110,6 +124,8 @@ class URL:
                 raise InvalidURL(f"No scheme in URL {str(self)!r}: an absolute URL is needed.")
             if not self._host:
                 raise InvalidURL(f"No host in URL {str(self)!r}: an absolute URL is needed.")
+        # Set last: the components may have changed since a copy's were taken.
+        self._raw = self._host_field = None
 
     def _copy_from(self, other: URL) -> None:
         for name in URL.__slots__:
@@ -169,6 +185,7 @@ class URL:
         url = cls.__new__(cls)
         url._scheme, url._userinfo, url._host, url._port = scheme, userinfo, host, port
         url._path, url._query, url._fragment = path, query, fragment
+        url._raw = url._host_field = None
         return url
 
     # Components.
@@ -286,12 +303,27 @@ class URL:
     @property
     def raw(self) -> URL4:
         """``(scheme, host, port, target)`` as the transport layer takes it."""
-        return (
-            self._scheme.encode("ascii"),
-            self.raw_host,
-            self._port,
-            self.full_path.encode("ascii"),
-        )
+        raw = self._raw
+        if raw is None:
+            raw = self._raw = (
+                self._scheme.encode("ascii"),
+                self.raw_host,
+                self._port,
+                self.full_path.encode("ascii"),
+            )
+        return raw
+
+    @property
+    def host_field(self) -> bytes:
+        """The ``Host`` field for this URL (RFC 9110 section 7.2): host, and port if not
+        the scheme's default; an IPv6 address in brackets."""
+        field = self._host_field
+        if field is None:
+            host = self.raw_host
+            if b":" in host:
+                host = b"[" + host + b"]"
+            field = self._host_field = host if self._port is None else b"%s:%d" % (host, self._port)
+        return field
 
     # Derived URLs.
 
