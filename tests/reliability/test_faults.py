@@ -256,12 +256,17 @@ async def _h2_stream_window_overflow(stream: H2ServerStream) -> None:
 H2_STREAM_WINDOW = 8 * 1024 * 1024  # the client's initial stream window (its SETTINGS)
 
 
-async def _h2_data_beyond_window(stream: H2ServerStream) -> None:
-    """DATA frames past the client's stream window, ignoring it (nobody reads the body)."""
+async def _h2_data_beyond_window(stream: H2ServerStream, sent: trio.Event | None = None) -> None:
+    """DATA frames past the client's stream window, ignoring it (nobody reads the body).
+
+    ``sent`` is set once every frame is written (or the client broke the connection).
+    """
     await stream.send_headers(200)
     frame = _frame(0x0, 0, stream.stream_id, b"z" * 16384)
     with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
         await stream.conn.send_raw(frame * (H2_STREAM_WINDOW // 16384 + 2))
+    if sent is not None:
+        sent.set()
     await stream.conn.closed.wait()
 
 

@@ -10,6 +10,8 @@ serves the next request; no socket is left open once it is closed.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Any
 
 import pytest
@@ -42,6 +44,12 @@ async def test_sync_fault(
     other_tls: TLSMaterial,
     fault: Fault,
 ) -> None:
+    sent = trio.Event()
+    if fault.hold_body:
+        # The server's overrun must be on the wire before the body is read: a
+        # client that reads (and so credits its window) as the DATA arrives never
+        # sees the window overrun (the async table holds the body the same way).
+        fault = dataclasses.replace(fault, script=functools.partial(fault.script, sent=sent))
     server = await _start_server(nursery, fault, tls)
     url = _url(fault, server)
     healthy: Any = http_server.url4("/")
@@ -53,6 +61,8 @@ async def test_sync_fault(
             error: BaseException | None = None
             try:
                 _, _, stream, _ = pool.request(b"GET", url, ext=ORIGIN_TIMEOUTS)
+                if fault.hold_body:
+                    trio.from_thread.run(sent.wait)
                 b"".join(stream)
             except Exception as exc:
                 error = exc
