@@ -217,6 +217,7 @@ def test_a_frame_under_way_survives_its_read_buffer_being_reused() -> None:
         buffer.detach()
         reused[:] = b"\xff" * len(reused)
     (parsed,) = frames
+    assert isinstance(parsed, hyperframe.frame.DataFrame)
     data: object = parsed.data
     pieces = data.pieces if isinstance(data, Payload) else [data]
     assert all(type(piece) is bytes for piece in pieces)
