@@ -139,7 +139,7 @@ def bench(session: nox.Session) -> None:
     nginx should be installed first: see benchmarks/README.md. ``-- --quick`` for a short run.
     """
     clients = ["httpx[http2]", "httpcore", "anyio", "aiohttp", "urllib3"]
-    session.install("-e", ".", *clients, "trustme", "hypercorn", "pyinstrument")
+    session.install("-e", ".[speedups]", *clients, "trustme", "hypercorn", "pyinstrument")
     # The peers, each on its own: one that does not install (no wheel for this
     # platform, say) is a column printed as n/a, not a failed session.
     for peer in ("httpx2", "niquests", "pyreqwest", "pycurl"):
