@@ -11,12 +11,29 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .._exceptions import CookieConflict
+from ._headers import Headers
+from ._urls import URL
 
-if TYPE_CHECKING:  # the jar reads requests and responses; the models build on the jar
-    from ._models import Request, Response
+
+class CookieRequest(Protocol):
+    """What the jar reads of a request (``_models.Request``, which builds on the jar)."""
+
+    url: URL
+    headers: Headers
+    method: str
+
+
+class CookieResponse(Protocol):
+    """What the jar reads of a response (``_models.Response``, which builds on the jar)."""
+
+    headers: Headers
+
+    @property
+    def request(self) -> CookieRequest: ...
+
 
 _SET_COOKIE_FIELDS = frozenset({b"set-cookie", b"set-cookie2"})
 
@@ -24,7 +41,7 @@ _SET_COOKIE_FIELDS = frozenset({b"set-cookie", b"set-cookie2"})
 class _JarRequest(urllib.request.Request):
     """Our request as ``http.cookiejar`` wants to see it; the Cookie field it adds goes to ours."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: CookieRequest) -> None:
         url = request.url
         # Without userinfo: the jar would take "user:pass@host" for the host name.
         super().__init__(
@@ -42,7 +59,7 @@ class _JarRequest(urllib.request.Request):
 class _JarResponse:
     """Our response as ``http.cookiejar`` wants to see it: ``info().get_all(name)``."""
 
-    def __init__(self, response: Response) -> None:
+    def __init__(self, response: CookieResponse) -> None:
         self._response = response
 
     def info(self) -> _JarResponse:
@@ -101,13 +118,13 @@ class Cookies(MutableMapping[str, str]):
 
     # -- The client's use.
 
-    def extract_cookies(self, response: Response) -> None:
+    def extract_cookies(self, response: CookieResponse) -> None:
         """Store the cookies a response sets (``Set-Cookie``), as the jar's rules allow."""
         if not response.headers._has_any(_SET_COOKIE_FIELDS):
             return  # the common case, without building the jar's view of the exchange
         self.jar.extract_cookies(_JarResponse(response), _JarRequest(response.request))  # type: ignore[arg-type]
 
-    def set_cookie_header(self, request: Request) -> None:
+    def set_cookie_header(self, request: CookieRequest) -> None:
         """Add the ``Cookie`` field of the cookies that apply to ``request``."""
         self.jar.add_cookie_header(_JarRequest(request))
 

@@ -8,22 +8,21 @@ request and sends it through :meth:`AsyncClient.request`. The seed names
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ._config import UNSET, TimeoutTypes
 from ._content import RequestContent, RequestData
 from ._cookies import CookieTypes
 from ._headers import HeaderTypes
-from ._models import Response
+from ._models import Request, Response
 from ._options import AuthTypes, seed_alias
 from ._queryparams import QueryParamTypes
 from ._urls import URL
 
 if TYPE_CHECKING:
     from .._types import Extensions
-    from ._client import AsyncClient
 
 USE_CLIENT_DEFAULT: Any = UNSET
 """A request argument left to the client's setting."""
@@ -31,6 +30,11 @@ USE_CLIENT_DEFAULT: Any = UNSET
 
 class AsyncRequestMethods:
     """``request``, ``stream`` and the method shorthands of :class:`AsyncClient`."""
+
+    # What the methods call, defined by AsyncClient, the one class built on
+    # them (naming it here would make the two modules import each other).
+    build_request: Callable[..., Request]
+    send: Callable[..., Awaitable[Response]]
 
     async def request(
         self,
@@ -58,8 +62,7 @@ class AsyncRequestMethods:
         ``query_params`` and ``allow_redirects`` are the seed names of
         ``params`` and ``follow_redirects``.
         """
-        client = cast("AsyncClient", self)  # the one class built on these methods
-        request = client.build_request(
+        request = self.build_request(
             method,
             url,
             params=seed_alias("params", params, "query_params", query_params),
@@ -72,7 +75,7 @@ class AsyncRequestMethods:
             timeout=timeout,
             extensions=extensions,
         )
-        return await client.send(
+        return await self.send(
             request,
             stream=stream,
             auth=auth,

@@ -7,7 +7,7 @@ closed. Each read is bounded by the read timeout alone.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import h11
 import trio
@@ -22,14 +22,37 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from .._http import Tracer
-    from ._connection import HTTP11Connection
+
+
+class BodySource(Protocol):
+    """What a body reads through: the parts of its HTTP/1.1 connection it uses.
+
+    ``HTTP11Connection`` is the one implementation; naming
+    it here would make the body and the connection import each other.
+    """
+
+    _origin: str
+    _state: ConnectionState
+    _h11: h11.Connection
+
+    def close_now(self) -> None: ...
+
+    def _held_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]: ...
+
+    def _next_buffered_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]: ...
+
+    async def _receive_body(
+        self, timeouts: Timeouts | None
+    ) -> bytes | h11.Event | type[h11.PAUSED]: ...
+
+    def _response_complete(self) -> None: ...
 
 
 class HTTP11ResponseStream(ConnectionBoundStream):
     """The body of one HTTP/1.1 response; holds its connection until read or closed."""
 
     def __init__(
-        self, connection: HTTP11Connection, timeouts: Timeouts | None, trace: Tracer | None
+        self, connection: BodySource, timeouts: Timeouts | None, trace: Tracer | None
     ) -> None:
         super().__init__(connection._origin)
         self._connection = connection
