@@ -189,15 +189,21 @@ def test_data_frames_of_a_stream_in_one_read_go_to_h2_as_one() -> None:
     ]
 
 
-def test_a_run_of_small_data_frames_past_the_window_is_a_flow_control_error() -> None:
-    """A peer that overruns the stream window in many small frames, all in one
-    read, is refused as if each came alone (RFC 9113 section 6.9.1)."""
-    client = _client(buffer=True)
+def _client_with_response_head_in(buffer: bool) -> h2.connection.H2Connection:
+    """A client whose stream 1 has its response head from a server-side h2, DATA to come."""
+    client = _client(buffer=buffer)
     server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     server.initiate_connection()
     server.receive_data(client.data_to_send())
     server.send_headers(1, [(":status", "200")])
     client.receive_data(server.data_to_send())
+    return client
+
+
+def test_a_run_of_small_data_frames_past_the_window_is_a_flow_control_error() -> None:
+    """A peer that overruns the stream window in many small frames, all in one
+    read, is refused as if each came alone (RFC 9113 section 6.9.1)."""
+    client = _client_with_response_head_in(buffer=True)
     run = _data_frames(*[(1, b"x" * 16_000, set())] * 5)  # 80,000 > 65,535
     with pytest.raises(h2.exceptions.FlowControlError):
         client.receive_data(run)
@@ -227,12 +233,7 @@ def test_a_frame_under_way_survives_its_read_buffer_being_reused() -> None:
 def test_a_frame_ending_in_a_read_starts_the_run_of_that_read() -> None:
     """A DATA frame begun in one read and ended in the next is joined with the
     frames whole in that read: one chunk per read, not two."""
-    client = _client(buffer=True)
-    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
-    server.initiate_connection()
-    server.receive_data(client.data_to_send())
-    server.send_headers(1, [(":status", "200")])
-    client.receive_data(server.data_to_send())
+    client = _client_with_response_head_in(buffer=True)
     frames = _data_frames((1, b"a" * 100, set()), (1, b"b" * 50, set()), (1, b"c", {"END_STREAM"}))
     assert client.receive_data(frames[:60]) == []
     events = client.receive_data(frames[60:])

@@ -229,15 +229,8 @@ def _read_head(buf: ReceiveBuffer) -> h11.Response | h11.InformationalResponse |
         return event
     status_code, reason, http_version, headers = parsed
     buf._extract(end)
-    if status_code < 200:
-        return h11.InformationalResponse(
-            headers=headers,
-            _parsed=True,
-            status_code=status_code,
-            reason=reason,
-            http_version=http_version,
-        )
-    return h11.Response(
+    head_class = h11.InformationalResponse if status_code < 200 else h11.Response
+    return head_class(
         headers=headers,
         _parsed=True,
         status_code=status_code,
