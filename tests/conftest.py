@@ -7,6 +7,7 @@ a test folder's own ``conftest.py`` holds only what that folder uses.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,6 +41,12 @@ pytest_plugins = [
     "tests.support.proxy",
     "pytester",
 ]
+
+# The Ctrl-C tests need Python's own SIGINT handler. A shell that starts a job in the
+# background without job control starts it with SIGINT ignored, and Python then leaves
+# it ignored (in pytest and in the processes the tests start): put the handler back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Hypothesis's per-example deadline (200 ms) measures the machine, not the code:
 # on a loaded CI machine a slow example fails a correct test. No test of ours
