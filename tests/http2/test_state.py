@@ -17,7 +17,7 @@ from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame, RstStreamFrame
 
 from trio_httpcore import RemoteProtocolError
-from trio_httpcore._http import RetryOnNewConnection
+from trio_httpcore._http import RetryOnNewConnection, StreamFailure
 from trio_httpcore._http2 import _h2compat
 from trio_httpcore._http2._state import (
     CLOSED,
@@ -27,7 +27,7 @@ from trio_httpcore._http2._state import (
     RELEASED,
     H2State,
 )
-from trio_httpcore._http2._stream import Failure, Stream
+from trio_httpcore._http2._stream import Stream
 
 URL = (b"http", b"test", 80, b"/")
 SHORTCUTS = [
@@ -241,9 +241,9 @@ def test_close_fails_every_stream_once() -> None:
     peers = connected()
     state = peers.state
     streams = [peers.request() for _ in range(3)]
-    failure = Failure(RemoteProtocolError, "gone")
+    failure = StreamFailure(RemoteProtocolError, "gone")
     assert state.close(failure) == CLOSED
-    assert state.close(Failure(RemoteProtocolError, "again")) == 0
+    assert state.close(StreamFailure(RemoteProtocolError, "again")) == 0
     assert all(s.failure is failure and s.ended for s in streams)
     assert not state.streams and state.draining
     assert state.settings_received.is_set()

@@ -17,6 +17,7 @@ from ._network import (
 )
 from ._request import authority, check_body, check_request, has_header, header_value
 from ._response import ConnectionBoundStream
+from ._streamevents import StreamEvents, StreamFailure
 from ._tlssocket import TLSSocketStream
 from ._trace import Tracer, traced, tracer_for
 
@@ -31,6 +32,8 @@ __all__ = [
     "ReceiveInto",
     "RetryOnNewConnection",
     "SyncHTTPTransport",
+    "StreamEvents",
+    "StreamFailure",
     "SyncResponse",
     "Tracer",
     "TLSSocketStream",

@@ -33,6 +33,7 @@ from .._http import (
     ConnectionBoundStream,
     ConnectionListener,
     RetryOnNewConnection,
+    StreamFailure,
     close_now,
     give_back,
     receive_into,
@@ -43,7 +44,7 @@ from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._frames import UNCOPIED_READ_MIN
 from ._headers import response_head
 from ._state import CLOSED, FREED, H2State
-from ._stream import Failure, Stream
+from ._stream import Stream
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -137,9 +138,9 @@ class HTTP2Connection:
     # -- Closing.
 
     def close_now(self) -> None:
-        self._close(Failure(ReadError, f"the connection to {self._origin} was closed"))
+        self._close(StreamFailure(ReadError, f"the connection to {self._origin} was closed"))
 
-    def _close(self, failure: Failure) -> None:
+    def _close(self, failure: StreamFailure) -> None:
         """Close at once: every open stream ends with ``failure``; the listener hears of it."""
         if self.state.close(failure):
             self._closed_now()
@@ -198,7 +199,7 @@ class HTTP2Connection:
                     ):
                         await self._stream.send_all(data)
                 except TransportError as exc:
-                    self._close(Failure.repeating(exc))
+                    self._close(StreamFailure.repeating(exc))
                     raise
                 data = b""
 
@@ -257,7 +258,9 @@ class HTTP2Connection:
         except TransportError as exc:
             goaway = self.state.goaway_failure
             # After a GOAWAY, a reset is the server closing as it said it would.
-            self._close(Failure.repeating(exc) if goaway is None else replace(goaway, cause=exc))
+            self._close(
+                StreamFailure.repeating(exc) if goaway is None else replace(goaway, cause=exc)
+            )
         finally:
             self.close_now()
 
@@ -320,7 +323,7 @@ class HTTP2Connection:
         if not received:
             self._close(
                 self.state.goaway_failure
-                or Failure(
+                or StreamFailure(
                     RemoteProtocolError,
                     f"server {self._origin} closed the connection before the response was complete",
                 )
@@ -338,30 +341,6 @@ class HTTP2Connection:
             raise
 
     # -- Reading, for the request's task.
-
-    async def _next_event(self, stream: Stream, timeout: float | None) -> h2.events.Event:
-        """The stream's next event; its failure once the events before it are taken.
-
-        A checkpoint whether or not an event is waiting, as a channel's
-        ``receive`` is. The read timeout (and the exception mapping) is set up
-        only to wait: mostly the event is already there.
-        """
-        if stream.events or stream.ended:
-            await trio.lowlevel.checkpoint()
-        while not stream.events and not stream.ended:
-            with (
-                map_exceptions(READ_ERRORS, self._origin, "reading the response from"),
-                fail_after(timeout),
-            ):
-                await stream.arrival.park()
-        if stream.events:
-            return stream.events.popleft()
-        # The events end early only with a failure (after END_STREAM nobody
-        # reads), or when another task let the response go meanwhile.
-        failure = stream.failure or Failure(
-            ReadError, f"the response on stream {stream.stream_id} was closed while being read"
-        )
-        failure.raise_error()
 
     async def _data_consumed(self, stream: Stream, size: int) -> None:
         self.state.credit(stream.stream_id, size)
@@ -388,7 +367,7 @@ class HTTP2Connection:
         must not keep queueing on it.
         """
         if isinstance(exc, ReadTimeout) and not self.state.settings_received.is_set():
-            self._close(Failure(ReadTimeout, str(exc), exc.__cause__))
+            self._close(StreamFailure(ReadTimeout, str(exc), exc.__cause__))
 
     # -- One request.
 
@@ -520,7 +499,7 @@ class HTTP2Connection:
     ) -> tuple[int, RawHeaders]:
         """The final response's status and headers; 1xx are skipped (RFC 9113 section 8.1)."""
         while True:
-            event = await self._next_event(stream, timeout)
+            event = await stream.next_event(self._origin, timeout)
             if isinstance(event, h2.events.ResponseReceived):
                 return response_head(event.headers or [])
 
@@ -555,7 +534,7 @@ class HTTP2ResponseStream(ConnectionBoundStream):
         connection = self._connection
         try:
             while True:
-                event = await connection._next_event(self._stream, self._read_timeout)
+                event = await self._stream.next_event(connection._origin, self._read_timeout)
                 if isinstance(event, h2.events.DataReceived):
                     await connection._data_consumed(self._stream, event.flow_controlled_length)
                     if event.data:

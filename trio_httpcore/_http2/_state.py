@@ -25,13 +25,13 @@ import trio
 from h2.errors import ErrorCodes
 
 from .._exceptions import RemoteProtocolError
-from .._http import RetryOnNewConnection
+from .._http import RetryOnNewConnection, StreamFailure
 from .._types import URL4, RawHeaders
 from . import _h2compat
 from ._frames import FrameBuffer, Payload
 from ._headers import ResponseFieldsChecker, request_headers
 from ._hpack import CachingDecoder, CachingEncoder
-from ._stream import Failure, MalformedResponse, Stream
+from ._stream import MalformedResponse, Stream
 
 # Our receive windows (RFC 9113 section 6.9). The default of 65,535 bytes caps
 # a download at one window per round trip; megabytes do not. The connection's
@@ -139,9 +139,9 @@ class H2State:
         self.stream_limit: float = math.inf
         self.closed = False
         # Set by a GOAWAY: the streams already open may finish, no new one starts.
-        self.goaway_failure: Failure | None = None
+        self.goaway_failure: StreamFailure | None = None
         # Why the connection closed, once it has.
-        self.close_failure: Failure | None = None
+        self.close_failure: StreamFailure | None = None
 
     # -- h2's handling of received frames, hooked (_h2compat.hook_frames).
 
@@ -268,7 +268,7 @@ class H2State:
         """How many of our streams h2 itself holds open (its own states, not our table)."""
         return _h2compat.h2_open_outbound_streams(self.h2)
 
-    def close(self, failure: Failure) -> int:
+    def close(self, failure: StreamFailure) -> int:
         """Closed from now on: every open stream ends with ``failure``."""
         if self.closed:
             return 0
@@ -468,7 +468,7 @@ class H2State:
         stream.deliver(event)
         return 0
 
-    def refusal_counts(self, failure: Failure) -> bool:
+    def refusal_counts(self, failure: StreamFailure) -> bool:
         """Whether a stream refused here counts against the pool's replay budget.
 
         A GOAWAY on a connection that answered requests made progress: a server
@@ -526,7 +526,7 @@ class H2State:
             return 0
         stream.reset = True
         stream.fail(
-            Failure(
+            StreamFailure(
                 RemoteProtocolError,
                 f"the response on stream {event.stream_id} from {self.origin} is malformed "
                 f"({event.error}); the stream was reset",
@@ -549,7 +549,7 @@ class H2State:
         code = event.error_code
         why = "by the server" if event.remote_reset else "as the server broke the protocol on it"
         stream.fail(
-            Failure(
+            StreamFailure(
                 RemoteProtocolError,
                 f"stream {event.stream_id} to {self.origin} was reset {why} ({_error_name(code)})",
                 unprocessed=code == ErrorCodes.REFUSED_STREAM,
@@ -571,7 +571,7 @@ class H2State:
         # receive windows (STREAM_RECEIVE_WINDOW) to finish in.
         last_stream_id = event.last_stream_id or 0
         name = _error_name(event.error_code)
-        self.goaway_failure = Failure(
+        self.goaway_failure = StreamFailure(
             RemoteProtocolError,
             f"server {self.origin} sent GOAWAY ({name}, last stream {last_stream_id}) "
             "and closed the connection before the response was complete",
@@ -581,7 +581,7 @@ class H2State:
             if stream_id > last_stream_id:
                 stream.reset = True
                 stream.fail(
-                    Failure(
+                    StreamFailure(
                         RemoteProtocolError,
                         f"server {self.origin} sent GOAWAY ({name}, last stream "
                         f"{last_stream_id}) before processing stream {stream_id}",

@@ -21,7 +21,6 @@ from aioquic.h3.connection import ErrorCode, H3Connection
 from aioquic.quic import events as quic_events
 
 from .._exceptions import (
-    READ_ERRORS,
     WRITE_ERRORS,
     ConnectError,
     ReadError,
@@ -34,13 +33,14 @@ from .._http import (
     ConnectionBoundStream,
     ConnectionListener,
     RetryOnNewConnection,
+    StreamFailure,
 )
 from .._streams import AsyncByteStream, PlainByteStream, body_chunks
 from .._types import URL4, Extensions, RawHeaders, fail_after, get_timeout
 from ._control import ControlStreamReader
 from ._fields import request_headers, response_head
 from ._quiccompat import ClientQuicConnection
-from ._stream import Failure, Stream
+from ._stream import Stream
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -98,8 +98,8 @@ class HTTP3Connection:
         # a failed one leaves the pool's slot to the TCP fallback.
         self._attached = False
         self._closed = False
-        self._failure: Failure | None = None
-        self._goaway: Failure | None = None
+        self._failure: StreamFailure | None = None
+        self._goaway: StreamFailure | None = None
         # The pump waits for a datagram under this scope; its deadline is
         # aioquic's timer, moved by whoever queued frames (see _transmit).
         self._wait_scope: trio.CancelScope | None = None
@@ -163,9 +163,9 @@ class HTTP3Connection:
         if not self._closed:
             self._quic.close(error_code=ErrorCode.H3_NO_ERROR)
             self._transmit()
-        self._close(Failure(ReadError, f"the connection to {self._origin} was closed"))
+        self._close(StreamFailure(ReadError, f"the connection to {self._origin} was closed"))
 
-    def _close(self, failure: Failure) -> None:
+    def _close(self, failure: StreamFailure) -> None:
         """Close at once: every open stream ends with ``failure``; the listener hears of it."""
         if self._closed:
             return
@@ -201,7 +201,7 @@ class HTTP3Connection:
             except BlockingIOError:
                 break
             except OSError as exc:
-                self._close(Failure(ReadError, f"sending to {self._origin}: {exc}", exc))
+                self._close(StreamFailure(ReadError, f"sending to {self._origin}: {exc}", exc))
                 return
         if self._wait_scope is not None:
             self._wait_scope.deadline = self._timer()
@@ -260,7 +260,7 @@ class HTTP3Connection:
                 while not self._closed:
                     await self._pump()
         except OSError as exc:
-            self._close(Failure(ReadError, f"reading from {self._origin}: {exc}", exc))
+            self._close(StreamFailure(ReadError, f"reading from {self._origin}: {exc}", exc))
         finally:
             self.close_now()
 
@@ -326,7 +326,7 @@ class HTTP3Connection:
             return
         stream.reset = True
         stream.fail(
-            Failure(
+            StreamFailure(
                 RemoteProtocolError,
                 f"stream {stream_id} to {self._origin} was reset by the server "
                 f"({_error_name(error_code)})",
@@ -337,12 +337,12 @@ class HTTP3Connection:
 
     def _goaway_received(self, last_stream_id: int) -> None:
         """GOAWAY (RFC 9114 section 5.2): no new stream; those below its id may finish."""
-        self._goaway = Failure(
+        self._goaway = StreamFailure(
             RemoteProtocolError,
             f"server {self._origin} sent GOAWAY (stream {last_stream_id}) "
             "and closed the connection before the response was complete",
         )
-        refused = Failure(
+        refused = StreamFailure(
             RemoteProtocolError,
             f"server {self._origin} sent GOAWAY and did not process the request",
             unprocessed=True,
@@ -358,11 +358,11 @@ class HTTP3Connection:
     def _terminated(self, event: quic_events.ConnectionTerminated) -> None:
         cause = QuicConnectionClosed(event.error_code, event.reason_phrase)
         if not self._handshake_done:
-            failure = Failure(ConnectError, f"connecting to {self._origin}: {cause}", cause)
+            failure = StreamFailure(ConnectError, f"connecting to {self._origin}: {cause}", cause)
         elif self._goaway is not None:
-            failure = Failure(self._goaway.error, self._goaway.message, cause)
+            failure = StreamFailure(self._goaway.error, self._goaway.message, cause)
         else:
-            failure = Failure(
+            failure = StreamFailure(
                 RemoteProtocolError,
                 f"server {self._origin} closed the connection ({cause}) "
                 "before the response was complete",
@@ -371,23 +371,6 @@ class HTTP3Connection:
         self._close(failure)
 
     # -- The request's side of a stream.
-
-    async def _next_event(self, stream: Stream, timeout: float | None) -> h3_events.H3Event:
-        """The stream's next event, waiting up to ``timeout``; its failure once none is left."""
-        if stream.events or stream.ended:
-            await trio.lowlevel.checkpoint()
-        while not stream.events and not stream.ended:
-            with (
-                map_exceptions(READ_ERRORS, self._origin, "reading the response from"),
-                fail_after(timeout),
-            ):
-                await stream.arrival.park()
-        if stream.events:
-            return stream.events.popleft()
-        failure = stream.failure or Failure(
-            ReadError, f"the response on stream {stream.stream_id} was closed while being read"
-        )
-        failure.raise_error()
 
     def _data_consumed(self, stream: Stream, size: int) -> None:
         """The reader took ``size`` body bytes: credit the stream (sent at once if due)."""
@@ -528,7 +511,7 @@ class HTTP3Connection:
     ) -> tuple[int, RawHeaders]:
         """The final response's status and headers; 1xx are skipped (RFC 9114 section 4.1)."""
         while True:
-            event = await self._next_event(stream, timeout)
+            event = await stream.next_event(self._origin, timeout)
             if isinstance(event, h3_events.HeadersReceived):
                 status, headers = response_head(event.headers)
                 if status >= 200:
@@ -580,7 +563,7 @@ class HTTP3ResponseStream(ConnectionBoundStream):
         connection, stream = self._connection, self._stream
         try:
             while True:
-                event = await connection._next_event(stream, self._read_timeout)
+                event = await stream.next_event(connection._origin, self._read_timeout)
                 if isinstance(event, h3_events.DataReceived):
                     chunk = self._take_data(event)
                 elif isinstance(event, h3_events.HeadersReceived):
