@@ -15,7 +15,14 @@ from ._network import (
     receive_into,
     start_tls,
 )
-from ._request import authority, check_body, check_request, has_header, header_value
+from ._request import (
+    authority,
+    check_body,
+    check_request,
+    has_header,
+    header_value,
+    multiplexed_fields,
+)
 from ._response import ConnectionBoundStream
 from ._streamevents import StreamEvents, StreamFailure
 from ._tlssocket import TLSSocketStream
@@ -46,6 +53,7 @@ __all__ = [
     "give_back",
     "has_header",
     "header_value",
+    "multiplexed_fields",
     "open_stream",
     "raw_socket",
     "readable_now",

@@ -8,7 +8,7 @@ The helpers here read raw headers and never change them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sized
+from collections.abc import Iterator, Sized
 
 from .._exceptions import LocalProtocolError, UnsupportedProtocol
 from .._types import DEFAULT_PORTS, URL4, RawHeaders, a_label_error
@@ -122,3 +122,28 @@ def header_value(headers: RawHeaders, name: bytes) -> bytes | None:
         if key.lower() == name:
             return value
     return None
+
+
+# Request fields a multiplexed protocol does not carry: HTTP/2 and HTTP/3 have
+# their own framing and connection management, and a stream with these is
+# malformed (RFC 9113 section 8.2.2, RFC 9114 section 4.2). ``Host`` becomes
+# ``:authority``.
+CONNECTION_SPECIFIC_FIELDS = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
+)
+
+
+def multiplexed_fields(headers: RawHeaders) -> Iterator[tuple[bytes, bytes]]:
+    """A request's fields as HTTP/2 and HTTP/3 carry them, after its pseudo-fields.
+
+    Names in lower case; :data:`CONNECTION_SPECIFIC_FIELDS` dropped; ``TE``
+    kept only when it says ``trailers`` (RFC 9113 section 8.2.2, RFC 9114
+    section 4.2).
+    """
+    for name, value in headers:
+        name = name.lower()
+        if name in CONNECTION_SPECIFIC_FIELDS:
+            continue
+        if name == b"te" and value.lower() != b"trailers":
+            continue
+        yield name, value

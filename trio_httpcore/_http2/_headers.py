@@ -17,17 +17,12 @@ import h2.exceptions
 from hpack import NeverIndexedHeaderTuple
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
-from .._http import authority, header_value
+from .._http import authority, header_value, multiplexed_fields
 from .._types import URL4, RawHeaders
 from ._hpack import remember
 
 if TYPE_CHECKING:
     from hpack.struct import Header
-
-# Request fields that would make a stream malformed (RFC 9113 section 8.2.2).
-CONNECTION_SPECIFIC_HEADERS = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
-)
 
 # Fields kept out of the HPACK dynamic table (RFC 7541 section 7.1.3), as
 # h2's outbound normalisation marks them: credentials always, cookies below
@@ -144,12 +139,7 @@ def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[Heade
         (b":scheme", scheme),
         (b":path", target),
     ]
-    for name, value in headers:
-        name = name.lower()
-        if name in CONNECTION_SPECIFIC_HEADERS:
-            continue
-        if name == b"te" and value.lower() != b"trailers":
-            continue
+    for name, value in multiplexed_fields(headers):
         if name in NEVER_INDEXED_HEADERS or (
             name == b"cookie" and len(value) < NEVER_INDEXED_COOKIE_BELOW
         ):

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
-from .._http import authority, header_value
+from .._http import authority, header_value, multiplexed_fields
 from .._types import URL4, RawHeaders
-
-# Streams with these headers would be malformed (RFC 9114 section 4.2).
-CONNECTION_SPECIFIC_HEADERS = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
-)
 
 
 def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
@@ -23,20 +18,13 @@ def request_headers(method: bytes, url: URL4, headers: RawHeaders) -> list[tuple
     if method == b"CONNECT":
         raise LocalProtocolError("CONNECT is not supported over HTTP/3")
     scheme, _, _, target = url
-    block = [
+    return [
         (b":method", method),
         (b":scheme", scheme),
         (b":authority", header_value(headers, b"host") or authority(url)),
         (b":path", target),
+        *multiplexed_fields(headers),
     ]
-    for name, value in headers:
-        name = name.lower()
-        if name in CONNECTION_SPECIFIC_HEADERS:
-            continue
-        if name == b"te" and value.lower() != b"trailers":
-            continue
-        block.append((name, value))
-    return block
 
 
 def response_head(headers: list[tuple[bytes, bytes]]) -> tuple[int, RawHeaders]:
