@@ -82,6 +82,7 @@ async def test_same_bodies_as_trio_ssl_stream(framed: Framed, tls: TLSMaterial) 
     await both_ways(framed, [framed.wire], tls)
 
 
+@pytest.mark.timeout(180)  # a long test: see pyproject's timeout (25 TLS exchanges each way)
 @settings(max_examples=25, deadline=None, database=None)
 @given(framings(), st.lists(st.integers(0, 2**31), max_size=8))
 def test_same_bodies_as_trio_ssl_stream_cut_anywhere(
